@@ -1,0 +1,37 @@
+# Each target creates or reuses .venv and installs what it needs itself.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.a2d-installed
+BENCH  := $(VENV)/.a2d-bench-installed
+TORCH  ?= torch==2.13.0
+
+.PHONY: demo test lint bench-deps clean
+
+$(PY):
+	python3 -m venv $(VENV)
+
+# A CPU torch first (a plain `torch` requirement would pull a multi-GB CUDA build).
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q $(TORCH)
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+$(BENCH): $(STAMP)
+	$(PY) -m pip install -q -e ".[dev,bench]"
+	touch $(BENCH)
+
+bench-deps: $(BENCH)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+demo: $(STAMP)
+	$(PY) -m a2d_edge.demo
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check a2d_edge tests benchmarks
+	$(VENV)/bin/ruff format --check a2d_edge tests benchmarks
+	$(VENV)/bin/mypy
+
+clean:
+	rm -rf $(VENV) runs/demo

@@ -1,0 +1,123 @@
+"""`a2d` command line: each subcommand parses, builds a config and calls one library function."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+
+from a2d_edge import __version__
+from a2d_edge.errors import A2DError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from a2d_edge.config import build_config, read_config_file
+    from a2d_edge.rl.config import TrainConfig
+    from a2d_edge.rl.trainer import load_run_config, start_run, train
+
+    flags = {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__}
+    if args.resume:
+        cfg = load_run_config(args.resume)
+        if args.progress is not None:
+            cfg = build_config(TrainConfig, vars(cfg), {"progress": args.progress})
+        result = train(cfg, args.resume, resume=True)
+    else:
+        if not args.out:
+            raise A2DError("a2d train needs --out RUN_DIR (or --resume RUN_DIR)")
+        file_layer = read_config_file(args.config) if args.config else {}
+        cfg = build_config(TrainConfig, file_layer, flags)
+        run_dir = start_run(cfg, args.out)
+        result = train(cfg, run_dir)
+    final = "n/a" if result.final_eval is None else f"{result.final_eval:.2f}"
+    print(
+        f"done: {result.step} steps, {result.steps_per_second:,.0f} steps/s, "
+        f"last eval {final}; checkpoint {result.run_dir / 'agent.pt'}"
+    )
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from a2d_edge.rl.evaluate import evaluate_checkpoint
+
+    result = evaluate_checkpoint(args.checkpoint, args.episodes, args.seed, args.greedy)
+    print(f"{len(result.scores)} episodes: mean {result.mean:.2f} ± {result.std:.2f}")
+    if args.json:
+        print(json.dumps({"mean": result.mean, "std": result.std, "episodes": len(result.scores)}))
+    return 0
+
+
+def _cmd_arch_info(args: argparse.Namespace) -> int:
+    from a2d_edge.hw.flops import count_params, fvcore_flops
+    from a2d_edge.nets import build_agent, load_arch
+
+    arch = load_arch(args.arch)
+    model = build_agent(arch, args.actions)
+    params, flops = count_params(model), fvcore_flops(model)
+    if args.json:
+        print(json.dumps({"arch": arch, "params": params, "flops": flops}))
+    else:
+        print(
+            f"{args.arch}: {params / 1e6:.3f} M params, {flops / 1e6:.2f} M FLOPs "
+            f"(fvcore, 1 multiply-add = 1 flop, batch 1, 4x84x84, {args.actions} actions)"
+        )
+    return 0
+
+
+def _cmd_envs(args: argparse.Namespace) -> int:
+    from a2d_edge.envs import list_env_ids
+
+    print("\n".join(list_env_ids()))
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    from a2d_edge.config import add_config_args
+    from a2d_edge.rl.config import TrainConfig
+
+    p = argparse.ArgumentParser(prog="a2d", description=__doc__)
+    p.add_argument("--version", action="version", version=f"a2d-edge {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train an A2C agent (paper settings by default)")
+    t.add_argument("--out", help="run folder to create")
+    t.add_argument("--resume", metavar="RUN_DIR", help="continue a killed or stopped run")
+    t.add_argument("--config", help="YAML/JSON file of settings (flags override it)")
+    add_config_args(t, TrainConfig)
+    t.set_defaults(handler=_cmd_train)
+
+    e = sub.add_parser("eval", help="30-episode no-op-start evaluation of a checkpoint")
+    e.add_argument("checkpoint", help="agent.pt path or zoo:NAME")
+    e.add_argument("--episodes", type=int, default=30)
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--greedy", action="store_true", help="argmax actions instead of sampling")
+    e.add_argument("--json", action="store_true", help="last line: {mean, std, episodes}")
+    e.set_defaults(handler=_cmd_eval)
+
+    a = sub.add_parser("arch-info", help="params and FLOPs of an architecture")
+    a.add_argument("arch", help="nature | resnet14|20|38|74 | path to arch.json")
+    a.add_argument("--actions", type=int, default=6, help="action count for the heads")
+    a.add_argument("--json", action="store_true")
+    a.set_defaults(handler=_cmd_arch_info)
+
+    v = sub.add_parser("envs", help="list the valid env ids")
+    v.set_defaults(handler=_cmd_envs)
+    return p
+
+
+def run_cli(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
+    args = parser.parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except A2DError as e:
+        print(f"{parser.prog}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_cli(_parser(), argv)

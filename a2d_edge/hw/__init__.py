@@ -1,0 +1,1 @@
+"""Hardware cost: FLOPs (fvcore-verified) and, later, measured latency tables."""

@@ -1,0 +1,20 @@
+"""Agent networks: arch specs as data, one builder for all of them."""
+
+from __future__ import annotations
+
+from a2d_edge.errors import A2DError
+from a2d_edge.nets import backbones as _backbones  # noqa: F401  (registers nature, resnet)
+from a2d_edge.nets.agent import ActorCritic
+from a2d_edge.nets.arch import PRESETS, SCHEMA, Arch, family_of, load_arch, validate_arch
+
+
+def build_agent(arch: Arch, n_actions: int, in_channels: int = 4) -> ActorCritic:
+    """Any valid arch.json dict -> an `ActorCritic` whose forward takes uint8 [N, C, H, W]."""
+    validate_arch(arch)
+    if not isinstance(n_actions, int) or n_actions < 1:
+        raise A2DError(f"n_actions must be a positive integer, got {n_actions!r}")
+    features, dim = family_of(arch).build(arch, in_channels)
+    return ActorCritic(features, dim, n_actions)
+
+
+__all__ = ["PRESETS", "SCHEMA", "ActorCritic", "Arch", "build_agent", "load_arch", "validate_arch"]

@@ -1,0 +1,1 @@
+"""A2C: returns and losses (pure), rollouts, the trainer, checkpoints, evaluation."""

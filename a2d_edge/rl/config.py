@@ -1,0 +1,56 @@
+"""Training settings; defaults are the paper's (DESIGN.md) unless a field says otherwise."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from a2d_edge.config import field
+from a2d_edge.envs.atari import AtariSettings
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    env: str = field("ALE/Pong-v5", "ALE env id (a2d envs lists them)")
+    arch: str = field("nature", "nature | resnet14|20|38|74 | path to an arch.json")
+    num_envs: int = field(16, "parallel environments")
+    steps: int = field(30_000_000, "agent steps in total (each env step of each env counts one)")
+    seed: int = field(0, "seed of torch and of the envs")
+    rollout: int = field(5, "rollout length L (n of the n-step return)")
+    gamma: float = field(0.99, "discount factor")
+    lr: float = field(1e-3, "RMSProp learning rate, constant for --lr-constant-steps")
+    lr_final: float = field(1e-4, "learning rate reached linearly at the last step")
+    lr_constant_steps: int = field(10_000_000, "steps at the initial learning rate")
+    rmsprop_alpha: float = field(0.99, "RMSProp smoothing constant")
+    rmsprop_eps: float = field(1e-5, "RMSProp epsilon")
+    ent_coef: float = field(1e-2, "entropy weight a1 (Eq. 8)")
+    value_coef: float = field(1.0, "critic loss weight (Eq. 8 uses 1 with the 1/2 in Eq. 5)")
+    max_grad_norm: float = field(0.5, "gradient-norm clip")
+    advantage: str = field("nstep", "nstep returns, or td0 (Eq. 4)", choices=("nstep", "td0"))
+    reward_clip: bool = field(True, "clip training rewards to [-1, 1]")
+    life_loss_terminal: bool = field(True, "treat a life loss as terminal during training")
+    sticky: float = field(0.0, "repeat-action probability (ALE v5 default 0.25; paper 0)")
+    noop_max: int = field(30, "up to this many no-ops at episode start")
+    threads: int = field(1, "torch intra-op threads (1 was fastest on 2 shared cores)")
+    env_threads: int = field(1, "threads of each C++ vector env")
+    env_groups: int = field(2, "env groups stepped while the net works on another group")
+    precision: str = field("fp32", "network math: fp32, or bf16 autocast", choices=("fp32", "bf16"))
+    update: str = field(
+        "batched",
+        "batched: no-grad rollout, one forward+backward over the batch; keep-graph: keep the "
+        "rollout's autograd graph (no second forward, but T small backward passes)",
+        choices=("batched", "keep-graph"),
+    )
+    channels_last: bool = field(True, "channels-last memory format for the convs")
+    eval_every: int = field(250_000, "steps between evaluations (0: none)")
+    eval_episodes: int = field(10, "episodes per periodic evaluation")
+    checkpoint_every: int = field(100_000, "steps between checkpoints")
+    log_every: int = field(10_000, "steps between logged training scalars")
+    progress: bool = field(True, "show a progress bar")
+
+    def atari(self) -> AtariSettings:
+        return AtariSettings(
+            noop_max=self.noop_max,
+            repeat_action_probability=self.sticky,
+            reward_clipping=self.reward_clip,
+            life_loss_terminal=self.life_loss_terminal,
+        )

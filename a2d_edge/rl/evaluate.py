@@ -1,0 +1,56 @@
+"""Evaluate a torch agent with the paper's protocol (envs/evaluate.py does the playing)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from a2d_edge.envs import AtariSettings, EvalResult, evaluate_policy
+from a2d_edge.nets import ActorCritic
+from a2d_edge.rl.checkpoint import load_agent
+
+
+def torch_policy(model: ActorCritic, seed: int = 0, greedy: bool = False):  # type: ignore[no-untyped-def]
+    """numpy uint8 obs -> numpy actions; samples from pi with its own generator (or argmax)."""
+    gen = torch.Generator().manual_seed(seed)
+
+    @torch.no_grad()
+    def act(obs: np.ndarray) -> np.ndarray:
+        logits, _ = model(torch.from_numpy(obs))
+        if greedy:
+            return logits.argmax(-1).numpy()
+        probs = torch.softmax(logits.float(), -1)
+        return torch.multinomial(probs, 1, generator=gen).squeeze(1).numpy()
+
+    return act
+
+
+def evaluate_agent(
+    model: ActorCritic,
+    env_id: str,
+    episodes: int,
+    seed: int,
+    settings: AtariSettings | None = None,
+    greedy: bool = False,
+) -> EvalResult:
+    was_training = model.training
+    model.eval()
+    try:
+        return evaluate_policy(torch_policy(model, seed, greedy), env_id, episodes, seed, settings)
+    finally:
+        model.train(was_training)
+
+
+def evaluate_checkpoint(
+    spec: str | Path, episodes: int = 30, seed: int = 0, greedy: bool = False
+) -> EvalResult:
+    model, ckpt = load_agent(spec)
+    settings = AtariSettings(**_atari_fields(ckpt.get("atari", {})))
+    return evaluate_agent(model, ckpt["env_id"], episodes, seed, settings, greedy)
+
+
+def _atari_fields(d: dict) -> dict:  # type: ignore[type-arg]
+    keep = ("frame_skip", "noop_max", "repeat_action_probability", "max_episode_frames")
+    return {k: d[k] for k in keep if k in d}

@@ -1,0 +1,333 @@
+"""The A2C training loop: collect, update, log, evaluate, checkpoint, resume."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from a2d_edge.config import build_config, to_dict
+from a2d_edge.errors import A2DError
+from a2d_edge.nets import ActorCritic, build_agent, load_arch
+from a2d_edge.rl.checkpoint import agent_from_checkpoint, load_checkpoint, save_checkpoint
+from a2d_edge.rl.config import TrainConfig
+from a2d_edge.rl.evaluate import evaluate_agent
+from a2d_edge.rl.losses import a2c_loss
+from a2d_edge.rl.returns import nstep_returns, td0_targets
+from a2d_edge.rl.rollout import Rollout, RolloutCollector
+from a2d_edge.rl.schedule import lr_at
+from a2d_edge.utils.io import read_json, write_json
+from a2d_edge.utils.logging import RunLogger
+
+ExtraLoss = Callable[[Rollout, torch.Tensor], tuple[torch.Tensor, dict[str, float]]]
+"""(rollout, targets) -> (term added to the A2C loss, scalars to log); distillation plugs in."""
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    step: int
+    final_eval: float | None
+    steps_per_second: float
+
+
+@dataclass
+class _State:
+    step: int = 0
+    updates: int = 0
+    elapsed: float = 0.0
+    best_eval: float = float("-inf")
+    last_eval: float | None = None
+
+
+def start_run(cfg: TrainConfig, out: str | Path) -> Path:
+    """Create the run folder for a new run; refuses to touch a folder that holds a run."""
+    run_dir = Path(out)
+    if (run_dir / "config.json").exists() or (run_dir / "agent.pt").exists():
+        raise A2DError(
+            f"{run_dir} already holds a run; continue it with `a2d train --resume {run_dir}` "
+            "or choose another --out"
+        )
+    load_arch(cfg.arch)  # fail before creating anything
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(run_dir / "config.json", {"kind": "train", "config": to_dict(cfg)})
+    return run_dir
+
+
+def load_run_config(run_dir: str | Path) -> TrainConfig:
+    run_dir = Path(run_dir)
+    data = read_json(run_dir / "config.json", "run config")
+    if not isinstance(data, dict) or not isinstance(data.get("config"), dict):
+        raise A2DError(f"{run_dir}/config.json is not an a2d run config")
+    return build_config(TrainConfig, data["config"])
+
+
+def train(
+    cfg: TrainConfig,
+    run_dir: str | Path,
+    resume: bool = False,
+    extra_loss: ExtraLoss | None = None,
+    extra_ckpt: dict[str, Any] | None = None,
+) -> TrainResult:
+    """Train (or continue) the run in `run_dir` until `cfg.steps` agent steps."""
+    run_dir = Path(run_dir)
+    torch.set_num_threads(cfg.threads)
+    arch = load_arch(cfg.arch)
+    state = _State()
+    ckpt = load_checkpoint(run_dir / "agent.pt") if resume else None
+    if ckpt is not None:
+        state = _State(
+            ckpt["step"], ckpt["updates"], ckpt["elapsed"], ckpt["best_eval"], ckpt["last_eval"]
+        )
+        torch.set_rng_state(ckpt["rng"]["torch"])
+        arch = ckpt["arch"]
+    else:
+        torch.manual_seed(cfg.seed)
+    settings = cfg.atari()
+    collector = RolloutCollector(
+        cfg.env,
+        cfg.num_envs,
+        settings,
+        seed=cfg.seed * 1_000_003 + state.step,
+        groups=cfg.env_groups,
+        env_threads=cfg.env_threads,
+        channels_last=cfg.channels_last,
+    )
+    model: ActorCritic = (
+        agent_from_checkpoint(ckpt) if ckpt else build_agent(arch, collector.n_actions)
+    )
+    if model.n_actions != collector.n_actions:
+        raise A2DError(
+            f"checkpoint has {model.n_actions} actions but {cfg.env} has {collector.n_actions}"
+        )
+    if cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    optimizer = torch.optim.RMSprop(
+        model.parameters(), lr=cfg.lr, alpha=cfg.rmsprop_alpha, eps=cfg.rmsprop_eps
+    )
+    if ckpt is not None:
+        optimizer.load_state_dict(ckpt["optimizer"])
+    logger = RunLogger(run_dir, resume_step=state.step if ckpt else None)
+    loop = _Loop(cfg, run_dir, model, optimizer, collector, logger, state, extra_loss)
+    loop.arch = arch
+    loop.extra_ckpt = extra_ckpt or {}
+    try:
+        with _sigterm_as_interrupt():
+            loop.run()
+    except KeyboardInterrupt:
+        loop.checkpoint()
+        print(f"\ninterrupted at step {state.step}; resume with: a2d train --resume {run_dir}")
+        raise
+    finally:
+        collector.close()
+        logger.close()
+    return TrainResult(run_dir, state.step, state.last_eval, loop.sps)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class _Loop:
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        run_dir: Path,
+        model: ActorCritic,
+        optimizer: torch.optim.Optimizer,
+        collector: RolloutCollector,
+        logger: RunLogger,
+        state: _State,
+        extra_loss: ExtraLoss | None,
+    ) -> None:
+        self.cfg, self.run_dir, self.model, self.optimizer = cfg, run_dir, model, optimizer
+        self.collector, self.logger, self.state, self.extra_loss = (
+            collector,
+            logger,
+            state,
+            extra_loss,
+        )
+        self.extra_ckpt: dict[str, Any] = {}
+        self.arch: dict[str, Any] = {}
+        self.scores: deque[float] = deque(maxlen=20)
+        self.sps = 0.0
+
+    def run(self) -> None:
+        cfg, st = self.cfg, self.state
+        per_update = cfg.rollout * self.collector.num_envs
+        bar = _progress(cfg, st.step)
+        next_log = _next_multiple(st.step, cfg.log_every)
+        next_ckpt = _next_multiple(st.step, cfg.checkpoint_every)
+        next_eval = _next_multiple(st.step, cfg.eval_every) if cfg.eval_every else None
+        t0, s0 = time.perf_counter(), st.step
+        last_time = t0
+        while st.step < cfg.steps:
+            stats = self.update()
+            st.step += per_update
+            st.updates += 1
+            now = time.perf_counter()
+            st.elapsed += now - last_time
+            last_time = now
+            self.sps = (st.step - s0) / max(now - t0, 1e-9)
+            for score, _ in self.collector.pop_finished():
+                self.scores.append(score)
+            if st.step >= next_log:
+                next_log += cfg.log_every
+                self.log_train(stats)
+            if next_eval is not None and (st.step >= next_eval or st.step >= cfg.steps):
+                next_eval += cfg.eval_every
+                self.evaluate()
+                last_time = time.perf_counter()
+            if st.step >= next_ckpt or st.step >= cfg.steps:
+                next_ckpt += cfg.checkpoint_every
+                self.checkpoint()
+            if bar is not None:
+                bar.update(per_update)
+                bar.set_postfix_str(self.postfix(), refresh=False)
+        if bar is not None:
+            bar.close()
+
+    def update(self) -> dict[str, float]:
+        cfg = self.cfg
+        lr = lr_at(self.state.step, cfg.steps, cfg.lr, cfg.lr_final, cfg.lr_constant_steps)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        bf16 = cfg.precision == "bf16"
+        keep_graph = cfg.update == "keep-graph"
+        ro = self.collector.collect(
+            self.model,
+            cfg.rollout,
+            keep_obs=self.extra_loss is not None,
+            autocast=bf16,
+            keep_graph=keep_graph,
+        )
+        if not keep_graph:
+            assert ro.obs is not None
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                ro.logits, ro.values = self.model(ro.obs)
+            ro.values = ro.values.float()
+        with torch.no_grad():
+            _, last_value = self.model(ro.last_obs)
+        values_tn = ro.values.view(cfg.rollout, -1)
+        if cfg.advantage == "nstep":
+            targets = nstep_returns(ro.rewards, ro.dones, last_value.float(), cfg.gamma)
+        else:
+            targets = td0_targets(
+                ro.rewards, ro.dones, values_tn.detach(), last_value.float(), cfg.gamma
+            )
+        loss = a2c_loss(
+            ro.logits, ro.values, ro.actions, targets.flatten(), cfg.ent_coef, cfg.value_coef
+        )
+        total = loss.total
+        scalars = loss.scalars()
+        if self.extra_loss is not None:
+            extra, extra_scalars = self.extra_loss(ro, targets.flatten())
+            total = total + extra
+            scalars.update(extra_scalars)
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.max_grad_norm)
+        self.optimizer.step()
+        scalars.update(
+            {
+                "lr": lr,
+                "grad_norm": float(grad_norm),
+                "value_mean": float(values_tn.detach().mean()),
+            }
+        )
+        return scalars
+
+    def log_train(self, stats: dict[str, float]) -> None:
+        scalars = dict(stats, steps_per_second=self.sps)
+        if self.scores:
+            scalars["score_recent"] = sum(self.scores) / len(self.scores)
+        self.logger.log(self.state.step, "train", scalars)
+
+    def evaluate(self) -> None:
+        cfg, st = self.cfg, self.state
+        t = time.perf_counter()
+        result = evaluate_agent(
+            self.model, cfg.env, cfg.eval_episodes, seed=10_000_019 + st.step, settings=cfg.atari()
+        )
+        st.last_eval = result.mean
+        self.logger.log(
+            st.step,
+            "eval",
+            {
+                "score_mean": result.mean,
+                "score_std": result.std,
+                "wall_time": st.elapsed,
+                "eval_seconds": time.perf_counter() - t,
+            },
+        )
+        if result.mean > st.best_eval:
+            st.best_eval = result.mean
+            self.checkpoint("best.pt")
+
+    def checkpoint(self, name: str = "agent.pt") -> None:
+        cfg, st = self.cfg, self.state
+        save_checkpoint(
+            self.run_dir / name,
+            {
+                "arch": self.arch,
+                "env_id": cfg.env,
+                "obs_shape": [4, 84, 84],
+                "n_actions": self.model.n_actions,
+                "atari": cfg.atari().to_dict(),
+                "step": st.step,
+                "updates": st.updates,
+                "elapsed": st.elapsed,
+                "best_eval": st.best_eval,
+                "last_eval": st.last_eval,
+                "model": {k: v.contiguous() for k, v in self.model.state_dict().items()},
+                "optimizer": self.optimizer.state_dict(),
+                "rng": {"torch": torch.get_rng_state()},
+                "config": to_dict(cfg),
+                **self.extra_ckpt,
+            },
+        )
+
+    def postfix(self) -> str:
+        parts = [f"{self.sps:,.0f} steps/s"]
+        if self.scores:
+            parts.append(f"score {sum(self.scores) / len(self.scores):.1f}")
+        if self.state.last_eval is not None:
+            parts.append(f"eval {self.state.last_eval:.1f}")
+        return " | ".join(parts)
+
+
+def _next_multiple(step: int, every: int) -> int:
+    return (step // every + 1) * every if every > 0 else sys.maxsize
+
+
+def _progress(cfg: TrainConfig, initial: int):  # type: ignore[no-untyped-def]
+    if not cfg.progress:
+        return None
+    from tqdm import tqdm
+
+    interactive = sys.stderr.isatty()
+    return tqdm(
+        total=cfg.steps,
+        initial=initial,
+        unit="step",
+        unit_scale=True,
+        dynamic_ncols=True,
+        mininterval=0.5 if interactive else 30.0,
+        desc=f"train {cfg.env}",
+    )

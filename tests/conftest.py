@@ -1,0 +1,37 @@
+import os
+
+import pytest
+import torch
+
+torch.set_num_threads(1)
+os.environ.setdefault("PYTHONHASHSEED", "0")
+
+
+@pytest.fixture
+def tiny_train_args(tmp_path):
+    """Flags of a training run small enough for the test suite (a few hundred steps)."""
+
+    def make(out, steps=320, extra=()):
+        return [
+            "train",
+            "--env",
+            "ALE/Pong-v5",
+            "--arch",
+            "nature",
+            "--num-envs",
+            "4",
+            "--steps",
+            str(steps),
+            "--out",
+            str(out),
+            "--eval-every",
+            "0",
+            "--checkpoint-every",
+            "80",
+            "--log-every",
+            "40",
+            "--no-progress",
+            *extra,
+        ]
+
+    return make

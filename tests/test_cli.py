@@ -1,0 +1,118 @@
+"""The CLI end to end, in-process (`main([...])`) and, for the kill test, as a subprocess."""
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from a2d_edge.cli import main
+from a2d_edge.rl.checkpoint import load_checkpoint
+from a2d_edge.rl.schedule import lr_at
+from a2d_edge.utils.logging import read_jsonl
+
+
+def test_train_smoke_eval_and_round_trip(tmp_path, tiny_train_args, capsys):
+    run = tmp_path / "run"
+    assert main(tiny_train_args(run)) == 0
+    ckpt = load_checkpoint(run / "agent.pt")
+    assert ckpt["step"] == 320 and ckpt["n_actions"] == 6
+    rows = [r for r in read_jsonl(run / "metrics.jsonl") if r["kind"] == "train"]
+    assert rows and all(math.isfinite(r["loss/total"]) for r in rows)
+    assert (run / "tb").is_dir()
+    capsys.readouterr()
+    assert main(["eval", str(run / "agent.pt"), "--episodes", "2", "--seed", "1", "--json"]) == 0
+    last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert last["episodes"] == 2 and -21 <= last["mean"] <= 21
+
+
+@pytest.mark.parametrize("update", ["keep-graph", "batched"])
+def test_update_modes_take_the_same_gradient(update, tmp_path, tiny_train_args):
+    """Both update paths run; a bf16 variant too (finite losses)."""
+    run = tmp_path / update
+    assert main(tiny_train_args(run, steps=80, extra=["--update", update])) == 0
+    run2 = tmp_path / (update + "-bf16")
+    assert (
+        main(tiny_train_args(run2, steps=80, extra=["--update", update, "--precision", "bf16"]))
+        == 0
+    )
+    rows = read_jsonl(run2 / "metrics.jsonl")
+    assert all(math.isfinite(r["loss/total"]) for r in rows if r["kind"] == "train")
+
+
+def test_refuses_to_overwrite_a_run(tmp_path, tiny_train_args, capsys):
+    run = tmp_path / "run"
+    assert main(tiny_train_args(run, steps=80)) == 0
+    before = (run / "agent.pt").read_bytes()
+    capsys.readouterr()
+    assert main(tiny_train_args(run, steps=80)) == 2
+    err = capsys.readouterr().err.strip()
+    assert "already holds a run" in err and len(err.splitlines()) == 1
+    assert (run / "agent.pt").read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "--env", "ALE/Nope-v5", "--out", "{tmp}/x", "--steps", "80"], "unknown env id"),
+        (
+            ["train", "--arch", "{tmp}/arch.json", "--out", "{tmp}/y", "--steps", "80"],
+            "unknown arch family",
+        ),
+        (["eval", "{tmp}/corrupt.pt"], "corrupt or foreign checkpoint"),
+        (["eval", "{tmp}/missing.pt"], "not found"),
+        (["arch-info", "vgg16"], "unknown arch"),
+        (["train", "--resume", "{tmp}/nothing"], "run config not found"),
+    ],
+)
+def test_bad_inputs_end_in_one_line(argv, message, tmp_path, capsys):
+    (tmp_path / "arch.json").write_text(json.dumps({"schema": "a2d.arch/1", "family": "mlp"}))
+    (tmp_path / "corrupt.pt").write_bytes(b"PK\x03\x04 this is not a checkpoint")
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "y" / "config.json").exists()
+
+
+def test_arch_info_prints_counts(capsys):
+    assert main(["arch-info", "nature", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["params"] == pytest.approx(1.69e6, rel=0.01)
+    assert info["flops"] == pytest.approx(9.35e6, rel=0.01)
+
+
+def test_resume_after_sigkill_continues_step_and_schedule(tmp_path, tiny_train_args):
+    run = tmp_path / "run"
+    # lr decays from step 0 (constant phase 0) so the schedule is visible at every step.
+    args = tiny_train_args(run, steps=960, extra=["--lr-constant-steps", "0", "--log-every", "40"])
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "a2d_edge", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if (run / "agent.pt").exists() and load_checkpoint(run / "agent.pt")["step"] >= 160:
+                break
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    killed_at = load_checkpoint(run / "agent.pt")["step"]
+    assert 160 <= killed_at < 960
+    assert main(["train", "--resume", str(run), "--no-progress"]) == 0
+    ckpt = load_checkpoint(run / "agent.pt")
+    assert ckpt["step"] == 960
+    rows = [r for r in read_jsonl(run / "metrics.jsonl") if r["kind"] == "train"]
+    steps = [r["step"] for r in rows]
+    assert steps == sorted(set(steps))  # no duplicated or out-of-order lines after resume
+    for r in rows:  # lr is logged for the update ending at `step` (4 envs x 5 steps = 20)
+        assert r["lr"] == pytest.approx(lr_at(r["step"] - 20, 960, 1e-3, 1e-4, 0))
