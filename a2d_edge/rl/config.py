@@ -24,13 +24,24 @@ class TrainConfig:
     rmsprop_eps: float = field(1e-5, "RMSProp epsilon")
     ent_coef: float = field(1e-2, "entropy weight a1 (Eq. 8)")
     value_coef: float = field(1.0, "critic loss weight (Eq. 8 uses 1 with the 1/2 in Eq. 5)")
+    teacher: str = field("", "frozen teacher checkpoint (path or zoo:NAME) to distill from")
+    distill: str = field(
+        "auto",
+        "none | actor | actor-reuse-critic | actor-critic (auto: actor-critic with a teacher)",
+        choices=("auto", "none", "actor", "actor-reuse-critic", "actor-critic"),
+    )
+    distill_actor_weight: float = field(1e-1, "a2: weight of KL(teacher || student) (Eq. 8)")
+    distill_critic_weight: float = field(1e-3, "a3: weight of 1/2 (V_s - V_t)^2 (Eq. 8)")
     max_grad_norm: float = field(0.5, "gradient-norm clip")
     advantage: str = field("nstep", "nstep returns, or td0 (Eq. 4)", choices=("nstep", "td0"))
     reward_clip: bool = field(True, "clip training rewards to [-1, 1]")
     life_loss_terminal: bool = field(True, "treat a life loss as terminal during training")
     sticky: float = field(0.0, "repeat-action probability (ALE v5 default 0.25; paper 0)")
     noop_max: int = field(30, "up to this many no-ops at episode start")
-    threads: int = field(1, "torch intra-op threads (1 was fastest on 2 shared cores)")
+    threads: int = field(1, "torch threads while stepping envs (the env threads need a core)")
+    learner_threads: int = field(
+        2, "torch threads for the update, when the envs are idle (0: same as --threads)"
+    )
     env_threads: int = field(1, "threads of each C++ vector env")
     env_groups: int = field(2, "env groups stepped while the net works on another group")
     precision: str = field("fp32", "network math: fp32, or bf16 autocast", choices=("fp32", "bf16"))
@@ -46,6 +57,11 @@ class TrainConfig:
     checkpoint_every: int = field(100_000, "steps between checkpoints")
     log_every: int = field(10_000, "steps between logged training scalars")
     progress: bool = field(True, "show a progress bar")
+
+    def distill_mode(self) -> str:
+        if self.distill == "auto":
+            return "actor-critic" if self.teacher else "none"
+        return self.distill
 
     def atari(self) -> AtariSettings:
         return AtariSettings(

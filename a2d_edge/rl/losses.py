@@ -46,12 +46,18 @@ def a2c_loss(
     targets: torch.Tensor,
     ent_coef: float,
     value_coef: float = 1.0,
+    baseline: torch.Tensor | None = None,
 ) -> A2CLoss:
-    """Flat [B] tensors (B = T*N); `targets` are n-step returns or TD(0) targets."""
+    """Flat [B] tensors (B = T*N); `targets` are n-step returns or TD(0) targets.
+
+    The advantage is `targets - baseline`, the baseline being the student's own values unless
+    another critic is given (the teacher's, in the reuse-critic distillation mode).
+    """
     targets = targets.detach()
     values = values.float()
     log_pi, neg_entropy = policy_terms(logits, actions)
-    advantages = targets - values.detach()
+    base = values.detach() if baseline is None else baseline.detach().float()
+    advantages = targets - base
     policy = -(advantages * log_pi).mean()
     value = 0.5 * (targets - values).pow(2).mean()
     entropy = neg_entropy.mean()

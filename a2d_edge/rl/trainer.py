@@ -7,7 +7,7 @@ import signal
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,10 +15,12 @@ from typing import Any
 import torch
 
 from a2d_edge.config import build_config, to_dict
+from a2d_edge.envs import action_meanings
 from a2d_edge.errors import A2DError
 from a2d_edge.nets import ActorCritic, build_agent, load_arch
 from a2d_edge.rl.checkpoint import agent_from_checkpoint, load_checkpoint, save_checkpoint
 from a2d_edge.rl.config import TrainConfig
+from a2d_edge.rl.distill import Teacher, distill_losses
 from a2d_edge.rl.evaluate import evaluate_agent
 from a2d_edge.rl.losses import a2c_loss
 from a2d_edge.rl.returns import nstep_returns, td0_targets
@@ -26,9 +28,6 @@ from a2d_edge.rl.rollout import Rollout, RolloutCollector
 from a2d_edge.rl.schedule import lr_at
 from a2d_edge.utils.io import read_json, write_json
 from a2d_edge.utils.logging import RunLogger
-
-ExtraLoss = Callable[[Rollout, torch.Tensor], tuple[torch.Tensor, dict[str, float]]]
-"""(rollout, targets) -> (term added to the A2C loss, scalars to log); distillation plugs in."""
 
 
 @dataclass
@@ -57,9 +56,17 @@ def start_run(cfg: TrainConfig, out: str | Path) -> Path:
             "or choose another --out"
         )
     load_arch(cfg.arch)  # fail before creating anything
+    _check_distill(cfg, len(action_meanings(cfg.env)))
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_dir / "config.json", {"kind": "train", "config": to_dict(cfg)})
     return run_dir
+
+
+def _check_distill(cfg: TrainConfig, n_actions: int) -> Teacher | None:
+    mode = cfg.distill_mode()
+    if mode != "none" and not cfg.teacher:
+        raise A2DError(f"--distill {mode} needs a --teacher checkpoint")
+    return Teacher.load(cfg.teacher, cfg.env, n_actions) if cfg.teacher else None
 
 
 def load_run_config(run_dir: str | Path) -> TrainConfig:
@@ -74,8 +81,6 @@ def train(
     cfg: TrainConfig,
     run_dir: str | Path,
     resume: bool = False,
-    extra_loss: ExtraLoss | None = None,
-    extra_ckpt: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Train (or continue) the run in `run_dir` until `cfg.steps` agent steps."""
     run_dir = Path(run_dir)
@@ -115,10 +120,10 @@ def train(
     )
     if ckpt is not None:
         optimizer.load_state_dict(ckpt["optimizer"])
+    teacher = _check_distill(cfg, collector.n_actions)
     logger = RunLogger(run_dir, resume_step=state.step if ckpt else None)
-    loop = _Loop(cfg, run_dir, model, optimizer, collector, logger, state, extra_loss)
+    loop = _Loop(cfg, run_dir, model, optimizer, collector, logger, state, teacher)
     loop.arch = arch
-    loop.extra_ckpt = extra_ckpt or {}
     try:
         with _sigterm_as_interrupt():
             loop.run()
@@ -154,16 +159,11 @@ class _Loop:
         collector: RolloutCollector,
         logger: RunLogger,
         state: _State,
-        extra_loss: ExtraLoss | None,
+        teacher: Teacher | None,
     ) -> None:
         self.cfg, self.run_dir, self.model, self.optimizer = cfg, run_dir, model, optimizer
-        self.collector, self.logger, self.state, self.extra_loss = (
-            collector,
-            logger,
-            state,
-            extra_loss,
-        )
-        self.extra_ckpt: dict[str, Any] = {}
+        self.collector, self.logger, self.state = collector, logger, state
+        self.teacher = teacher
         self.arch: dict[str, Any] = {}
         self.scores: deque[float] = deque(maxlen=20)
         self.sps = 0.0
@@ -213,10 +213,20 @@ class _Loop:
         ro = self.collector.collect(
             self.model,
             cfg.rollout,
-            keep_obs=self.extra_loss is not None,
+            keep_obs=self.teacher is not None,
             autocast=bf16,
             keep_graph=keep_graph,
         )
+        torch.set_num_threads(cfg.learner_threads or cfg.threads)
+        try:
+            scalars = self._learn(ro, bf16, keep_graph)
+        finally:
+            torch.set_num_threads(cfg.threads)
+        scalars["lr"] = lr
+        return scalars
+
+    def _learn(self, ro: Rollout, bf16: bool, keep_graph: bool) -> dict[str, float]:
+        cfg = self.cfg
         if not keep_graph:
             assert ro.obs is not None
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
@@ -224,33 +234,51 @@ class _Loop:
             ro.values = ro.values.float()
         with torch.no_grad():
             _, last_value = self.model(ro.last_obs)
-        values_tn = ro.values.view(cfg.rollout, -1)
+        mode = cfg.distill_mode()
+        teacher = None
+        if self.teacher is not None:
+            assert ro.obs is not None
+            teacher = self.teacher.outputs(ro.obs, ro.last_obs)
+        # The critic that bootstraps and baselines: the student's, or the teacher's when reused.
+        critic, critic_last = ro.values.detach(), last_value.float()
+        value_coef = cfg.value_coef
+        if mode == "actor-reuse-critic" and teacher is not None:
+            critic, critic_last, value_coef = teacher.values, teacher.last_values, 0.0
         if cfg.advantage == "nstep":
-            targets = nstep_returns(ro.rewards, ro.dones, last_value.float(), cfg.gamma)
+            targets = nstep_returns(ro.rewards, ro.dones, critic_last, cfg.gamma)
         else:
             targets = td0_targets(
-                ro.rewards, ro.dones, values_tn.detach(), last_value.float(), cfg.gamma
+                ro.rewards, ro.dones, critic.view(cfg.rollout, -1), critic_last, cfg.gamma
             )
         loss = a2c_loss(
-            ro.logits, ro.values, ro.actions, targets.flatten(), cfg.ent_coef, cfg.value_coef
+            ro.logits,
+            ro.values,
+            ro.actions,
+            targets.flatten(),
+            cfg.ent_coef,
+            value_coef,
+            baseline=critic,
         )
         total = loss.total
         scalars = loss.scalars()
-        if self.extra_loss is not None:
-            extra, extra_scalars = self.extra_loss(ro, targets.flatten())
-            total = total + extra
-            scalars.update(extra_scalars)
+        if teacher is not None:
+            terms = distill_losses(
+                mode,
+                ro.logits,
+                ro.values,
+                teacher.logits,
+                teacher.values,
+                cfg.distill_actor_weight,
+                cfg.distill_critic_weight,
+            )
+            total = total + terms.total
+            scalars.update(terms.scalars())
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.max_grad_norm)
         self.optimizer.step()
-        scalars.update(
-            {
-                "lr": lr,
-                "grad_norm": float(grad_norm),
-                "value_mean": float(values_tn.detach().mean()),
-            }
-        )
+        scalars["grad_norm"] = float(grad_norm)
+        scalars["value_mean"] = float(ro.values.detach().mean())
         return scalars
 
     def log_train(self, stats: dict[str, float]) -> None:
@@ -299,7 +327,8 @@ class _Loop:
                 "optimizer": self.optimizer.state_dict(),
                 "rng": {"torch": torch.get_rng_state()},
                 "config": to_dict(cfg),
-                **self.extra_ckpt,
+                "teacher": self.teacher.source if self.teacher else "",
+                "distill": cfg.distill_mode(),
             },
         )
 

@@ -36,3 +36,14 @@ def test_advantage_is_detached_from_critic():
     loss = a2c_loss(logits, values, torch.tensor([0, 1]), torch.tensor([1.0, 1.0]), 0.0)
     loss.policy.backward()
     assert values.grad is None  # the policy term does not train the critic
+
+
+def test_external_baseline_replaces_the_students_critic():
+    """actor-reuse-critic: advantages use the teacher's values, and value_coef 0 drops L_value."""
+    logits = torch.zeros(2, 2)
+    values = torch.tensor([5.0, 5.0], requires_grad=True)
+    targets = torch.tensor([1.0, 2.0])
+    baseline = torch.tensor([0.5, 0.5])
+    loss = a2c_loss(logits, values, torch.tensor([0, 1]), targets, 0.0, 0.0, baseline=baseline)
+    assert loss.policy.item() == pytest.approx(-((0.5 + 1.5) / 2) * math.log(0.5))
+    assert loss.total.item() == pytest.approx(loss.policy.item())

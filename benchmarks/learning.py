@@ -1,0 +1,125 @@
+"""Learning curves of our A2C: eval score vs agent steps and wall time, PNG + markdown table.
+
+    python benchmarks/learning.py quick          # ALE/Seaquest-v5, Nature CNN, 16 envs, 500k steps
+    python benchmarks/learning.py pong           # ALE/Pong-v5, 10M steps (hours; resumable)
+    python benchmarks/learning.py plot RUN_DIR   # only redraw a run's curve
+
+A run that exists is resumed (`a2d train --resume`), so a long run continues across sittings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import table
+
+RUNS = {
+    "quick": {
+        "dir": "runs/bench-seaquest",
+        "args": [
+            "--env",
+            "ALE/Seaquest-v5",
+            "--steps",
+            "500000",
+            "--eval-every",
+            "50000",
+            "--eval-episodes",
+            "10",
+        ],
+    },
+    "pong": {
+        "dir": "runs/pong-nature",
+        "args": [
+            "--env",
+            "ALE/Pong-v5",
+            "--steps",
+            "10000000",
+            "--eval-every",
+            "250000",
+            "--eval-episodes",
+            "10",
+            "--checkpoint-every",
+            "100000",
+        ],
+    },
+}
+
+
+def run(name: str) -> Path:
+    from a2d_edge.cli import main
+
+    spec = RUNS[name]
+    run_dir = Path(spec["dir"])  # type: ignore[arg-type]
+    if (run_dir / "config.json").exists():
+        rc = main(["train", "--resume", str(run_dir)])
+    else:
+        rc = main(
+            ["train", "--arch", "nature", "--num-envs", "16", "--out", str(run_dir), *spec["args"]]
+        )  # type: ignore[list-item]
+    if rc != 0:
+        raise SystemExit(rc)
+    return run_dir
+
+
+def plot(run_dir: Path) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from a2d_edge.utils.logging import read_jsonl
+
+    rows = [r for r in read_jsonl(run_dir / "metrics.jsonl") if r["kind"] == "eval"]
+    if not rows:
+        raise SystemExit(f"{run_dir} has no evaluations yet")
+    steps = [r["step"] for r in rows]
+    means = [r["score_mean"] for r in rows]
+    stds = [r["score_std"] for r in rows]
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(steps, means, marker="o", ms=3)
+    ax.fill_between(
+        steps,
+        [m - s for m, s in zip(means, stds, strict=True)],
+        [m + s for m, s in zip(means, stds, strict=True)],
+        alpha=0.2,
+    )
+    ax.set_xlabel("agent steps")
+    ax.set_ylabel("eval score (mean ± std)")
+    ax.set_title(run_dir.name)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    png = run_dir / "learning_curve.png"
+    fig.savefig(png, dpi=120)
+    keep = rows if len(rows) <= 12 else rows[:: max(1, len(rows) // 12)] + [rows[-1]]
+    return (
+        table(
+            ["agent steps", "wall time (min)", "eval mean", "eval std"],
+            [
+                [
+                    f"{r['step']:,}",
+                    f"{r['wall_time'] / 60:.1f}",
+                    f"{r['score_mean']:.1f}",
+                    f"{r['score_std']:.1f}",
+                ]
+                for r in keep
+            ],
+        )
+        + f"\n\n(plot: {png})"
+    )
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("what", choices=["quick", "pong", "plot"])
+    p.add_argument("run_dir", nargs="?")
+    args = p.parse_args()
+    run_dir = Path(args.run_dir) if args.what == "plot" else run(args.what)
+    print(plot(run_dir))
+
+
+if __name__ == "__main__":
+    main()
