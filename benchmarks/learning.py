@@ -94,7 +94,7 @@ def plot(run_dir: Path) -> str:
     fig.tight_layout()
     png = run_dir / "learning_curve.png"
     fig.savefig(png, dpi=120)
-    keep = rows if len(rows) <= 12 else rows[:: max(1, len(rows) // 12)] + [rows[-1]]
+    keep = rows if len(rows) <= 12 else [*rows[:: max(1, len(rows) // 12)], rows[-1]]
     return (
         table(
             ["agent steps", "wall time (min)", "eval mean", "eval std"],
