@@ -11,6 +11,8 @@ from a2d_edge import __version__
 from a2d_edge.errors import A2DError
 
 Handler = Callable[[argparse.Namespace], int]
+RESUME_OVERRIDES = ("threads", "learner_threads", "env_threads", "progress")
+"""Settings a resumed run may change: they set speed, not the math."""
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -21,8 +23,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
     flags = {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__}
     if args.resume:
         cfg = load_run_config(args.resume)
-        if args.progress is not None:
-            cfg = build_config(TrainConfig, vars(cfg), {"progress": args.progress})
+        other = [k for k, v in flags.items() if v is not None and k not in RESUME_OVERRIDES]
+        if other or args.config:
+            raise A2DError(
+                f"--resume continues a run with its own settings; only "
+                f"{', '.join('--' + k.replace('_', '-') for k in RESUME_OVERRIDES)} may change"
+            )
+        cfg = build_config(TrainConfig, vars(cfg), flags)
         result = train(cfg, args.resume, resume=True)
     else:
         if not args.out:

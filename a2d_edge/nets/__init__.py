@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from a2d_edge.errors import A2DError
 from a2d_edge.nets import backbones as _backbones  # noqa: F401  (registers nature, resnet)
+from a2d_edge.nets import space as _space  # noqa: F401  (registers searched)
 from a2d_edge.nets.agent import ActorCritic
 from a2d_edge.nets.arch import PRESETS, SCHEMA, Arch, family_of, load_arch, validate_arch
+from a2d_edge.nets.space import SPACES, SearchSpace, get_space, random_arch, searched_arch
 
 
 def build_agent(arch: Arch, n_actions: int, in_channels: int = 4) -> ActorCritic:
@@ -17,4 +19,17 @@ def build_agent(arch: Arch, n_actions: int, in_channels: int = 4) -> ActorCritic
     return ActorCritic(features, dim, n_actions)
 
 
-__all__ = ["PRESETS", "SCHEMA", "ActorCritic", "Arch", "build_agent", "load_arch", "validate_arch"]
+__all__ = [
+    "PRESETS",
+    "SCHEMA",
+    "SPACES",
+    "ActorCritic",
+    "Arch",
+    "SearchSpace",
+    "build_agent",
+    "get_space",
+    "load_arch",
+    "random_arch",
+    "searched_arch",
+    "validate_arch",
+]

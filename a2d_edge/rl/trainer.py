@@ -20,10 +20,9 @@ from a2d_edge.errors import A2DError
 from a2d_edge.nets import ActorCritic, build_agent, load_arch
 from a2d_edge.rl.checkpoint import agent_from_checkpoint, load_checkpoint, save_checkpoint
 from a2d_edge.rl.config import TrainConfig
-from a2d_edge.rl.distill import Teacher, distill_losses
+from a2d_edge.rl.distill import Teacher
 from a2d_edge.rl.evaluate import evaluate_agent
-from a2d_edge.rl.losses import a2c_loss
-from a2d_edge.rl.returns import nstep_returns, td0_targets
+from a2d_edge.rl.objective import a2d_loss, batched_forward
 from a2d_edge.rl.rollout import Rollout, RolloutCollector
 from a2d_edge.rl.schedule import lr_at
 from a2d_edge.utils.io import read_json, write_json
@@ -226,59 +225,16 @@ class _Loop:
         return scalars
 
     def _learn(self, ro: Rollout, bf16: bool, keep_graph: bool) -> dict[str, float]:
-        cfg = self.cfg
         if not keep_graph:
-            assert ro.obs is not None
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                ro.logits, ro.values = self.model(ro.obs)
-            ro.values = ro.values.float()
+            batched_forward(self.model, ro, bf16)
         with torch.no_grad():
             _, last_value = self.model(ro.last_obs)
-        mode = cfg.distill_mode()
-        teacher = None
-        if self.teacher is not None:
-            assert ro.obs is not None
-            teacher = self.teacher.outputs(ro.obs, ro.last_obs)
-        # The critic that bootstraps and baselines: the student's, or the teacher's when reused.
-        critic, critic_last = ro.values.detach(), last_value.float()
-        value_coef = cfg.value_coef
-        if mode == "actor-reuse-critic" and teacher is not None:
-            critic, critic_last, value_coef = teacher.values, teacher.last_values, 0.0
-        if cfg.advantage == "nstep":
-            targets = nstep_returns(ro.rewards, ro.dones, critic_last, cfg.gamma)
-        else:
-            targets = td0_targets(
-                ro.rewards, ro.dones, critic.view(cfg.rollout, -1), critic_last, cfg.gamma
-            )
-        loss = a2c_loss(
-            ro.logits,
-            ro.values,
-            ro.actions,
-            targets.flatten(),
-            cfg.ent_coef,
-            value_coef,
-            baseline=critic,
-        )
-        total = loss.total
-        scalars = loss.scalars()
-        if teacher is not None:
-            terms = distill_losses(
-                mode,
-                ro.logits,
-                ro.values,
-                teacher.logits,
-                teacher.values,
-                cfg.distill_actor_weight,
-                cfg.distill_critic_weight,
-            )
-            total = total + terms.total
-            scalars.update(terms.scalars())
+        total, scalars = a2d_loss(self.cfg, ro, last_value, self.teacher)
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.max_grad_norm)
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.max_grad_norm)
         self.optimizer.step()
         scalars["grad_norm"] = float(grad_norm)
-        scalars["value_mean"] = float(ro.values.detach().mean())
         return scalars
 
     def log_train(self, stats: dict[str, float]) -> None:

@@ -1,0 +1,187 @@
+"""The search space as data: presets, per-block shapes, analytic FLOPs, searched nets.
+
+A space is a stem, stages of searchable blocks (count, width, stride of the first block) and the
+candidate-op list; the head is global average pooling, fc to `feature_dim`, ReLU, and the actor
+and critic heads. The `paper` preset is A2D's (Appendix D): a ResNet-like stem (3x3, stride 2),
+3 stages of 5/4/5 blocks with 16/32/64 channels and strides 1/2/2, 9 ops per block: 9^14
+architectures, running at 42x42 after the stem. The `edge` preset keeps the blocks and ops but
+uses a 5x5 stride-4 stem, so the blocks run at 21x21 and cost about a quarter as much.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from a2d_edge.errors import A2DError
+from a2d_edge.nets.arch import SCHEMA, Arch, Family, register_family
+from a2d_edge.nets.ops import OPS, ConvBNReLU, conv_flops, out_size
+
+PAPER_OPS = (
+    "conv_k3", "conv_k5",
+    "ir_k3_e1", "ir_k3_e3", "ir_k3_e5", "ir_k5_e1", "ir_k5_e3", "ir_k5_e5",
+    "skip",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class BlockShape:
+    """One searchable block: widths, stride and the input it sees (batch 1)."""
+
+    c_in: int
+    c_out: int
+    stride: int
+    h: int
+    w: int
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    name: str
+    stages: tuple[tuple[int, int, int], ...]  # (blocks, channels, stride of the first block)
+    ops: tuple[str, ...] = PAPER_OPS
+    stem_channels: int = 16
+    stem_kernel: int = 3
+    stem_stride: int = 2
+    feature_dim: int = 256
+    in_channels: int = 4
+
+    @property
+    def n_blocks(self) -> int:
+        return sum(n for n, _, _ in self.stages)
+
+    def stem_size(self, size: int) -> int:
+        return out_size(size, self.stem_kernel, self.stem_stride, self.stem_kernel // 2)
+
+    def blocks(self, input_hw: tuple[int, int] = (84, 84)) -> list[BlockShape]:
+        h, w = (self.stem_size(s) for s in input_hw)
+        c = self.stem_channels
+        shapes = []
+        for n, c_out, first_stride in self.stages:
+            for i in range(n):
+                stride = first_stride if i == 0 else 1
+                shapes.append(BlockShape(c, c_out, stride, h, w))
+                h, w = out_size(h, 3, stride, 1), out_size(w, 3, stride, 1)
+                c = c_out
+        return shapes
+
+    def op_flops(self, input_hw: tuple[int, int] = (84, 84)) -> list[list[int]]:
+        """FLOPs of every candidate op in every block: [n_blocks][n_ops]."""
+        return [
+            [OPS[op].flops(b.c_in, b.c_out, b.stride, b.h, b.w) for op in self.ops]
+            for b in self.blocks(input_hw)
+        ]
+
+    def fixed_flops(self, n_actions: int, input_hw: tuple[int, int] = (84, 84)) -> int:
+        """Stem conv, fc and the two heads: the part every architecture pays."""
+        stem = conv_flops(
+            self.in_channels, self.stem_channels, self.stem_kernel, self.stem_stride, *input_hw
+        )
+        last = self.stages[-1][1]
+        return stem + last * self.feature_dim + self.feature_dim * (n_actions + 1)
+
+    def arch_flops(
+        self, ops: list[str], n_actions: int, input_hw: tuple[int, int] = (84, 84)
+    ) -> int:
+        table = self.op_flops(input_hw)
+        index = {op: i for i, op in enumerate(self.ops)}
+        return self.fixed_flops(n_actions, input_hw) + sum(
+            row[index[op]] for row, op in zip(table, ops, strict=True)
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["stages"] = [list(s) for s in self.stages]
+        d["ops"] = list(self.ops)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Any) -> SearchSpace:
+        try:
+            space = cls(
+                name=str(d["name"]),
+                stages=tuple(tuple(int(v) for v in s) for s in d["stages"]),  # type: ignore[misc]
+                ops=tuple(str(o) for o in d["ops"]),
+                stem_channels=int(d["stem_channels"]),
+                stem_kernel=int(d["stem_kernel"]),
+                stem_stride=int(d["stem_stride"]),
+                feature_dim=int(d["feature_dim"]),
+                in_channels=int(d.get("in_channels", 4)),
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise A2DError(f"malformed search space in arch: {type(e).__name__} {e}") from None
+        if any(len(s) != 3 or min(s) < 1 for s in space.stages):
+            raise A2DError("search space stages must be [blocks, channels, stride] triples >= 1")
+        for op in space.ops:
+            OPS[op]  # raises with the valid names
+        return space
+
+
+SPACES: dict[str, SearchSpace] = {
+    "paper": SearchSpace("paper", ((5, 16, 1), (4, 32, 2), (5, 64, 2))),
+    "edge": SearchSpace("edge", ((5, 16, 1), (4, 32, 2), (5, 64, 2)), stem_kernel=5, stem_stride=4),
+}
+
+
+def get_space(preset: str) -> SearchSpace:
+    if preset not in SPACES:
+        raise A2DError(f"unknown search-space preset {preset!r}; presets: {', '.join(SPACES)}")
+    return SPACES[preset]
+
+
+def searched_arch(space: SearchSpace, ops: list[str]) -> Arch:
+    arch = {"schema": SCHEMA, "family": "searched", "space": space.to_dict(), "ops": list(ops)}
+    _validate_searched(arch)
+    return arch
+
+
+def random_arch(preset: str, seed: int) -> Arch:
+    """A valid arch.json of `preset`, each block's op drawn uniformly (deterministic in seed)."""
+    space = get_space(preset)
+    rng = random.Random(seed)
+    return searched_arch(space, [rng.choice(space.ops) for _ in range(space.n_blocks)])
+
+
+class SearchedNet(nn.Module):
+    """A plain network of the space: stem, one fixed op per block, pooled fc head."""
+
+    def __init__(self, space: SearchSpace, ops: list[str]) -> None:
+        super().__init__()
+        self.stem = ConvBNReLU(
+            space.in_channels, space.stem_channels, space.stem_kernel, space.stem_stride
+        )
+        self.blocks = nn.Sequential(
+            *(
+                OPS[op].build(b.c_in, b.c_out, b.stride)
+                for op, b in zip(ops, space.blocks(), strict=True)
+            )
+        )
+        self.fc = nn.Linear(space.stages[-1][1], space.feature_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.blocks(self.stem(x))
+        return torch.relu(self.fc(x.mean(dim=(2, 3))))
+
+
+def _validate_searched(arch: Arch) -> None:
+    space = SearchSpace.from_dict(arch.get("space"))
+    ops = arch.get("ops")
+    if not isinstance(ops, list) or len(ops) != space.n_blocks:
+        raise A2DError(f"searched arch needs 'ops': a list of {space.n_blocks} op names")
+    bad = [op for op in ops if op not in space.ops]
+    if bad:
+        raise A2DError(f"ops {bad} are not candidates of space {space.name!r}: {list(space.ops)}")
+
+
+def _build_searched(arch: Arch, in_channels: int) -> tuple[nn.Module, int]:
+    space = SearchSpace.from_dict(arch["space"])
+    if in_channels != space.in_channels:
+        raise A2DError(f"space takes {space.in_channels} input channels, got {in_channels}")
+    return SearchedNet(space, arch["ops"]), space.feature_dim
+
+
+register_family(Family("searched", _validate_searched, _build_searched))
