@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -16,32 +17,58 @@ RESUME_OVERRIDES = ("threads", "learner_threads", "env_threads", "progress")
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from a2d_edge.config import build_config, read_config_file
     from a2d_edge.rl.config import TrainConfig
-    from a2d_edge.rl.trainer import load_run_config, start_run, train
+    from a2d_edge.rl.trainer import start_run, train
 
-    flags = {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__}
+    cfg = _resolve_config(args, TrainConfig, "train")
     if args.resume:
-        cfg = load_run_config(args.resume)
+        result = train(cfg, args.resume, resume=True)
+    else:
+        result = train(cfg, start_run(cfg, args.out))
+    final = "n/a" if result.final_eval is None else f"{result.final_eval:.2f}"
+    print(
+        f"done: {result.step} steps, {result.steps_per_second:,.0f} steps/s, "
+        f"last eval {final}; checkpoint {result.run_dir / 'agent.pt'}"
+    )
+    return 0
+
+
+def _resolve_config(args: argparse.Namespace, cls: type, kind: str):  # type: ignore[no-untyped-def]
+    """A new run's settings (defaults < --config file < flags), or a resumed run's own."""
+    from a2d_edge.config import build_config, read_config_file
+    from a2d_edge.rl.trainer import load_run_config
+
+    names = {f.name for f in dataclasses.fields(cls)}
+    flags = {k: v for k, v in vars(args).items() if k in names}
+    if args.resume:
+        cfg = load_run_config(args.resume, cls, kind)
         other = [k for k, v in flags.items() if v is not None and k not in RESUME_OVERRIDES]
         if other or args.config:
             raise A2DError(
                 f"--resume continues a run with its own settings; only "
                 f"{', '.join('--' + k.replace('_', '-') for k in RESUME_OVERRIDES)} may change"
             )
-        cfg = build_config(TrainConfig, vars(cfg), flags)
-        result = train(cfg, args.resume, resume=True)
+        return build_config(cls, vars(cfg), flags)
+    if not args.out:
+        raise A2DError(f"a2d {kind} needs --out RUN_DIR (or --resume RUN_DIR)")
+    file_layer = read_config_file(args.config) if args.config else {}
+    return build_config(cls, file_layer, flags)
+
+
+def _cmd_search(args: argparse.Namespace) -> int:
+    from a2d_edge.rl.trainer import start_run
+    from a2d_edge.search.config import SearchConfig
+    from a2d_edge.search.loop import search
+
+    cfg = _resolve_config(args, SearchConfig, "search")
+    if args.resume:
+        result = search(cfg, args.resume, resume=True)
     else:
-        if not args.out:
-            raise A2DError("a2d train needs --out RUN_DIR (or --resume RUN_DIR)")
-        file_layer = read_config_file(args.config) if args.config else {}
-        cfg = build_config(TrainConfig, file_layer, flags)
-        run_dir = start_run(cfg, args.out)
-        result = train(cfg, run_dir)
+        result = search(cfg, start_run(cfg, args.out, kind="search"))
     final = "n/a" if result.final_eval is None else f"{result.final_eval:.2f}"
     print(
-        f"done: {result.step} steps, {result.steps_per_second:,.0f} steps/s, "
-        f"last eval {final}; checkpoint {result.run_dir / 'agent.pt'}"
+        f"done: {result.step} steps; derived {result.flops / 1e6:.2f} MFLOPs, last derived-net "
+        f"eval {final}; {result.run_dir / 'arch.json'}, {result.run_dir / 'search.json'}"
     )
     return 0
 
@@ -83,6 +110,7 @@ def _cmd_envs(args: argparse.Namespace) -> int:
 def _parser() -> argparse.ArgumentParser:
     from a2d_edge.config import add_config_args
     from a2d_edge.rl.config import TrainConfig
+    from a2d_edge.search.config import SearchConfig
 
     p = argparse.ArgumentParser(prog="a2d", description=__doc__)
     p.add_argument("--version", action="version", version=f"a2d-edge {__version__}")
@@ -94,6 +122,13 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--config", help="YAML/JSON file of settings (flags override it)")
     add_config_args(t, TrainConfig)
     t.set_defaults(handler=_cmd_train)
+
+    s = sub.add_parser("search", help="A2D architecture search (distilled Gumbel-softmax DNAS)")
+    s.add_argument("--out", help="run folder to create")
+    s.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or killed search")
+    s.add_argument("--config", help="YAML/JSON file of settings (flags override it)")
+    add_config_args(s, SearchConfig, skip=("arch", "update"))
+    s.set_defaults(handler=_cmd_search)
 
     e = sub.add_parser("eval", help="30-episode no-op-start evaluation of a checkpoint")
     e.add_argument("checkpoint", help="agent.pt path or zoo:NAME")

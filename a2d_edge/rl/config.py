@@ -40,7 +40,9 @@ class TrainConfig:
     noop_max: int = field(30, "up to this many no-ops at episode start")
     threads: int = field(1, "torch threads while stepping envs (the env threads need a core)")
     learner_threads: int = field(
-        2, "torch threads for the update, when the envs are idle (0: same as --threads)"
+        0,
+        "torch threads for the update, while the envs idle (0: same as --threads); 2 was "
+        "faster on an idle 2-core machine but collapses when another process holds a core",
     )
     env_threads: int = field(1, "threads of each C++ vector env")
     env_groups: int = field(2, "env groups stepped while the net works on another group")

@@ -8,11 +8,10 @@ import numpy as np
 import torch
 
 from a2d_edge.envs import AtariSettings, EvalResult, evaluate_policy
-from a2d_edge.nets import ActorCritic
 from a2d_edge.rl.checkpoint import load_agent
 
 
-def torch_policy(model: ActorCritic, seed: int = 0, greedy: bool = False):  # type: ignore[no-untyped-def]
+def torch_policy(model: torch.nn.Module, seed: int = 0, greedy: bool = False):  # type: ignore[no-untyped-def]
     """numpy uint8 obs -> numpy actions; samples from pi with its own generator (or argmax)."""
     gen = torch.Generator().manual_seed(seed)
 
@@ -28,7 +27,7 @@ def torch_policy(model: ActorCritic, seed: int = 0, greedy: bool = False):  # ty
 
 
 def evaluate_agent(
-    model: ActorCritic,
+    model: torch.nn.Module,
     env_id: str,
     episodes: int,
     seed: int,

@@ -38,7 +38,7 @@ class TrainResult:
 
 
 @dataclass
-class _State:
+class LoopState:
     step: int = 0
     updates: int = 0
     elapsed: float = 0.0
@@ -46,34 +46,67 @@ class _State:
     last_eval: float | None = None
 
 
-def start_run(cfg: TrainConfig, out: str | Path) -> Path:
+def start_run(cfg: TrainConfig, out: str | Path, kind: str = "train") -> Path:
     """Create the run folder for a new run; refuses to touch a folder that holds a run."""
     run_dir = Path(out)
     if (run_dir / "config.json").exists() or (run_dir / "agent.pt").exists():
         raise A2DError(
-            f"{run_dir} already holds a run; continue it with `a2d train --resume {run_dir}` "
+            f"{run_dir} already holds a run; continue it with `a2d {kind} --resume {run_dir}` "
             "or choose another --out"
         )
-    load_arch(cfg.arch)  # fail before creating anything
-    _check_distill(cfg, len(action_meanings(cfg.env)))
+    if kind == "train":
+        load_arch(cfg.arch)  # fail before creating anything
+    check_distill(cfg, len(action_meanings(cfg.env)))
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(run_dir / "config.json", {"kind": "train", "config": to_dict(cfg)})
+    write_json(run_dir / "config.json", {"kind": kind, "config": to_dict(cfg)})
     return run_dir
 
 
-def _check_distill(cfg: TrainConfig, n_actions: int) -> Teacher | None:
+def check_distill(cfg: TrainConfig, n_actions: int) -> Teacher | None:
     mode = cfg.distill_mode()
     if mode != "none" and not cfg.teacher:
         raise A2DError(f"--distill {mode} needs a --teacher checkpoint")
     return Teacher.load(cfg.teacher, cfg.env, n_actions) if cfg.teacher else None
 
 
-def load_run_config(run_dir: str | Path) -> TrainConfig:
+def load_run_config(
+    run_dir: str | Path, cls: type[TrainConfig] = TrainConfig, kind: str = "train"
+) -> TrainConfig:
     run_dir = Path(run_dir)
     data = read_json(run_dir / "config.json", "run config")
     if not isinstance(data, dict) or not isinstance(data.get("config"), dict):
         raise A2DError(f"{run_dir}/config.json is not an a2d run config")
-    return build_config(TrainConfig, data["config"])
+    if data.get("kind", "train") != kind:
+        raise A2DError(f"{run_dir} is an `a2d {data.get('kind')}` run, not an `a2d {kind}` run")
+    return build_config(cls, data["config"])
+
+
+def make_collector(cfg: TrainConfig, step: int) -> RolloutCollector:
+    """The training envs; a resumed run reseeds them from its step (env state is not saved)."""
+    return RolloutCollector(
+        cfg.env,
+        cfg.num_envs,
+        cfg.atari(),
+        seed=cfg.seed * 1_000_003 + step,
+        groups=cfg.env_groups,
+        env_threads=cfg.env_threads,
+        channels_last=cfg.channels_last,
+    )
+
+
+def run_loop(loop: TrainLoop, command: str) -> None:
+    """Run to the end; on Ctrl-C / SIGTERM checkpoint first and say how to resume."""
+    try:
+        with _sigterm_as_interrupt():
+            loop.run()
+    except KeyboardInterrupt:
+        loop.checkpoint()
+        step = loop.state.step
+        print(f"\ninterrupted at step {step}; resume: a2d {command} --resume {loop.run_dir}")
+        raise
+    finally:
+        loop.collector.close()
+        loop.logger.close()
 
 
 def train(
@@ -85,26 +118,17 @@ def train(
     run_dir = Path(run_dir)
     torch.set_num_threads(cfg.threads)
     arch = load_arch(cfg.arch)
-    state = _State()
+    state = LoopState()
     ckpt = load_checkpoint(run_dir / "agent.pt") if resume else None
     if ckpt is not None:
-        state = _State(
+        state = LoopState(
             ckpt["step"], ckpt["updates"], ckpt["elapsed"], ckpt["best_eval"], ckpt["last_eval"]
         )
         torch.set_rng_state(ckpt["rng"]["torch"])
         arch = ckpt["arch"]
     else:
         torch.manual_seed(cfg.seed)
-    settings = cfg.atari()
-    collector = RolloutCollector(
-        cfg.env,
-        cfg.num_envs,
-        settings,
-        seed=cfg.seed * 1_000_003 + state.step,
-        groups=cfg.env_groups,
-        env_threads=cfg.env_threads,
-        channels_last=cfg.channels_last,
-    )
+    collector = make_collector(cfg, state.step)
     model: ActorCritic = (
         agent_from_checkpoint(ckpt) if ckpt else build_agent(arch, collector.n_actions)
     )
@@ -119,20 +143,11 @@ def train(
     )
     if ckpt is not None:
         optimizer.load_state_dict(ckpt["optimizer"])
-    teacher = _check_distill(cfg, collector.n_actions)
+    teacher = check_distill(cfg, collector.n_actions)
     logger = RunLogger(run_dir, resume_step=state.step if ckpt else None)
-    loop = _Loop(cfg, run_dir, model, optimizer, collector, logger, state, teacher)
+    loop = TrainLoop(cfg, run_dir, model, optimizer, collector, logger, state, teacher)
     loop.arch = arch
-    try:
-        with _sigterm_as_interrupt():
-            loop.run()
-    except KeyboardInterrupt:
-        loop.checkpoint()
-        print(f"\ninterrupted at step {state.step}; resume with: a2d train --resume {run_dir}")
-        raise
-    finally:
-        collector.close()
-        logger.close()
+    run_loop(loop, "train")
     return TrainResult(run_dir, state.step, state.last_eval, loop.sps)
 
 
@@ -148,16 +163,16 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-class _Loop:
+class TrainLoop:
     def __init__(
         self,
         cfg: TrainConfig,
         run_dir: Path,
-        model: ActorCritic,
+        model: torch.nn.Module,
         optimizer: torch.optim.Optimizer,
         collector: RolloutCollector,
         logger: RunLogger,
-        state: _State,
+        state: LoopState,
         teacher: Teacher | None,
     ) -> None:
         self.cfg, self.run_dir, self.model, self.optimizer = cfg, run_dir, model, optimizer
@@ -169,7 +184,7 @@ class _Loop:
 
     def run(self) -> None:
         cfg, st = self.cfg, self.state
-        per_update = cfg.rollout * self.collector.num_envs
+        per_update = self.steps_per_update()
         bar = _progress(cfg, st.step)
         next_log = _next_multiple(st.step, cfg.log_every)
         next_ckpt = _next_multiple(st.step, cfg.checkpoint_every)
@@ -201,6 +216,9 @@ class _Loop:
                 bar.set_postfix_str(self.postfix(), refresh=False)
         if bar is not None:
             bar.close()
+
+    def steps_per_update(self) -> int:
+        return self.cfg.rollout * self.collector.num_envs
 
     def update(self) -> dict[str, float]:
         cfg = self.cfg
@@ -272,7 +290,7 @@ class _Loop:
                 "arch": self.arch,
                 "env_id": cfg.env,
                 "obs_shape": [4, 84, 84],
-                "n_actions": self.model.n_actions,
+                "n_actions": self.collector.n_actions,
                 "atari": cfg.atari().to_dict(),
                 "step": st.step,
                 "updates": st.updates,
@@ -314,5 +332,5 @@ def _progress(cfg: TrainConfig, initial: int):  # type: ignore[no-untyped-def]
         unit_scale=True,
         dynamic_ncols=True,
         mininterval=0.5 if interactive else 30.0,
-        desc=f"train {cfg.env}",
+        desc=cfg.env,
     )

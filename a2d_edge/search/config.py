@@ -1,0 +1,31 @@
+"""Search settings: the training fields (weights are trained as in `a2d train`) plus DNAS ones."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from a2d_edge.config import field
+from a2d_edge.rl.config import TrainConfig
+
+
+@dataclass(frozen=True)
+class SearchConfig(TrainConfig):
+    steps: int = field(20_000_000, "agent steps of the search (paper: 2e7)")
+    preset: str = field("paper", "search-space preset", choices=("paper", "edge"))
+    mode: str = field(
+        "soft",
+        "soft: Gumbel-softmax sum of all ops (paper); hard: straight-through, one op runs",
+        choices=("soft", "hard"),
+    )
+    optimization: str = field(
+        "one-level",
+        "one-level: weights and alphas on the same rollout each step (A2D); bi-level: alphas "
+        "on a separate rollout (DARTS-style, the Fig. 2 comparison)",
+        choices=("one-level", "bi-level"),
+    )
+    tau: float = field(5.0, "initial Gumbel-softmax temperature")
+    tau_decay: float = field(0.98, "temperature factor applied every --tau-every steps")
+    tau_every: int = field(100_000, "steps between temperature decays")
+    alpha_lr: float = field(1e-3, "Adam learning rate of the architecture logits")
+    alpha_beta1: float = field(0.9, "Adam beta1 of the architecture logits")
+    flops_weight: float = field(1e-3, "lambda: cost per expected MFLOP (Eq. 9)")

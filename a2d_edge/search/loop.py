@@ -1,0 +1,278 @@
+"""Algorithm 1: the supernet's weights learn by the A2C + distillation objective while its
+architecture logits learn by that objective plus lambda * expected cost, one-level (same
+rollout, every step) or bi-level (alphas on a separate rollout).
+
+Outputs in the run folder: `supernet.pt` (resumable state), `arch.json` (the derived argmax
+architecture, for `a2d train --arch`), `search.json` (op probabilities, derived FLOPs, cost
+settings, the trajectory of tau / alpha entropy / expected FLOPs / derived-net score).
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from a2d_edge.config import to_dict
+from a2d_edge.errors import A2DError
+from a2d_edge.nets.space import SearchSpace, get_space
+from a2d_edge.nets.supernet import Supernet, as_agent, gumbel_weights, sample_gumbel
+from a2d_edge.rl.evaluate import evaluate_agent
+from a2d_edge.rl.objective import a2d_loss, batched_forward
+from a2d_edge.rl.rollout import Rollout
+from a2d_edge.rl.schedule import lr_at
+from a2d_edge.rl.trainer import (
+    LoopState,
+    TrainLoop,
+    check_distill,
+    make_collector,
+    run_loop,
+)
+from a2d_edge.search.config import SearchConfig
+from a2d_edge.search.cost import FlopsTable, alpha_entropy, tau_at
+from a2d_edge.utils.io import atomic_write, write_json
+from a2d_edge.utils.logging import RunLogger
+
+FORMAT = "a2d.supernet/1"
+SEARCH_SCHEMA = "a2d.search/1"
+
+
+@dataclass
+class SearchResult:
+    run_dir: Path
+    step: int
+    arch: dict[str, Any]
+    flops: int
+    final_eval: float | None
+
+
+def search(cfg: SearchConfig, run_dir: str | Path, resume: bool = False) -> SearchResult:
+    run_dir = Path(run_dir)
+    torch.set_num_threads(cfg.threads)
+    space = get_space(cfg.preset)
+    state, ckpt = LoopState(), None
+    if resume:
+        ckpt = load_search_checkpoint(run_dir / "supernet.pt")
+        state = LoopState(
+            ckpt["step"], ckpt["updates"], ckpt["elapsed"], ckpt["best_eval"], ckpt["last_eval"]
+        )
+        torch.set_rng_state(ckpt["rng"]["torch"])
+        space = SearchSpace.from_dict(ckpt["space"])
+    else:
+        torch.manual_seed(cfg.seed)
+    collector = make_collector(cfg, state.step)
+    supernet = Supernet(space, collector.n_actions)
+    if cfg.channels_last:
+        supernet = supernet.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    w_opt = torch.optim.RMSprop(
+        supernet.weight_parameters(), lr=cfg.lr, alpha=cfg.rmsprop_alpha, eps=cfg.rmsprop_eps
+    )
+    a_opt = torch.optim.Adam(
+        supernet.arch_parameters(), lr=cfg.alpha_lr, betas=(cfg.alpha_beta1, 0.999)
+    )
+    trajectory: list[dict[str, float]] = []
+    if ckpt is not None:
+        try:
+            supernet.load_state_dict(ckpt["model"])
+        except RuntimeError as e:
+            raise A2DError(f"supernet checkpoint does not match its space: {e}") from None
+        w_opt.load_state_dict(ckpt["optimizer"])
+        a_opt.load_state_dict(ckpt["alpha_optimizer"])
+        trajectory = list(ckpt["trajectory"])
+    teacher = check_distill(cfg, collector.n_actions)
+    logger = RunLogger(run_dir, resume_step=state.step if ckpt else None)
+    loop = SearchLoop(cfg, run_dir, supernet, w_opt, collector, logger, state, teacher)
+    loop.setup(space, a_opt, trajectory)
+    run_loop(loop, "search")
+    loop.write_outputs()
+    arch = supernet.derive()
+    flops = space.arch_flops(arch["ops"], collector.n_actions)
+    return SearchResult(run_dir, state.step, arch, flops, state.last_eval)
+
+
+def load_search_checkpoint(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise A2DError(f"search checkpoint not found: {path}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError) as e:
+        raise A2DError(
+            f"corrupt search checkpoint {path}: {str(e).splitlines()[0][:200]}"
+        ) from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise A2DError(f"{path} is not an a2d supernet checkpoint (format {FORMAT!r})")
+    return ckpt
+
+
+class SearchLoop(TrainLoop):
+    model: Supernet
+
+    def setup(self, space: SearchSpace, a_opt: torch.optim.Optimizer, trajectory: list) -> None:  # type: ignore[type-arg]
+        self.space = space
+        self.a_opt = a_opt
+        self.trajectory = trajectory
+        self.flops = FlopsTable(space, self.collector.n_actions)
+        self.tau = self.cfg_s.tau
+
+    @property
+    def cfg_s(self) -> SearchConfig:
+        assert isinstance(self.cfg, SearchConfig)
+        return self.cfg
+
+    def steps_per_update(self) -> int:
+        rollouts = 2 if self.cfg_s.optimization == "bi-level" else 1
+        return rollouts * self.cfg.rollout * self.collector.num_envs
+
+    def update(self) -> dict[str, float]:
+        cfg, st = self.cfg_s, self.state
+        lr = lr_at(st.step, cfg.steps, cfg.lr, cfg.lr_final, cfg.lr_constant_steps)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.tau = tau_at(st.step, cfg.tau, cfg.tau_decay, cfg.tau_every)
+        if cfg.optimization == "one-level":
+            scalars = self._step(update_weights=True, update_alpha=True)
+        else:
+            scalars = self._step(update_weights=True, update_alpha=False)
+            scalars.update(self._step(update_weights=False, update_alpha=True))
+        scalars.update(lr=lr, tau=self.tau, alpha_entropy=alpha_entropy(self.model.alpha))
+        return scalars
+
+    def _step(self, update_weights: bool, update_alpha: bool) -> dict[str, float]:
+        """One rollout under one sampled architecture, then the chosen parameter updates."""
+        cfg = self.cfg_s
+        hard = cfg.mode == "hard"
+        noise = sample_gumbel(tuple(self.model.alpha.shape))
+        with torch.no_grad():
+            acting = gumbel_weights(self.model.alpha, noise, self.tau, hard)
+        ro: Rollout = self.collector.collect(
+            lambda x: self.model(x, acting),
+            cfg.rollout,
+            keep_obs=True,
+            autocast=cfg.precision == "bf16",
+            keep_graph=False,
+        )
+        torch.set_num_threads(cfg.learner_threads or cfg.threads)
+        try:
+            weights = gumbel_weights(self.model.alpha, noise, self.tau, hard)
+            batched_forward(lambda x: self.model(x, weights), ro, cfg.precision == "bf16")
+            with torch.no_grad():
+                _, last_value = self.model(ro.last_obs, acting)
+            total, scalars = a2d_loss(cfg, ro, last_value, self.teacher)
+            expected_flops = self.flops.expected(weights)
+            objective = total
+            if update_alpha:
+                objective = total + cfg.flops_weight * expected_flops.float() / 1e6
+            self.optimizer.zero_grad(set_to_none=True)
+            self.a_opt.zero_grad(set_to_none=True)
+            objective.backward()
+            if update_weights:
+                norm = torch.nn.utils.clip_grad_norm_(
+                    self.model.weight_parameters(), cfg.max_grad_norm
+                )
+                self.optimizer.step()
+                scalars["grad_norm"] = float(norm)
+            if update_alpha:
+                self.a_opt.step()
+        finally:
+            torch.set_num_threads(cfg.threads)
+        prefix = "" if update_weights else "alpha_step/"
+        out = {prefix + k: v for k, v in scalars.items()}
+        out[prefix + "expected_mflops"] = float(expected_flops.detach()) / 1e6
+        return out
+
+    def evaluate(self) -> None:
+        """Score of the derived (argmax) net with the supernet's weights (the Fig. 2 curve)."""
+        cfg, st = self.cfg_s, self.state
+        arch = self.model.derive()
+        agent = as_agent(self.model, arch)
+        result = evaluate_agent(
+            agent, cfg.env, cfg.eval_episodes, seed=10_000_019 + st.step, settings=cfg.atari()
+        )
+        st.last_eval = result.mean
+        st.best_eval = max(st.best_eval, result.mean)
+        probs = self.model.probabilities()
+        point = {
+            "step": st.step,
+            "tau": self.tau,
+            "alpha_entropy": alpha_entropy(self.model.alpha),
+            "expected_mflops": float(self.flops.expected(probs)) / 1e6,
+            "derived_mflops": self.space.arch_flops(arch["ops"], self.collector.n_actions) / 1e6,
+            "score_mean": result.mean,
+            "score_std": result.std,
+            "wall_time": st.elapsed,
+        }
+        self.trajectory.append(point)
+        self.logger.log(st.step, "eval", {k: v for k, v in point.items() if k != "step"})
+        self.write_outputs()
+
+    def checkpoint(self, name: str = "supernet.pt") -> None:
+        cfg, st = self.cfg_s, self.state
+        ckpt = {
+            "format": FORMAT,
+            "space": self.space.to_dict(),
+            "env_id": cfg.env,
+            "n_actions": self.collector.n_actions,
+            "step": st.step,
+            "updates": st.updates,
+            "elapsed": st.elapsed,
+            "best_eval": st.best_eval,
+            "last_eval": st.last_eval,
+            "model": {k: v.contiguous() for k, v in self.model.state_dict().items()},
+            "optimizer": self.optimizer.state_dict(),
+            "alpha_optimizer": self.a_opt.state_dict(),
+            "trajectory": self.trajectory,
+            "rng": {"torch": torch.get_rng_state()},
+            "config": to_dict(cfg),
+        }
+        buf = io.BytesIO()
+        torch.save(ckpt, buf)
+        atomic_write(self.run_dir / "supernet.pt", lambda f: f.write(buf.getbuffer()))
+        self.write_outputs()
+
+    def write_outputs(self) -> None:
+        cfg = self.cfg_s
+        arch = self.model.derive()
+        n_actions = self.collector.n_actions
+        probs = self.model.probabilities()
+        write_json(self.run_dir / "arch.json", arch)
+        write_json(
+            self.run_dir / "search.json",
+            {
+                "schema": SEARCH_SCHEMA,
+                "env_id": cfg.env,
+                "preset": self.space.name,
+                "step": self.state.step,
+                "tau": self.tau,
+                "mode": cfg.mode,
+                "optimization": cfg.optimization,
+                "distill": cfg.distill_mode(),
+                "teacher": cfg.teacher,
+                "ops": list(self.space.ops),
+                "probabilities": [[round(float(p), 6) for p in row] for row in probs],
+                "derived": arch,
+                "derived_flops": self.space.arch_flops(arch["ops"], n_actions),
+                "expected_flops": float(self.flops.expected(probs)),
+                "space_flops": {"min": self.flops.minimum(), "max": self.flops.maximum()},
+                "budget": {"flops_weight_per_mflop": cfg.flops_weight},
+                "trajectory": self.trajectory,
+            },
+        )
+
+    def postfix(self) -> str:
+        probs = self.model.probabilities()
+        parts = [
+            f"{self.sps:,.0f} steps/s",
+            f"tau {self.tau:.2f}",
+            f"H(a) {alpha_entropy(self.model.alpha):.2f}",
+            f"E[F] {float(self.flops.expected(probs)) / 1e6:.1f}M",
+        ]
+        if self.scores:
+            parts.append(f"score {sum(self.scores) / len(self.scores):.1f}")
+        if self.state.last_eval is not None:
+            parts.append(f"derived {self.state.last_eval:.1f}")
+        return " | ".join(parts)
