@@ -58,9 +58,10 @@ def _resolve_config(args: argparse.Namespace, cls: type, kind: str):  # type: ig
 def _cmd_search(args: argparse.Namespace) -> int:
     from a2d_edge.rl.trainer import start_run
     from a2d_edge.search.config import SearchConfig
-    from a2d_edge.search.loop import search
+    from a2d_edge.search.loop import prepare, search
 
     cfg = _resolve_config(args, SearchConfig, "search")
+    prepare(cfg)  # bad table / infeasible budget: refused before anything is written
     if args.resume:
         result = search(cfg, args.resume, resume=True)
     else:

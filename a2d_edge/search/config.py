@@ -29,3 +29,12 @@ class SearchConfig(TrainConfig):
     alpha_lr: float = field(1e-3, "Adam learning rate of the architecture logits")
     alpha_beta1: float = field(0.9, "Adam beta1 of the architecture logits")
     flops_weight: float = field(1e-3, "lambda: cost per expected MFLOP (Eq. 9)")
+    lut: str = field(
+        "",
+        "latency table of the target device (a2d-profile); its in-loop twin "
+        "(-inloop.json beside it) is preferred when present",
+    )
+    latency_budget_ms: float = field(0.0, "latency budget by the table (0: no budget)")
+    latency_weight: float = field(
+        1.0, "weight of the latency cost: of max(0, E[lat]/budget - 1), or of E[lat] in ms"
+    )

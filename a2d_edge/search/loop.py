@@ -20,7 +20,8 @@ import torch
 
 from a2d_edge.config import to_dict
 from a2d_edge.errors import A2DError
-from a2d_edge.nets.space import SearchSpace, get_space
+from a2d_edge.hw.lut import LatencyTable
+from a2d_edge.nets.space import SearchSpace, get_space, searched_arch
 from a2d_edge.nets.supernet import Supernet, as_agent, gumbel_weights, sample_gumbel
 from a2d_edge.rl.evaluate import evaluate_agent
 from a2d_edge.rl.objective import a2d_loss, batched_forward
@@ -34,7 +35,13 @@ from a2d_edge.rl.trainer import (
     run_loop,
 )
 from a2d_edge.search.config import SearchConfig
-from a2d_edge.search.cost import FlopsTable, alpha_entropy, tau_at
+from a2d_edge.search.cost import (
+    FlopsTable,
+    alpha_entropy,
+    latency_cost,
+    repair_to_budget,
+    tau_at,
+)
 from a2d_edge.utils.io import atomic_write, write_json
 from a2d_edge.utils.logging import RunLogger
 
@@ -51,10 +58,43 @@ class SearchResult:
     final_eval: float | None
 
 
+def resolve_lut(path: str) -> LatencyTable:
+    """Load a table, preferring its in-loop twin (`NAME-inloop.json`) when one exists."""
+    p = Path(path)
+    twin = p.with_name(p.stem + "-inloop" + p.suffix)
+    if not p.stem.endswith("-inloop") and twin.is_file():
+        p = twin
+    return LatencyTable.load(p)
+
+
+def prepare(cfg: SearchConfig) -> tuple[SearchSpace, LatencyTable | None]:
+    """Check the space, the table and the budget before anything is written."""
+    space = get_space(cfg.preset)
+    if cfg.latency_budget_ms > 0 and not cfg.lut:
+        raise A2DError("--latency-budget-ms needs --lut TABLE (a2d-profile makes one)")
+    if not cfg.lut:
+        return space, None
+    table = resolve_lut(cfg.lut)
+    if table.space != space:
+        raise A2DError(
+            f"latency table {cfg.lut} was profiled for space {table.space.name!r}, which is not "
+            f"the {space.name!r} preset: profile it with a2d-profile --preset {space.name}"
+        )
+    table.matrix_us()  # every op of every block must be there
+    if cfg.latency_budget_ms > 0:
+        fastest, _ = table.minimum_ms()
+        if cfg.latency_budget_ms < fastest:
+            raise A2DError(
+                f"latency budget {cfg.latency_budget_ms:g} ms is below the fastest architecture "
+                f"of the {space.name!r} space on this table: {fastest:.3f} ms"
+            )
+    return space, table
+
+
 def search(cfg: SearchConfig, run_dir: str | Path, resume: bool = False) -> SearchResult:
     run_dir = Path(run_dir)
     torch.set_num_threads(cfg.threads)
-    space = get_space(cfg.preset)
+    space, table = prepare(cfg)
     state, ckpt = LoopState(), None
     if resume:
         ckpt = load_search_checkpoint(run_dir / "supernet.pt")
@@ -87,12 +127,39 @@ def search(cfg: SearchConfig, run_dir: str | Path, resume: bool = False) -> Sear
     teacher = check_distill(cfg, collector.n_actions)
     logger = RunLogger(run_dir, resume_step=state.step if ckpt else None)
     loop = SearchLoop(cfg, run_dir, supernet, w_opt, collector, logger, state, teacher)
-    loop.setup(space, a_opt, trajectory)
+    loop.setup(space, a_opt, trajectory, table)
     run_loop(loop, "search")
-    loop.write_outputs()
-    arch = supernet.derive()
+    arch = loop.write_outputs(final=True)
     flops = space.arch_flops(arch["ops"], collector.n_actions)
     return SearchResult(run_dir, state.step, arch, flops, state.last_eval)
+
+
+def latency_is_local(table: LatencyTable | None) -> bool:
+    """Whether the table was measured on a machine like this one (same CPU/GPU and cores)."""
+    if table is None:
+        return False
+    from a2d_edge.hw.profile import describe_device
+
+    here = describe_device(int(table.meta.get("threads", 1)))
+    there = table.meta.get("device") or {}
+    return all(here.get(k) == there.get(k) for k in ("cpu", "cores", "cuda"))
+
+
+def measure_here(table: LatencyTable, arch: dict[str, Any]) -> float | None:
+    """Measured latency (ms) of `arch` with the table's own backend and settings."""
+    from a2d_edge.hw.backends import get_backend
+    from a2d_edge.hw.profile import ProfileSettings, measure_archs
+
+    try:
+        backend = get_backend(str(table.meta["backend"]), str(table.meta["precision"]))
+        settings = ProfileSettings(
+            backend, str(table.meta["precision"]), int(table.meta.get("threads", 1)),
+            table.mode, repeats=100, warmup=10, n_actions=int(table.meta.get("n_actions", 6)),
+            input_hw=table.input_hw,
+        )  # fmt: skip
+        return float(measure_archs(table.space, [arch], settings)[0]) / 1000.0
+    except A2DError:
+        return None
 
 
 def load_search_checkpoint(path: Path) -> dict[str, Any]:
@@ -112,7 +179,14 @@ def load_search_checkpoint(path: Path) -> dict[str, Any]:
 class SearchLoop(TrainLoop):
     model: Supernet
 
-    def setup(self, space: SearchSpace, a_opt: torch.optim.Optimizer, trajectory: list) -> None:  # type: ignore[type-arg]
+    def setup(
+        self,
+        space: SearchSpace,
+        a_opt: torch.optim.Optimizer,
+        trajectory: list,  # type: ignore[type-arg]
+        table: LatencyTable | None = None,
+    ) -> None:
+        self.table = table
         self.space = space
         self.a_opt = a_opt
         self.trajectory = trajectory
@@ -167,6 +241,12 @@ class SearchLoop(TrainLoop):
             objective = total
             if update_alpha:
                 objective = total + cfg.flops_weight * expected_flops.float() / 1e6
+                if self.table is not None:
+                    expected_ms = self.table.expected(weights).float()
+                    scalars["expected_ms"] = float(expected_ms.detach())
+                    objective = objective + latency_cost(
+                        expected_ms, cfg.latency_budget_ms, cfg.latency_weight
+                    )
             self.optimizer.zero_grad(set_to_none=True)
             self.a_opt.zero_grad(set_to_none=True)
             objective.backward()
@@ -234,9 +314,48 @@ class SearchLoop(TrainLoop):
         atomic_write(self.run_dir / "supernet.pt", lambda f: f.write(buf.getbuffer()))
         self.write_outputs()
 
-    def write_outputs(self) -> None:
-        cfg = self.cfg_s
+    def derived_arch(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The argmax arch, repaired to the latency budget when it misses it by the table."""
         arch = self.model.derive()
+        if self.table is None:
+            return arch, {}
+        cfg, table = self.cfg_s, self.table
+        info: dict[str, Any] = {
+            "table": cfg.lut,
+            "table_mode": table.mode,
+            "table_device": table.meta.get("device"),
+            "table_backend": table.meta.get("backend"),
+            "table_precision": table.meta.get("precision"),
+            "budget_ms": cfg.latency_budget_ms or None,
+            "argmax_predicted_ms": table.predict(arch),
+            "repaired": False,
+        }
+        if cfg.latency_budget_ms > 0 and info["argmax_predicted_ms"] > cfg.latency_budget_ms:
+            ops, swaps = repair_to_budget(
+                arch["ops"],
+                self.space.ops,
+                self.model.probabilities(),
+                table.matrix_us(),
+                table.fixed_us(),
+                cfg.latency_budget_ms * 1000,
+                lambda names: table.predict(searched_arch(self.space, names)) * 1000,
+            )
+            arch = searched_arch(self.space, ops)
+            info.update(repaired=True, repair_swaps=swaps)
+        info["predicted_ms"] = table.predict(arch)
+        return arch, info
+
+    def write_outputs(self, final: bool = False) -> dict[str, Any]:
+        cfg = self.cfg_s
+        arch, latency = self.derived_arch()
+        if final and self.table is not None and latency_is_local(self.table):
+            latency["measured_ms"] = measure_here(self.table, arch)
+        if final and latency.get("repaired"):
+            print(
+                f"derived arch missed the {cfg.latency_budget_ms:g} ms budget "
+                f"({latency['argmax_predicted_ms']:.3f} ms by the table); repaired with "
+                f"{len(latency['repair_swaps'])} swap(s) to {latency['predicted_ms']:.3f} ms"
+            )
         n_actions = self.collector.n_actions
         probs = self.model.probabilities()
         write_json(self.run_dir / "arch.json", arch)
@@ -258,10 +377,16 @@ class SearchLoop(TrainLoop):
                 "derived_flops": self.space.arch_flops(arch["ops"], n_actions),
                 "expected_flops": float(self.flops.expected(probs)),
                 "space_flops": {"min": self.flops.minimum(), "max": self.flops.maximum()},
-                "budget": {"flops_weight_per_mflop": cfg.flops_weight},
+                "budget": {
+                    "flops_weight_per_mflop": cfg.flops_weight,
+                    "latency_budget_ms": cfg.latency_budget_ms or None,
+                    "latency_weight": cfg.latency_weight if self.table else None,
+                },
+                "latency": latency or None,
                 "trajectory": self.trajectory,
             },
         )
+        return arch
 
     def postfix(self) -> str:
         probs = self.model.probabilities()

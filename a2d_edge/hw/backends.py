@@ -1,0 +1,210 @@
+"""Profiling backends, each three small parts: convert a module, load it into a runner for
+the target, and (in timing.py) parse the samples. Heavy imports live inside the functions.
+
+- `torch`: eager PyTorch on the CPU (or CUDA), inference mode.
+- `onnxruntime`: ONNX export + ORT CPU EP, all graph optimisations (BatchNorm folded), fp32 or
+  INT8 (static QDQ, per-channel weights, U8S8 — what ran fastest on ORT CPU).
+- `tensorrt`: ONNX -> TensorRT engine (fp16 / int8) on an NVIDIA GPU or Jetson.
+"""
+
+from __future__ import annotations
+
+import io
+import platform
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from a2d_edge.errors import A2DError
+from a2d_edge.hw.timing import Runner
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str
+    precisions: tuple[str, ...]
+    load: Callable[[nn.Module, torch.Tensor, str, int], Runner]
+    versions: Callable[[], dict[str, str]]
+
+
+def onnx_bytes(module: nn.Module, example: torch.Tensor) -> bytes:
+    """ONNX (opset 17, legacy exporter: no onnxscript needed, one self-contained file)."""
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            module.eval(),
+            (example,),
+            buf,  # type: ignore[arg-type]
+            input_names=["x"],
+            opset_version=17,
+            dynamo=False,
+        )
+    return buf.getvalue()
+
+
+def _torch_load(module: nn.Module, example: torch.Tensor, precision: str, threads: int) -> Runner:
+    if precision != "fp32":
+        raise A2DError("the torch backend profiles fp32 only")
+    torch.set_num_threads(threads)
+    module = module.eval()
+
+    def run() -> None:
+        with torch.inference_mode():
+            module(example)
+
+    return run
+
+
+def ort_session(model: bytes, threads: int) -> Any:
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+
+
+def quantize_qdq(model: bytes, example: torch.Tensor, samples: int = 16) -> bytes:
+    """Static INT8 QDQ (U8 activations, S8 per-channel weights), calibrated on `samples` inputs
+    drawn like `example` (for latency profiling the values do not matter, the graph does)."""
+    import onnx
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    rng = np.random.default_rng(0)
+    x = example.numpy()
+
+    def draw() -> np.ndarray:
+        if x.dtype == np.uint8:
+            return rng.integers(0, 256, x.shape, dtype=np.uint8)
+        return rng.standard_normal(x.shape).astype(x.dtype).clip(0, None)
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.it = iter([{"x": draw()} for _ in range(samples)])
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            return next(self.it, None)
+
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src, pre, dst = (Path(tmp) / n for n in ("m.onnx", "pre.onnx", "q.onnx"))
+        src.write_bytes(model)
+        quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
+        quantize_static(
+            str(pre), str(dst), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+        )  # fmt: skip
+        onnx.checker.check_model(str(dst))
+        return dst.read_bytes()
+
+
+def _ort_load(module: nn.Module, example: torch.Tensor, precision: str, threads: int) -> Runner:
+    model = onnx_bytes(module, example)
+    if precision == "int8":
+        model = quantize_qdq(model, example)
+    elif precision != "fp32":
+        raise A2DError("the onnxruntime backend profiles fp32 or int8")
+    sess = ort_session(model, threads)
+    feed = {"x": example.numpy()}
+
+    def run() -> None:
+        sess.run(None, feed)
+
+    return run
+
+
+def _trt_load(module: nn.Module, example: torch.Tensor, precision: str, threads: int) -> Runner:
+    try:
+        import tensorrt as trt
+    except ImportError:
+        raise A2DError(
+            "the tensorrt backend needs TensorRT and an NVIDIA GPU (on a Jetson: JetPack's "
+            "python3-libnvinfer); see latency_tables/README.md"
+        ) from None
+    if not torch.cuda.is_available():
+        raise A2DError("the tensorrt backend needs a CUDA device")
+    model = onnx_bytes(module, example)
+    if precision == "int8":
+        model = quantize_qdq(model, example)  # explicit Q/DQ: TensorRT 10's INT8 path
+    logger = trt.Logger(trt.Logger.WARNING)
+    builder = trt.Builder(logger)
+    network = builder.create_network(0)
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse(model):
+        raise A2DError(f"TensorRT could not parse the ONNX graph: {parser.get_error(0)}")
+    config = builder.create_builder_config()
+    if precision == "fp16":
+        config.set_flag(trt.BuilderFlag.FP16)
+    elif precision == "int8":
+        config.set_flag(trt.BuilderFlag.INT8)
+    engine = trt.Runtime(logger).deserialize_cuda_engine(
+        builder.build_serialized_network(network, config)
+    )
+    context = engine.create_execution_context()
+    tensors = {}
+    for i in range(engine.num_io_tensors):
+        name = engine.get_tensor_name(i)
+        shape = tuple(context.get_tensor_shape(name))
+        dtype = torch.uint8 if engine.get_tensor_dtype(name) == trt.uint8 else torch.float32
+        tensors[name] = torch.zeros(shape, dtype=dtype, device="cuda")
+        context.set_tensor_address(name, tensors[name].data_ptr())
+    stream = torch.cuda.Stream()
+
+    def run() -> None:
+        context.execute_async_v3(stream.cuda_stream)
+        stream.synchronize()
+
+    return run
+
+
+def _torch_versions() -> dict[str, str]:
+    return {
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def _ort_versions() -> dict[str, str]:
+    import onnxruntime
+
+    return {**_torch_versions(), "onnxruntime": onnxruntime.__version__}
+
+
+def _trt_versions() -> dict[str, str]:
+    import tensorrt
+
+    return {**_torch_versions(), "tensorrt": tensorrt.__version__}
+
+
+BACKENDS: dict[str, Backend] = {
+    "torch": Backend("torch", ("fp32",), _torch_load, _torch_versions),
+    "onnxruntime": Backend("onnxruntime", ("fp32", "int8"), _ort_load, _ort_versions),
+    "tensorrt": Backend("tensorrt", ("fp16", "int8", "fp32"), _trt_load, _trt_versions),
+}
+
+
+def get_backend(name: str, precision: str) -> Backend:
+    if name not in BACKENDS:
+        raise A2DError(f"unknown backend {name!r}; backends: {', '.join(BACKENDS)}")
+    backend = BACKENDS[name]
+    if precision not in backend.precisions:
+        raise A2DError(f"backend {name} profiles {', '.join(backend.precisions)}, not {precision}")
+    return backend

@@ -1,0 +1,107 @@
+"""`a2d-profile`: profile a search space on this device into a latency table."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from a2d_edge.errors import A2DError
+
+
+def _run(args: argparse.Namespace) -> int:
+    from a2d_edge.hw.backends import get_backend
+    from a2d_edge.hw.lut import LatencyTable, Timing
+    from a2d_edge.hw.profile import ProfileSettings, device_slug, profile_space, validate
+    from a2d_edge.nets import get_space
+
+    backend = get_backend(args.backend, args.precision)
+    space = get_space(args.preset)
+    settings = ProfileSettings(
+        backend, args.precision, args.threads, args.mode, args.repeats, args.warmup
+    )
+    if args.out:
+        out = Path(args.out)
+    else:
+        from a2d_edge.hw.profile import describe_device
+
+        suffix = "-inloop" if args.mode == "in-loop" else ""
+        slug = device_slug(describe_device(args.threads))
+        out = Path("latency_tables") / (
+            f"{slug}-{args.backend}-{args.precision}-{args.preset}{suffix}.json"
+        )
+    partial_path = out.with_name(out.name + ".partial")
+    partial: dict | None = None  # type: ignore[type-arg]
+    if args.resume and partial_path.exists():
+        partial = LatencyTable.load(partial_path).entries
+    elif out.exists() and not args.force:
+        raise A2DError(f"{out} exists; pass --force to replace it (or --resume to continue)")
+
+    def save_partial(entries: dict, fixed: dict[str, Timing]) -> None:  # type: ignore[type-arg]
+        LatencyTable(space, entries, fixed, meta=settings_meta()).save(partial_path)
+
+    def settings_meta() -> dict:  # type: ignore[type-arg]
+        from a2d_edge.hw.profile import table_meta
+
+        return table_meta(settings)
+
+    table = profile_space(space, settings, partial, save_partial, progress=not args.quiet)
+    if args.validate:
+        validate(table, args.validate, settings, seed=args.seed)
+    table.save(out)
+    partial_path.unlink(missing_ok=True)
+    print(
+        f"wrote {out}: {len(table.entries)} op entries, overhead "
+        f"{table.fixed['overhead'].p50_us:.1f} us, mode {args.mode}, {args.threads} thread(s)"
+    )
+    if table.validation:
+        v = table.validation
+        for name in ("plain_sum", "corrected"):
+            e = v[name]
+            print(
+                f"  {name:>9} on {e['n']} held-out archs: MAPE {e['mape_pct']:.2f}%, "
+                f"within ±5% {100 * e['within_5pct']:.0f}%, ±10% {100 * e['within_10pct']:.0f}%"
+            )
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="a2d-profile", description=__doc__)
+    p.add_argument("--backend", default="onnxruntime", choices=["torch", "onnxruntime", "tensorrt"])
+    p.add_argument("--precision", default="fp32", choices=["fp32", "int8", "fp16"])
+    p.add_argument("--preset", default="edge", choices=["paper", "edge"])
+    p.add_argument("--threads", type=int, default=1, help="intra-op threads (recorded)")
+    p.add_argument(
+        "--mode",
+        default="warm",
+        choices=["warm", "in-loop"],
+        help="warm: back-to-back calls; in-loop: an env step before each call",
+    )
+    p.add_argument("--repeats", type=int, default=200, help="timed runs per part")
+    p.add_argument("--warmup", type=int, default=20)
+    p.add_argument(
+        "--validate",
+        type=int,
+        default=0,
+        metavar="N",
+        help="time N random whole archs; fit the correction on half, judge on half",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the validation archs")
+    p.add_argument("--out", help="table path (default latency_tables/<device>-<backend>-...)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted profile")
+    p.add_argument("--force", action="store_true", help="replace an existing table")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from a2d_edge.cli import run_cli
+
+    p = parser()
+    p.set_defaults(handler=_run)
+    return run_cli(p, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

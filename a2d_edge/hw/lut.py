@@ -1,0 +1,221 @@
+"""Latency lookup tables (`a2d.lut/1`): load, validate, predict, and expected latency.
+
+A table holds, for one device / backend / precision / thread count / timing mode, the measured
+batch-1 latency of every candidate op at every block shape of one search space (keys are
+`OpKey`s), of the fixed parts (stem, head) and of one inference's overhead. The plain
+prediction of an architecture is the sum of its parts; `correction` (a linear map fitted on
+measured whole architectures) absorbs what a sum of separately timed ops misses (fusion,
+layout reorders, per-op overhead).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from a2d_edge.errors import A2DError
+from a2d_edge.nets.arch import Arch
+from a2d_edge.nets.space import BlockShape, SearchSpace
+from a2d_edge.utils.io import read_json, write_json
+
+SCHEMA = "a2d.lut/1"
+FIXED_PARTS = ("stem", "head", "overhead")
+MODES = ("warm", "in-loop")
+
+
+@dataclass(frozen=True, order=True)
+class OpKey:
+    """One candidate op at one block shape (batch 1, NCHW input [1, c_in, h, w])."""
+
+    op: str
+    c_in: int
+    c_out: int
+    stride: int
+    h: int
+    w: int
+
+    @classmethod
+    def of(cls, op: str, block: BlockShape) -> OpKey:
+        return cls(op, block.c_in, block.c_out, block.stride, block.h, block.w)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"op": self.op, "input": [1, self.c_in, self.h, self.w], "c_out": self.c_out,
+                "stride": self.stride}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> OpKey:
+        _, c_in, h, w = d["input"]
+        return cls(str(d["op"]), int(c_in), int(d["c_out"]), int(d["stride"]), int(h), int(w))
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Median and 90th percentile (microseconds) of n timed runs."""
+
+    p50_us: float
+    p90_us: float
+    n: int
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Timing:
+        return cls(float(d["p50_us"]), float(d["p90_us"]), int(d["n"]))
+
+
+@dataclass
+class Correction:
+    """predicted = scale * plain_sum + offset_us, fitted on measured whole architectures."""
+
+    scale: float = 1.0
+    offset_us: float = 0.0
+
+    def apply(self, plain_us: float) -> float:
+        return self.scale * plain_us + self.offset_us
+
+
+@dataclass
+class LatencyTable:
+    space: SearchSpace
+    entries: dict[OpKey, Timing]
+    fixed: dict[str, Timing]
+    meta: dict[str, Any] = field(default_factory=dict)
+    correction: Correction | None = None
+    validation: dict[str, Any] = field(default_factory=dict)
+    input_hw: tuple[int, int] = (84, 84)
+
+    # ----- reading and writing -----
+    @classmethod
+    def load(cls, path: str | Path) -> LatencyTable:
+        data = read_json(path, "latency table")
+        try:
+            return cls.from_dict(data)
+        except A2DError as e:
+            raise A2DError(f"latency table {path}: {e}") from None
+
+    @classmethod
+    def from_dict(cls, data: Any) -> LatencyTable:
+        if not isinstance(data, dict):
+            raise A2DError("not a JSON object")
+        if data.get("schema") != SCHEMA:
+            raise A2DError(f"schema must be {SCHEMA!r}, got {data.get('schema')!r}")
+        missing = [k for k in ("space", "entries", "fixed", "mode", "threads", "backend",
+                               "precision", "device") if k not in data]  # fmt: skip
+        if missing:
+            raise A2DError(f"missing field(s): {', '.join(missing)}")
+        if data["mode"] not in MODES:
+            raise A2DError(f"mode must be one of {MODES}, got {data['mode']!r}")
+        space = SearchSpace.from_dict(data["space"])
+        try:
+            entries = {OpKey.from_dict(e): Timing.from_dict(e) for e in data["entries"]}
+            fixed = {k: Timing.from_dict(v) for k, v in data["fixed"].items()}
+        except (KeyError, TypeError, ValueError) as e:
+            raise A2DError(f"malformed entry ({type(e).__name__}: {e})") from None
+        lacking = [p for p in FIXED_PARTS if p not in fixed]
+        if lacking:
+            raise A2DError(f"fixed part(s) missing: {', '.join(lacking)}")
+        corr = data.get("correction")
+        meta = {
+            k: v
+            for k, v in data.items()
+            if k not in ("schema", "space", "entries", "fixed", "correction", "validation")
+        }
+        return cls(
+            space=space,
+            entries=entries,
+            fixed=fixed,
+            meta=meta,
+            correction=Correction(float(corr["scale"]), float(corr["offset_us"])) if corr else None,
+            validation=dict(data.get("validation", {})),
+            input_hw=tuple(data.get("input_hw", (84, 84))),  # type: ignore[arg-type]
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            **self.meta,
+            "input_hw": list(self.input_hw),
+            "space": self.space.to_dict(),
+            "entries": [{**k.to_dict(), **asdict(t)} for k, t in sorted(self.entries.items())],
+            "fixed": {k: asdict(t) for k, t in self.fixed.items()},
+            "correction": asdict(self.correction) if self.correction else None,
+            "validation": self.validation,
+        }
+
+    def save(self, path: str | Path) -> None:
+        write_json(path, self.to_dict())
+
+    # ----- prediction -----
+    @property
+    def mode(self) -> str:
+        return str(self.meta.get("mode", "warm"))
+
+    def required_keys(self) -> list[list[OpKey]]:
+        return [
+            [OpKey.of(op, b) for op in self.space.ops] for b in self.space.blocks(self.input_hw)
+        ]
+
+    def missing_keys(self) -> list[OpKey]:
+        keys = dict.fromkeys(k for row in self.required_keys() for k in row)
+        return [k for k in keys if k not in self.entries]
+
+    def matrix_us(self) -> torch.Tensor:
+        """p50 latency of every op in every block, [n_blocks, n_ops] (microseconds)."""
+        missing = self.missing_keys()
+        if missing:
+            raise A2DError(
+                f"latency table lacks {len(missing)} op entr{'y' if len(missing) == 1 else 'ies'}, "
+                f"e.g. {missing[0]}; re-profile the space with a2d-profile"
+            )
+        return torch.tensor(
+            [[self.entries[k].p50_us for k in row] for row in self.required_keys()],
+            dtype=torch.float64,
+        )
+
+    def fixed_us(self) -> float:
+        return sum(self.fixed[p].p50_us for p in FIXED_PARTS)
+
+    def _check_arch(self, arch: Arch) -> list[str]:
+        if arch.get("family") != "searched":
+            raise A2DError("latency tables predict searched archs (family 'searched') only")
+        if SearchSpace.from_dict(arch["space"]) != self.space:
+            raise A2DError(
+                f"arch is from space {arch['space'].get('name')!r}, the table from "
+                f"{self.space.name!r} (different blocks or ops): profile that space"
+            )
+        return list(arch["ops"])
+
+    def predict_plain(self, arch: Arch) -> float:
+        """Sum of the parts, milliseconds."""
+        ops = self._check_arch(arch)
+        total = self.fixed_us()
+        for op, block in zip(ops, self.space.blocks(self.input_hw), strict=True):
+            key = OpKey.of(op, block)
+            if key not in self.entries:
+                raise A2DError(f"latency table has no entry for {key}")
+            total += self.entries[key].p50_us
+        return total / 1000.0
+
+    def predict(self, arch: Arch) -> float:
+        """Predicted batch-1 latency in milliseconds (corrected when the table has a fit)."""
+        plain_us = self.predict_plain(arch) * 1000.0
+        return (self.correction.apply(plain_us) if self.correction else plain_us) / 1000.0
+
+    def expected(self, weights: torch.Tensor) -> torch.Tensor:
+        """E[latency] in ms under block weights / probabilities [n_blocks, n_ops], differentiable.
+
+        For one-hot weights it equals `predict` of that architecture.
+        """
+        per_op = self.matrix_us().to(weights.dtype)
+        plain = (weights * per_op).sum() + self.fixed_us()
+        if self.correction is not None:
+            plain = self.correction.scale * plain + self.correction.offset_us
+        return plain / 1000.0
+
+    def minimum_ms(self) -> tuple[float, list[str]]:
+        """The fastest architecture of the space by this table, and its ops."""
+        m = self.matrix_us()
+        ops = [self.space.ops[i] for i in m.argmin(dim=1).tolist()]
+        one_hot = torch.zeros_like(m).scatter_(1, m.argmin(dim=1, keepdim=True), 1.0)
+        return float(self.expected(one_hot)), ops

@@ -1,0 +1,254 @@
+"""`a2d-profile`: measure every candidate op of a search space on this device into a table.
+
+Parts measured (batch 1): every distinct (op, c_in, c_out, stride, input h x w) the space can
+produce, the stem (uint8 frames in, scaling and the stem conv), the head (pooling, fc, actor and
+critic), and the backend's per-inference overhead (a trivial graph). Each op is timed as its
+own graph, so each measurement includes one call's overhead: it is subtracted from the op
+entries, and counted once in `fixed.overhead`. `validate` then times whole random
+architectures, fits `measured ~ scale * plain_sum + offset` on half of them and reports the
+error of both predictions on the other half.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from a2d_edge.hw.backends import Backend
+from a2d_edge.hw.lut import SCHEMA, Correction, LatencyTable, OpKey, Timing
+from a2d_edge.hw.timing import Runner, control_loop_work, parse_samples, time_interleaved
+from a2d_edge.nets import build_agent, searched_arch
+from a2d_edge.nets.ops import OPS, ConvBNReLU
+from a2d_edge.nets.space import SearchSpace
+
+
+class Scale(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.float() * (1.0 / 255.0)
+
+
+class Head(nn.Module):
+    def __init__(self, c: int, feature_dim: int, n_actions: int) -> None:
+        super().__init__()
+        self.fc = nn.Linear(c, feature_dim)
+        self.actor = nn.Linear(feature_dim, n_actions)
+        self.critic = nn.Linear(feature_dim, 1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = torch.relu(self.fc(x.mean(dim=(2, 3))))
+        return self.actor(h), self.critic(h)
+
+
+@dataclass(frozen=True)
+class Part:
+    """A module to time and the example input it takes."""
+
+    module: nn.Module
+    example: torch.Tensor
+
+
+def op_parts(space: SearchSpace, input_hw: tuple[int, int]) -> dict[OpKey, Part]:
+    """Every distinct op at every block shape of the space."""
+    parts: dict[OpKey, Part] = {}
+    for block in space.blocks(input_hw):
+        for op in space.ops:
+            key = OpKey.of(op, block)
+            if key not in parts:
+                module = OPS[op].build(block.c_in, block.c_out, block.stride)
+                parts[key] = Part(module, torch.rand(1, block.c_in, block.h, block.w))
+    return parts
+
+
+def fixed_parts(space: SearchSpace, input_hw: tuple[int, int], n_actions: int) -> dict[str, Part]:
+    frames = torch.randint(0, 256, (1, space.in_channels, *input_hw), dtype=torch.uint8)
+    stem = nn.Sequential(
+        Scale(),
+        ConvBNReLU(space.in_channels, space.stem_channels, space.stem_kernel, space.stem_stride),
+    )
+    last = space.blocks(input_hw)[-1]
+    c = last.c_out
+    h = (last.h - 1) // last.stride + 1
+    w = (last.w - 1) // last.stride + 1
+    return {
+        "stem": Part(stem, frames),
+        "head": Part(Head(c, space.feature_dim, n_actions), torch.rand(1, c, h, w)),
+        "overhead": Part(Scale(), frames),
+    }
+
+
+def describe_device(threads: int) -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "os": f"{platform.system()} {platform.release()}",
+        "machine": platform.machine(),
+        "threads": threads,
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+
+
+def device_slug(device: dict[str, Any]) -> str:
+    name = device.get("cuda") or device.get("cpu") or "device"
+    slug = re.sub(r"[^a-z0-9]+", "-", str(name).lower()).strip("-")
+    return f"{slug}-{device.get('cores')}c"
+
+
+@dataclass
+class ProfileSettings:
+    backend: Backend
+    precision: str
+    threads: int = 1
+    mode: str = "warm"
+    repeats: int = 200
+    warmup: int = 20
+    n_actions: int = 6
+    input_hw: tuple[int, int] = (84, 84)
+
+
+def _between(settings: ProfileSettings) -> Runner | None:
+    return control_loop_work() if settings.mode == "in-loop" else None
+
+
+def measure(parts: dict[Any, Part], s: ProfileSettings) -> dict[Any, Timing]:
+    runners = {
+        k: s.backend.load(p.module, p.example, s.precision, s.threads) for k, p in parts.items()
+    }
+    samples = time_interleaved(runners, s.repeats, s.warmup, _between(s))
+    return {k: parse_samples(v) for k, v in samples.items()}
+
+
+def profile_space(
+    space: SearchSpace,
+    s: ProfileSettings,
+    partial: dict[OpKey, Timing] | None = None,
+    on_chunk: Callable[[dict[OpKey, Timing], dict[str, Timing]], None] | None = None,
+    progress: bool = True,
+) -> LatencyTable:
+    """Measure the whole space; `partial` entries (from an interrupted run) are kept."""
+    fixed = measure(fixed_parts(space, s.input_hw, s.n_actions), s)
+    overhead = fixed["overhead"].p50_us
+    ops = op_parts(space, s.input_hw)
+    done: dict[OpKey, Timing] = dict(partial or {})
+    shapes = sorted({(k.c_in, k.c_out, k.stride, k.h, k.w) for k in ops})
+    chunks = [[k for k in ops if (k.c_in, k.c_out, k.stride, k.h, k.w) == sh] for sh in shapes]
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(ops), initial=sum(k in done for k in ops), desc="profile", unit="op")
+    for chunk in chunks:
+        todo = [k for k in chunk if k not in done]
+        if not todo:
+            continue
+        measured = measure({k: ops[k] for k in todo}, s)
+        for k, t in measured.items():  # one call's overhead is counted once, in `fixed`
+            done[k] = Timing(max(t.p50_us - overhead, 0.0), max(t.p90_us - overhead, 0.0), t.n)
+        if on_chunk is not None:
+            on_chunk(done, fixed)
+        if bar is not None:
+            bar.update(len(todo))
+    if bar is not None:
+        bar.close()
+    return LatencyTable(
+        space=space,
+        entries=done,
+        fixed=fixed,
+        meta=table_meta(s),
+        input_hw=s.input_hw,
+    )
+
+
+def table_meta(s: ProfileSettings) -> dict[str, Any]:
+    return {
+        "device": describe_device(s.threads),
+        "backend": s.backend.name,
+        "backend_version": s.backend.versions(),
+        "precision": s.precision,
+        "threads": s.threads,
+        "batch": 1,
+        "mode": s.mode,
+        "n_actions": s.n_actions,
+        "timing": {
+            "repeats": s.repeats,
+            "warmup": s.warmup,
+            "interleaved": True,
+            "statistic": "p50 of per-call wall time (perf_counter_ns)",
+            "entries": "op alone minus one call's overhead (fixed.overhead)",
+            "in_loop_work": "one ALE Pong step + observation copy before each call"
+            if s.mode == "in-loop"
+            else None,
+        },
+    }
+
+
+def error_stats(measured: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    """MAPE (%) and the share of predictions within 5% and 10% of the measurement (pure)."""
+    rel = np.abs(predicted - measured) / measured
+    return {
+        "mape_pct": float(100 * rel.mean()),
+        "within_5pct": float((rel <= 0.05).mean()),
+        "within_10pct": float((rel <= 0.10).mean()),
+        "n": int(measured.size),
+    }
+
+
+def fit_correction(plain: np.ndarray, measured: np.ndarray) -> Correction:
+    """Least squares measured ~ scale * plain + offset (pure)."""
+    a = np.stack([plain, np.ones_like(plain)], axis=1)
+    (scale, offset), *_ = np.linalg.lstsq(a, measured, rcond=None)
+    return Correction(float(scale), float(offset))
+
+
+def measure_archs(
+    space: SearchSpace, archs: list[dict[str, Any]], s: ProfileSettings
+) -> np.ndarray:
+    """Whole-network p50 latency (us) of each arch, interleaved."""
+    example = torch.randint(0, 256, (1, space.in_channels, *s.input_hw), dtype=torch.uint8)
+    parts = {i: Part(build_agent(a, s.n_actions).eval(), example) for i, a in enumerate(archs)}
+    timings = measure(parts, s)
+    return np.array([timings[i].p50_us for i in range(len(archs))])
+
+
+def random_archs(space: SearchSpace, n: int, seed: int) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    return [searched_arch(space, [rng.choice(space.ops) for _ in range(space.n_blocks)])
+            for _ in range(n)]  # fmt: skip
+
+
+def validate(table: LatencyTable, n: int, s: ProfileSettings, seed: int = 0) -> None:
+    """Fit the correction on n//2 measured random archs, judge both predictions on the rest."""
+    archs = random_archs(table.space, n, seed)
+    measured = measure_archs(table.space, archs, s)
+    plain = np.array([table.predict_plain(a) * 1000 for a in archs])
+    half = n // 2
+    table.correction = fit_correction(plain[:half], measured[:half])
+    corrected = np.array([table.correction.apply(p) for p in plain[half:]])
+    table.validation = {
+        "archs": n,
+        "seed": seed,
+        "fit_on": half,
+        "plain_sum": error_stats(measured[half:], plain[half:]),
+        "corrected": error_stats(measured[half:], corrected),
+        "measured_p50_us": {"min": float(measured.min()), "max": float(measured.max())},
+    }
+
+
+__all__ = ["SCHEMA", "ProfileSettings", "profile_space", "validate"]

@@ -1,0 +1,63 @@
+"""The timing protocol: warm-up, interleaved repeats, optional in-loop work; parse to p50/p90."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from a2d_edge.hw.lut import Timing
+
+Runner = Callable[[], object]
+
+
+def parse_samples(samples_ns: Sequence[int | float]) -> Timing:
+    """Nanosecond samples -> median and 90th percentile in microseconds (pure)."""
+    if len(samples_ns) == 0:
+        raise ValueError("no timing samples")
+    arr = np.asarray(samples_ns, dtype=np.float64) / 1000.0
+    return Timing(float(np.percentile(arr, 50)), float(np.percentile(arr, 90)), int(arr.size))
+
+
+def time_interleaved(
+    runners: dict[str, Runner],
+    repeats: int,
+    warmup: int = 10,
+    between: Runner | None = None,
+) -> dict[str, list[int]]:
+    """Time every runner `repeats` times, round-robin (rotating the order each round) so that
+    drift and background load spread over all of them. `between` runs before every timed call
+    (in-loop mode: the control loop's own work, which evicts caches) and is not timed."""
+    names = list(runners)
+    for name in names:
+        for _ in range(warmup):
+            runners[name]()
+    samples: dict[str, list[int]] = {n: [] for n in names}
+    for r in range(repeats):
+        k = r % len(names)
+        for name in names[k:] + names[:k]:
+            if between is not None:
+                between()
+            run = runners[name]
+            t0 = time.perf_counter_ns()
+            run()
+            samples[name].append(time.perf_counter_ns() - t0)
+    return samples
+
+
+def control_loop_work(env_id: str = "ALE/Pong-v5", seed: int = 0) -> Runner:
+    """One step of the work a control loop does between inferences: an ALE env step with the
+    full preprocessing (frame skip, max-pool, resize, stack) and a copy of the observation."""
+    from a2d_edge.envs import AtariSettings, make_vec_env
+
+    env = make_vec_env(env_id, 1, AtariSettings(), num_threads=1)
+    env.reset(seed=seed)
+    rng = np.random.default_rng(seed)
+    n = int(env.single_action_space.n)
+
+    def work() -> None:
+        obs = env.step(rng.integers(0, n, 1).astype(np.int32))[0]
+        np.ascontiguousarray(obs).copy()
+
+    return work

@@ -1,0 +1,180 @@
+import json
+
+import pytest
+import torch
+
+from a2d_edge.cli import main as a2d
+from a2d_edge.errors import A2DError
+from a2d_edge.hw.cli import main as profile_main
+from a2d_edge.hw.lut import Correction, LatencyTable, OpKey, Timing
+from a2d_edge.hw.profile import error_stats, fit_correction, op_parts
+from a2d_edge.hw.timing import parse_samples, time_interleaved
+from a2d_edge.nets import SPACES, get_space, random_arch, searched_arch
+from a2d_edge.nets.space import SearchSpace
+from a2d_edge.search.cost import repair_to_budget
+
+TINY = SearchSpace("tiny", ((2, 8, 1),), ops=("conv_k3", "skip"), stem_channels=8)
+
+
+def _tiny_table(correction=None):
+    blocks = TINY.blocks()
+    entries = {
+        OpKey.of("conv_k3", blocks[0]): Timing(100.0, 110.0, 50),
+        OpKey.of("skip", blocks[0]): Timing(1.0, 2.0, 50),
+    }  # both blocks have the same shape: two entries cover the space
+    fixed = {k: Timing(v, v, 50) for k, v in {"stem": 20.0, "head": 5.0, "overhead": 10.0}.items()}
+    meta = {"device": {"cpu": "test"}, "backend": "torch", "precision": "fp32", "threads": 1,
+            "mode": "warm", "batch": 1}  # fmt: skip
+    return LatencyTable(TINY, entries, fixed, meta=meta, correction=correction)
+
+
+def test_hand_built_table_predicts_sums_and_corrections():
+    table = _tiny_table()
+    arch = searched_arch(TINY, ["conv_k3", "skip"])
+    assert table.predict(arch) == pytest.approx((20 + 5 + 10 + 100 + 1) / 1000)
+    corrected = _tiny_table(Correction(scale=0.5, offset_us=4.0))
+    assert corrected.predict(arch) == pytest.approx((0.5 * 136 + 4) / 1000)
+    assert corrected.predict_plain(arch) == pytest.approx(0.136)
+
+
+def test_expected_equals_predict_for_one_hot_and_is_differentiable():
+    table = _tiny_table(Correction(0.9, 3.0))
+    arch = searched_arch(TINY, ["skip", "conv_k3"])
+    one_hot = torch.tensor([[0.0, 1.0], [1.0, 0.0]], requires_grad=True)
+    expected = table.expected(one_hot)
+    assert float(expected) == pytest.approx(table.predict(arch))
+    expected.backward()
+    assert one_hot.grad is not None
+    assert one_hot.grad[0, 0] == pytest.approx(0.9 * 100 / 1000)
+
+
+def test_round_trip(tmp_path):
+    table = _tiny_table(Correction(1.1, -2.0))
+    table.save(tmp_path / "t.json")
+    loaded = LatencyTable.load(tmp_path / "t.json")
+    assert loaded.entries == table.entries and loaded.fixed == table.fixed
+    assert loaded.correction == table.correction and loaded.space == TINY
+    assert loaded.mode == "warm"
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda d: d.update(schema="a2d.lut/0"), "schema must be 'a2d.lut/1'"),
+        (lambda d: d.pop("threads"), "missing field(s): threads"),
+        (lambda d: d.update(mode="hot"), "mode must be one of"),
+        (lambda d: d["fixed"].pop("overhead"), "fixed part(s) missing: overhead"),
+        (lambda d: d["entries"][0].pop("p50_us"), "malformed entry"),
+        (lambda d: d["space"].update(ops=["conv_k9"]), "unknown op 'conv_k9'"),
+    ],
+)
+def test_bad_tables_are_refused_naming_what_is_wrong(tmp_path, mutate, message):
+    data = _tiny_table().to_dict()
+    mutate(data)
+    (tmp_path / "t.json").write_text(json.dumps(data))
+    with pytest.raises(A2DError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        LatencyTable.load(tmp_path / "t.json")
+
+
+def test_truncated_file_and_missing_keys(tmp_path):
+    text = json.dumps(_tiny_table().to_dict())
+    (tmp_path / "t.json").write_text(text[: len(text) // 2])
+    with pytest.raises(A2DError, match="not valid JSON"):
+        LatencyTable.load(tmp_path / "t.json")
+    table = _tiny_table()
+    table.entries.pop(next(k for k in table.entries if k.op == "skip"))
+    with pytest.raises(A2DError, match="no entry for OpKey\\(op='skip'"):
+        table.predict(searched_arch(TINY, ["conv_k3", "skip"]))
+    with pytest.raises(A2DError, match="lacks 1 op entry"):
+        table.matrix_us()
+
+
+def test_arch_of_another_space_is_refused():
+    with pytest.raises(A2DError, match="profile that space"):
+        _tiny_table().predict(random_arch("edge", 0))
+
+
+@pytest.mark.parametrize("preset", list(SPACES))
+def test_enumeration_covers_every_key_a_random_arch_needs(preset):
+    space = get_space(preset)
+    parts = op_parts(space, (84, 84))
+    required = {k for b in space.blocks() for k in (OpKey.of(op, b) for op in space.ops)}
+    assert required == set(parts)
+
+
+def test_parse_samples_and_interleaving():
+    t = parse_samples([1000, 2000, 3000, 4000, 5000])
+    assert (t.p50_us, t.n) == (3.0, 5) and t.p90_us == pytest.approx(4.6)
+    order = []
+    runners = {n: (lambda n=n: order.append(n)) for n in "abc"}
+    samples = time_interleaved(runners, repeats=3, warmup=0)
+    assert order == list("abcbcacab") and all(len(v) == 3 for v in samples.values())
+
+
+def test_fit_and_error_stats_hand_computed():
+    import numpy as np
+
+    plain = np.array([100.0, 200.0, 300.0])
+    corr = fit_correction(plain, 0.5 * plain + 10)
+    assert corr.scale == pytest.approx(0.5) and corr.offset_us == pytest.approx(10)
+    stats = error_stats(np.array([100.0, 100.0]), np.array([104.0, 120.0]))
+    assert stats["mape_pct"] == pytest.approx(12.0)
+    assert stats["within_5pct"] == 0.5 and stats["within_10pct"] == 0.5
+
+
+def test_repair_meets_the_budget_swapping_least_certain_blocks_first():
+    latency = torch.tensor([[100.0, 1.0], [100.0, 1.0]])
+    probs = torch.tensor([[0.9, 0.1], [0.55, 0.45]])  # block 1 is the less certain one
+    ops, swaps = repair_to_budget(["conv_k3", "conv_k3"], ("conv_k3", "skip"), probs, latency,
+                                  fixed_us=10.0, budget_us=150.0)  # fmt: skip
+    assert ops == ["conv_k3", "skip"] and swaps == [{"block": 1, "from": "conv_k3", "to": "skip"}]
+    ops, _ = repair_to_budget(["conv_k3", "conv_k3"], ("conv_k3", "skip"), probs, latency,
+                              fixed_us=10.0, budget_us=12.0)  # fmt: skip
+    assert ops == ["skip", "skip"]
+
+
+def test_tiny_profile_run_makes_a_loadable_table(tmp_path):
+    out = tmp_path / "cpu-torch-fp32.json"
+    argv = ["--backend", "torch", "--preset", "edge", "--repeats", "3", "--warmup", "1",
+            "--validate", "4", "--out", str(out), "--quiet"]  # fmt: skip
+    assert profile_main(argv) == 0
+    table = LatencyTable.load(out)
+    assert table.meta["threads"] == 1 and table.mode == "warm"
+    assert table.predict(random_arch("edge", 5)) > 0
+    assert set(table.validation) >= {"plain_sum", "corrected"}
+    assert profile_main(argv) == 2  # refuses to overwrite without --force
+
+
+def test_search_refuses_infeasible_budget_and_foreign_table(tmp_path, capsys):
+    lut = tmp_path / "t.json"
+    argv = ["--backend", "torch", "--preset", "edge", "--repeats", "2", "--warmup", "1",
+            "--out", str(lut), "--quiet"]  # fmt: skip
+    assert profile_main(argv) == 0
+    fastest, _ = LatencyTable.load(lut).minimum_ms()
+    capsys.readouterr()
+    out = tmp_path / "s"
+    base = ["search", "--lut", str(lut), "--out", str(out), "--steps", "40", "--num-envs", "4"]
+    assert a2d([*base, "--preset", "edge", "--latency-budget-ms", str(fastest / 2)]) == 2
+    err = capsys.readouterr().err
+    assert "below the fastest architecture" in err and f"{fastest:.3f} ms" in err
+    assert a2d([*base, "--preset", "paper", "--latency-budget-ms", "5"]) == 2
+    assert "not the 'paper' preset" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_search_repairs_to_the_budget(tmp_path):
+    lut = tmp_path / "t.json"
+    assert profile_main(["--backend", "torch", "--preset", "edge", "--repeats", "3",
+                         "--warmup", "1", "--out", str(lut), "--quiet"]) == 0  # fmt: skip
+    fastest, _ = LatencyTable.load(lut).minimum_ms()
+    budget = fastest * 1.15
+    out = tmp_path / "s"
+    argv = ["search", "--preset", "edge", "--lut", str(lut), "--latency-budget-ms", str(budget),
+            "--out", str(out), "--steps", "40", "--num-envs", "4", "--mode", "hard",
+            "--eval-every", "0", "--no-progress"]  # fmt: skip
+    assert a2d(argv) == 0
+    info = json.loads((out / "search.json").read_text())
+    lat = info["latency"]
+    assert lat["repaired"] is True and lat["predicted_ms"] <= budget
+    assert LatencyTable.load(lut).predict(json.loads((out / "arch.json").read_text())) <= budget
+    assert "measured_ms" in lat  # the table was measured on this machine
