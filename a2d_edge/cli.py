@@ -74,6 +74,31 @@ def _cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from a2d_edge.export.bundle import ExportSettings, export_bundle
+
+    settings = ExportSettings(
+        int8=args.int8,
+        tensorrt=args.tensorrt or "",
+        min_agreement=args.min_agreement,
+        frames=args.frames,
+        seed=args.seed,
+        force=args.force,
+    )
+    manifest = export_bundle(args.checkpoint, args.out, settings)
+    print(f"bundle {args.out}: {', '.join(f'{k}={v}' for k, v in manifest['models'].items())}")
+    for name, v in manifest["verification"].items():
+        if isinstance(v, dict):
+            print(
+                f"  {name}: action agreement {100 * v['action_agreement']:.2f}% on "
+                f"{v['frames']} frames, max |Δlogit| {v['logits_max_abs_diff']:.2e}, "
+                f"max |Δvalue| {v['value_max_abs_diff']:.2e}"
+            )
+    if manifest["tensorrt"] and not manifest["tensorrt"]["engine"]:
+        print(f"  TensorRT not here: on the device run {args.out}/build_engine.sh")
+    return 0
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
     from a2d_edge.rl.evaluate import evaluate_checkpoint
 
@@ -130,6 +155,24 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--config", help="YAML/JSON file of settings (flags override it)")
     add_config_args(s, SearchConfig, skip=("arch", "update"))
     s.set_defaults(handler=_cmd_search)
+
+    x = sub.add_parser("export", help="verified ONNX fp32 / INT8 / TensorRT bundle of an agent")
+    x.add_argument("checkpoint", help="agent.pt path or zoo:NAME")
+    x.add_argument("--out", required=True, help="bundle folder to write")
+    x.add_argument("--int8", action="store_true", help="add ORT static INT8 (QDQ, U8S8)")
+    x.add_argument("--tensorrt", choices=["fp16", "int8"], help="TensorRT engine (or recipe)")
+    x.add_argument(
+        "--min-agreement",
+        type=float,
+        default=0.99,
+        help="INT8 greedy-action agreement with fp32 required (default 0.99)",
+    )
+    x.add_argument(
+        "--frames", type=int, default=512, help="real frames: half calibrate, half verify"
+    )
+    x.add_argument("--seed", type=int, default=0)
+    x.add_argument("--force", action="store_true", help="replace a bundle / keep a low agreement")
+    x.set_defaults(handler=_cmd_export)
 
     e = sub.add_parser("eval", help="30-episode no-op-start evaluation of a checkpoint")
     e.add_argument("checkpoint", help="agent.pt path or zoo:NAME")

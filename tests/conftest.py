@@ -35,3 +35,15 @@ def tiny_train_args(tmp_path):
         ]
 
     return make
+
+
+@pytest.fixture(scope="session")
+def tiny_agent_ckpt(tmp_path_factory):
+    """A real (briefly trained) Pong agent checkpoint, shared by the export/runtime tests."""
+    from a2d_edge.cli import main
+
+    run = tmp_path_factory.mktemp("agent") / "run"
+    argv = ["train", "--env", "ALE/Pong-v5", "--arch", "nature", "--num-envs", "4",
+            "--steps", "200", "--out", str(run), "--eval-every", "0", "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
+    return run / "agent.pt"

@@ -14,7 +14,6 @@ import platform
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
@@ -59,18 +58,6 @@ def _torch_load(module: nn.Module, example: torch.Tensor, precision: str, thread
             module(example)
 
     return run
-
-
-def ort_session(model: bytes, threads: int) -> Any:
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
 
 
 def quantize_qdq(model: bytes, example: torch.Tensor, samples: int = 16) -> bytes:
@@ -121,6 +108,8 @@ def _ort_load(module: nn.Module, example: torch.Tensor, precision: str, threads:
         model = quantize_qdq(model, example)
     elif precision != "fp32":
         raise A2DError("the onnxruntime backend profiles fp32 or int8")
+    from a2d_edge.runtime.backends import ort_session
+
     sess = ort_session(model, threads)
     feed = {"x": example.numpy()}
 

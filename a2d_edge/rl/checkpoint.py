@@ -51,6 +51,11 @@ def load_checkpoint(spec: str | Path) -> dict[str, Any]:
     except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise A2DError(f"corrupt or foreign checkpoint {path}: {first[:200]}") from None
+    if isinstance(ckpt, dict) and ckpt.get("format") == "a2d.supernet/1":
+        raise A2DError(
+            f"{path} is a search supernet, not an agent: retrain its derived arch first "
+            "(a2d train --arch SEARCH_DIR/arch.json ...) and use that agent.pt"
+        )
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise A2DError(f"{path} is not an a2d agent checkpoint (expected format {FORMAT!r})")
     missing = [k for k in REQUIRED if k not in ckpt]

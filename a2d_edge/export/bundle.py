@@ -1,0 +1,147 @@
+"""`a2d export`: checkpoint -> verified bundle (fp32 ONNX, optional INT8, optional TensorRT).
+
+The bundle is assembled in a temporary folder beside `out` and renamed into place only when
+every check passed, so a failed export leaves nothing half-written and loses nothing.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from a2d_edge import __version__
+from a2d_edge.envs import AtariSettings, action_meanings
+from a2d_edge.errors import A2DError
+from a2d_edge.export.frames import gather_frames
+from a2d_edge.export.onnx_export import OPSET, compare, export_onnx, ort_predict, torch_predict
+from a2d_edge.export.quantize import quantize_int8
+from a2d_edge.export.tensorrt import build_engine, tensorrt_available, trtexec_command
+from a2d_edge.rl.checkpoint import load_agent, resolve_checkpoint
+from a2d_edge.runtime.bundle import sha256, write_manifest
+
+FP32_PARITY = 0.999  # torch vs ORT fp32 must agree (anything less is an export bug)
+
+
+@dataclass(frozen=True)
+class ExportSettings:
+    int8: bool = False
+    tensorrt: str = ""  # "", "fp16" or "int8"
+    min_agreement: float = 0.99
+    frames: int = 512
+    seed: int = 0
+    force: bool = False
+
+
+def export_bundle(spec: str, out: str | Path, s: ExportSettings) -> dict[str, Any]:
+    out = Path(out)
+    if (out / "manifest.json").exists() and not s.force:
+        raise A2DError(f"{out} already holds a bundle; pass --force to replace it")
+    model, ckpt = load_agent(spec)
+    settings = AtariSettings(**{k: v for k, v in ckpt.get("atari", {}).items()
+                                if k in ("frame_skip", "noop_max", "repeat_action_probability",
+                                         "max_episode_frames")})  # fmt: skip
+    env_id = ckpt["env_id"]
+    half = max(1, s.frames // 2)
+    calib = gather_frames(model, env_id, half, seed=s.seed, settings=settings)
+    held_out = gather_frames(model, env_id, half, seed=s.seed + 1, settings=settings)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        manifest = _build(model, ckpt, spec, tmp, calib, held_out, s, env_id, settings)
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return manifest
+
+
+def _build(model, ckpt, spec, tmp: Path, calib, held_out, s: ExportSettings, env_id: str,  # type: ignore[no-untyped-def]
+           settings: AtariSettings) -> dict[str, Any]:  # fmt: skip
+    fp32 = export_onnx(model, tuple(ckpt["obs_shape"]))
+    (tmp / "agent-fp32.onnx").write_bytes(fp32)
+    models = {"fp32": "agent-fp32.onnx"}
+    verification: dict[str, Any] = {
+        "frames": "the agent playing its own game; "
+        f"{len(calib)} calibration, {len(held_out)} held-out"
+    }
+    ref = torch_predict(model)
+    fp32_ort = ort_predict(fp32)
+    parity = compare(ref, fp32_ort, held_out)
+    verification["fp32_vs_torch"] = parity
+    if parity["action_agreement"] < FP32_PARITY or parity["logits_max_abs_diff"] > 1e-3:
+        raise A2DError(f"fp32 ONNX does not match PyTorch: {parity}")
+    if s.int8:
+        int8 = quantize_int8(fp32, calib, "cpu")
+        (tmp / "agent-int8.onnx").write_bytes(int8)
+        models["int8"] = "agent-int8.onnx"
+        verification["int8_vs_fp32"] = _check_int8(fp32_ort, int8, held_out, s, "int8")
+    tensorrt: dict[str, Any] | None = None
+    if s.tensorrt:
+        source = "agent-fp32.onnx"
+        if s.tensorrt == "int8":
+            trt_q = quantize_int8(fp32, calib, "tensorrt")
+            (tmp / "agent-int8-trt.onnx").write_bytes(trt_q)
+            models["int8-trt-onnx"] = source = "agent-int8-trt.onnx"
+            verification["int8_trt_vs_fp32_on_ort"] = _check_int8(
+                fp32_ort, trt_q, held_out, s, "TensorRT INT8 (QDQ, S8S8)"
+            )
+        engine = f"agent-{s.tensorrt}.engine"
+        command = trtexec_command(source, engine, s.tensorrt)
+        tensorrt = {"precision": s.tensorrt, "onnx": source, "engine": None, "command": command}
+        if tensorrt_available():
+            build_engine(tmp / source, tmp / engine, s.tensorrt)
+            models[f"tensorrt-{s.tensorrt}"] = tensorrt["engine"] = engine
+        else:
+            (tmp / "build_engine.sh").write_text(
+                "#!/bin/sh\n# Build the TensorRT engine on the device (a2d export found no "
+                'TensorRT here).\nset -e\ncd "$(dirname "$0")"\n' + command + "\n"
+            )
+            (tmp / "build_engine.sh").chmod(0o755)
+    import onnx
+    import onnxruntime
+    import torch
+
+    manifest: dict[str, Any] = {
+        "arch": ckpt["arch"],
+        "n_actions": int(ckpt["n_actions"]),
+        "env_id": env_id,
+        "preprocessing": settings.to_dict(),
+        "action_meanings": action_meanings(env_id),
+        "input": {"name": "frames", "dtype": "uint8", "shape": ["batch", *ckpt["obs_shape"]]},
+        "outputs": ["logits", "value"],
+        "models": models,
+        "tensorrt": tensorrt,
+        "verification": verification,
+        "source": {
+            "checkpoint": str(spec),
+            "sha256": sha256(resolve_checkpoint(spec)),
+            "step": int(ckpt["step"]),
+        },
+        "exported_with": {
+            "a2d_edge": __version__,
+            "torch": torch.__version__,
+            "onnx": onnx.__version__,
+            "onnxruntime": onnxruntime.__version__,
+            "opset": OPSET,
+        },
+        "files": [p.name for p in sorted(tmp.iterdir()) if p.is_file()],
+    }
+    write_manifest(tmp, manifest)
+    return manifest
+
+
+def _check_int8(fp32_ort, model: bytes, held_out, s: ExportSettings, what: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    stats = compare(fp32_ort, ort_predict(model), held_out)
+    stats["min_agreement"] = s.min_agreement
+    if stats["action_agreement"] < s.min_agreement and not s.force:
+        raise A2DError(
+            f"{what} greedy-action agreement with fp32 is {100 * stats['action_agreement']:.1f}% "
+            f"on {stats['frames']} held-out frames, below {100 * s.min_agreement:.1f}%: "
+            "export refused (--force keeps it, --min-agreement sets the bar)"
+        )
+    return stats

@@ -1,0 +1,84 @@
+"""ONNX export of the plain agent, and parity checks between any two of its forms."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+from a2d_edge.nets import ActorCritic
+
+OPSET = 18
+Predict = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def export_onnx(model: ActorCritic, obs_shape: tuple[int, ...] = (4, 84, 84)) -> bytes:
+    """uint8 `frames` [N, C, H, W] in (scaling inside the graph), `logits` and `value` out,
+    dynamic batch; checked with onnx.checker."""
+    import onnx
+
+    model = model.eval()
+    example = torch.zeros((1, *obs_shape), dtype=torch.uint8)
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model,
+            (example,),
+            buf,  # type: ignore[arg-type]
+            input_names=["frames"],
+            output_names=["logits", "value"],
+            dynamic_axes={"frames": {0: "batch"}, "logits": {0: "batch"}, "value": {0: "batch"}},
+            opset_version=OPSET,
+            dynamo=False,
+        )
+    data = buf.getvalue()
+    onnx.checker.check_model(onnx.load_from_string(data))
+    return data
+
+
+def torch_predict(model: ActorCritic) -> Predict:
+    @torch.no_grad()
+    def predict(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        logits, value = model.eval()(torch.from_numpy(frames))
+        return logits.numpy(), value.numpy()
+
+    return predict
+
+
+def ort_predict(model: bytes, threads: int = 1) -> Predict:
+    from a2d_edge.runtime.backends import ort_session
+
+    sess = ort_session(model, threads)
+
+    def predict(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        logits, value = sess.run(["logits", "value"], {"frames": frames})
+        return logits, value
+
+    return predict
+
+
+def compare(
+    reference: Predict, candidate: Predict, frames: np.ndarray, batch: int = 64
+) -> dict[str, Any]:
+    """Greedy-action agreement and max/mean abs differences of logits and value."""
+    ref_l, ref_v, can_l, can_v = [], [], [], []
+    for i in range(0, len(frames), batch):
+        rl, rv = reference(frames[i : i + batch])
+        cl, cv = candidate(frames[i : i + batch])
+        ref_l.append(rl)
+        ref_v.append(rv.reshape(-1))
+        can_l.append(cl)
+        can_v.append(cv.reshape(-1))
+    rl_, rv_, cl_, cv_ = (np.concatenate(x) for x in (ref_l, ref_v, can_l, can_v))
+    return {
+        "frames": len(frames),
+        "action_agreement": float((rl_.argmax(1) == cl_.argmax(1)).mean()),
+        "logits_max_abs_diff": float(np.abs(rl_ - cl_).max()),
+        "value_max_abs_diff": float(np.abs(rv_ - cv_).max()),
+        "value_mean_abs_diff": float(np.abs(rv_ - cv_).mean()),
+    }

@@ -1,0 +1,62 @@
+"""TensorRT engines: built with the Python API where TensorRT and a GPU exist, otherwise the
+exact `trtexec` command is written into the bundle for the device to run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from a2d_edge.errors import A2DError
+
+TRTEXEC = "/usr/src/tensorrt/bin/trtexec"  # JetPack 6.x location
+
+
+def trtexec_command(onnx_name: str, engine_name: str, precision: str) -> str:
+    """The command that builds the engine on the device (TensorRT 10, JetPack 6.x).
+
+    fp16: `--fp16` lets TensorRT pick fp16 kernels; int8: the model already carries explicit
+    Q/DQ nodes (TensorRT 10 deprecates implicit calibration), `--int8` enables those kernels and
+    `--fp16` the layers left unquantised. Batch 1, the shape the control loop runs.
+    """
+    flags = {"fp16": "--fp16", "int8": "--int8 --fp16"}[precision]
+    return (
+        f"{TRTEXEC} --onnx={onnx_name} --saveEngine={engine_name} {flags} "
+        "--shapes=frames:1x4x84x84 --skipInference"
+    )
+
+
+def build_engine(onnx_path: Path, engine_path: Path, precision: str) -> None:
+    """Build and serialise an engine with the TensorRT Python API (lazy import)."""
+    try:
+        import tensorrt as trt
+    except ImportError:
+        raise A2DError("TensorRT is not installed here") from None
+    logger = trt.Logger(trt.Logger.WARNING)
+    builder = trt.Builder(logger)
+    network = builder.create_network(0)
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse(onnx_path.read_bytes()):
+        raise A2DError(f"TensorRT could not parse {onnx_path.name}: {parser.get_error(0)}")
+    config = builder.create_builder_config()
+    config.set_flag(trt.BuilderFlag.FP16)
+    if precision == "int8":
+        config.set_flag(trt.BuilderFlag.INT8)
+    profile = builder.create_optimization_profile()
+    profile.set_shape("frames", (1, 4, 84, 84), (1, 4, 84, 84), (16, 4, 84, 84))
+    config.add_optimization_profile(profile)
+    serialized = builder.build_serialized_network(network, config)
+    if serialized is None:
+        raise A2DError("TensorRT failed to build the engine")
+    engine_path.write_bytes(bytes(serialized))
+
+
+def tensorrt_available() -> bool:
+    try:
+        import tensorrt  # noqa: F401
+    except ImportError:
+        return False
+    try:
+        import torch
+
+        return bool(torch.cuda.is_available())
+    except ImportError:
+        return False

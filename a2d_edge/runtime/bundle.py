@@ -1,0 +1,87 @@
+"""Deployment bundles: `manifest.json` + model files, every file vouched for by its sha256.
+
+Torch-free. `load_bundle` refuses a bundle whose manifest is missing or malformed, whose files
+are missing, or whose files' hashes differ from the manifest (tampered or corrupted).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from a2d_edge.errors import A2DError
+
+SCHEMA = "a2d.bundle/1"
+REQUIRED = ("schema", "arch", "n_actions", "env_id", "preprocessing", "action_meanings", "files",
+            "models")  # fmt: skip
+
+
+def sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class Bundle:
+    root: Path
+    manifest: dict[str, Any]
+
+    @property
+    def env_id(self) -> str:
+        return str(self.manifest["env_id"])
+
+    @property
+    def n_actions(self) -> int:
+        return int(self.manifest["n_actions"])
+
+    def model_path(self, precision: str) -> Path:
+        models = self.manifest["models"]
+        if precision not in models:
+            raise A2DError(
+                f"bundle {self.root} has no {precision} model; it has: {', '.join(models)}"
+            )
+        return self.root / models[precision]
+
+
+def write_manifest(root: str | Path, manifest: dict[str, Any]) -> None:
+    """Hash every file the manifest names under `files` and write manifest.json atomically."""
+    from a2d_edge.utils.io import write_json
+
+    root = Path(root)
+    files = {name: sha256(root / name) for name in sorted(manifest["files"])}
+    write_json(root / "manifest.json", {"schema": SCHEMA, **manifest, "files": files})
+
+
+def load_bundle(root: str | Path) -> Bundle:
+    root = Path(root)
+    path = root / "manifest.json"
+    if not path.is_file():
+        raise A2DError(f"{root} is not a bundle: no manifest.json")
+    try:
+        manifest = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise A2DError(f"{path} is not valid JSON (line {e.lineno})") from None
+    if not isinstance(manifest, dict) or manifest.get("schema") != SCHEMA:
+        raise A2DError(f"{path}: not an a2d bundle manifest (schema {SCHEMA!r})")
+    missing = [k for k in REQUIRED if k not in manifest]
+    if missing:
+        raise A2DError(f"{path} is incomplete: missing {', '.join(missing)}")
+    files = manifest["files"]
+    for name in manifest["models"].values():
+        if name not in files:
+            raise A2DError(f"{path}: model {name} is not vouched for by a hash")
+    for name, digest in files.items():
+        f = root / name
+        if Path(name).is_absolute() or ".." in Path(name).parts:
+            raise A2DError(f"{path}: file name {name!r} escapes the bundle")
+        if not f.is_file():
+            raise A2DError(f"bundle {root} is incomplete: {name} is missing")
+        if sha256(f) != digest:
+            raise A2DError(f"bundle {root}: {name} does not match its sha256 (tampered or corrupt)")
+    return Bundle(root, manifest)

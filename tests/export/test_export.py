@@ -1,0 +1,113 @@
+import json
+import shutil
+
+import pytest
+
+from a2d_edge.cli import main
+from a2d_edge.errors import A2DError
+from a2d_edge.runtime.bundle import load_bundle
+
+
+@pytest.fixture(scope="module")
+def bundle(tiny_agent_ckpt, tmp_path_factory):
+    out = tmp_path_factory.mktemp("b") / "bundle"
+    argv = ["export", str(tiny_agent_ckpt), "--out", str(out), "--int8", "--tensorrt", "fp16",
+            "--frames", "64"]  # fmt: skip
+    assert main(argv) == 0
+    return out
+
+
+def test_bundle_contents_and_verification(bundle):
+    b = load_bundle(bundle)
+    m = b.manifest
+    assert m["arch"]["family"] == "nature" and m["n_actions"] == 6
+    assert m["env_id"] == "ALE/Pong-v5" and m["action_meanings"][1] == "FIRE"
+    names = set(m["files"])
+    assert any("fp32" in n and n.endswith(".onnx") for n in names)
+    assert any("int8" in n and n.endswith(".onnx") for n in names)
+    v = m["verification"]
+    assert v["fp32_vs_torch"]["action_agreement"] == 1.0
+    assert v["fp32_vs_torch"]["logits_max_abs_diff"] < 1e-4
+    assert v["int8_vs_fp32"]["action_agreement"] >= 0.99
+
+
+def test_trtexec_command_written_without_tensorrt(bundle):
+    m = load_bundle(bundle).manifest
+    assert m["tensorrt"]["engine"] is None
+    script = (bundle / "build_engine.sh").read_text()
+    assert "trtexec --onnx=agent-fp32.onnx --saveEngine=agent-fp16.engine --fp16" in script
+    assert "build_engine.sh" in m["files"]
+
+
+def test_onnx_is_checked_and_takes_uint8_batches(bundle):
+    import numpy as np
+    import onnx
+
+    from a2d_edge.runtime.backends import ort_session
+
+    model = onnx.load(str(bundle / "agent-fp32.onnx"))
+    onnx.checker.check_model(model)
+    assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.UINT8
+    sess = ort_session(str(bundle / "agent-fp32.onnx"))
+    logits, value = sess.run(None, {"frames": np.zeros((3, 4, 84, 84), np.uint8)})
+    assert logits.shape == (3, 6) and value.reshape(-1).shape == (3,)
+
+
+def test_tampered_or_incomplete_bundles_are_refused(bundle, tmp_path):
+    bad = tmp_path / "tampered"
+    shutil.copytree(bundle, bad)
+    data = bytearray((bad / "agent-int8.onnx").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (bad / "agent-int8.onnx").write_bytes(bytes(data))
+    with pytest.raises(A2DError, match="does not match its sha256"):
+        load_bundle(bad)
+    gone = tmp_path / "incomplete"
+    shutil.copytree(bundle, gone)
+    (gone / "agent-fp32.onnx").unlink()
+    with pytest.raises(A2DError, match="agent-fp32.onnx is missing"):
+        load_bundle(gone)
+    forged = tmp_path / "forged"
+    shutil.copytree(bundle, forged)
+    m = json.loads((forged / "manifest.json").read_text())
+    m["files"]["../etc/passwd"] = "0" * 64
+    (forged / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(A2DError, match="escapes the bundle"):
+        load_bundle(forged)
+    with pytest.raises(A2DError, match="no manifest.json"):
+        load_bundle(tmp_path)
+
+
+def test_refusals_write_nothing(tiny_agent_ckpt, bundle, tmp_path, capsys):
+    before = (bundle / "manifest.json").read_bytes()
+    assert main(["export", str(tiny_agent_ckpt), "--out", str(bundle), "--frames", "16"]) == 2
+    assert "already holds a bundle" in capsys.readouterr().err
+    assert (bundle / "manifest.json").read_bytes() == before
+    out = tmp_path / "strict"
+    argv = ["export", str(tiny_agent_ckpt), "--out", str(out), "--int8", "--frames", "32",
+            "--min-agreement", "1.01"]  # fmt: skip
+    assert main(argv) == 2
+    assert "export refused" in capsys.readouterr().err
+    assert not out.exists() and not list(tmp_path.glob(".strict.*"))
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(b"not a checkpoint")
+    assert main(["export", str(corrupt), "--out", str(tmp_path / "c")]) == 2
+    assert "corrupt or foreign checkpoint" in capsys.readouterr().err
+
+
+def test_supernet_export_refused(tmp_path, capsys):
+    search = tmp_path / "s"
+    argv = ["search", "--preset", "edge", "--num-envs", "4", "--steps", "20", "--out",
+            str(search), "--eval-every", "0", "--no-progress", "--mode", "hard"]  # fmt: skip
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert main(["export", str(search / "supernet.pt"), "--out", str(tmp_path / "x")]) == 2
+    assert "is a search supernet" in capsys.readouterr().err
+
+
+@pytest.mark.trt
+def test_tensorrt_engine_builds(tiny_agent_ckpt, tmp_path):
+    out = tmp_path / "trt"
+    argv = ["export", str(tiny_agent_ckpt), "--out", str(out), "--tensorrt", "fp16",
+            "--frames", "32"]  # fmt: skip
+    assert main(argv) == 0
+    assert (out / "agent-fp16.engine").is_file()
