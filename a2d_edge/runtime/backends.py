@@ -23,9 +23,8 @@ def ort_session(model: bytes | str, threads: int = 1, provider: str = "cpu") -> 
         raise A2DError(f"unknown provider {provider!r}; providers: {', '.join(PROVIDERS)}")
     name = PROVIDERS[provider]
     if name not in ort.get_available_providers():
-        raise A2DError(
-            f"onnxruntime here has no {name} (available: {', '.join(ort.get_available_providers())})"
-        )
+        available = ", ".join(ort.get_available_providers())
+        raise A2DError(f"onnxruntime here has no {name} (available: {available})")
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1

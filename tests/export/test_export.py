@@ -64,7 +64,7 @@ def test_tampered_or_incomplete_bundles_are_refused(bundle, tmp_path):
     gone = tmp_path / "incomplete"
     shutil.copytree(bundle, gone)
     (gone / "agent-fp32.onnx").unlink()
-    with pytest.raises(A2DError, match="agent-fp32.onnx is missing"):
+    with pytest.raises(A2DError, match=r"agent-fp32\.onnx is missing"):
         load_bundle(gone)
     forged = tmp_path / "forged"
     shutil.copytree(bundle, forged)
@@ -73,7 +73,7 @@ def test_tampered_or_incomplete_bundles_are_refused(bundle, tmp_path):
     (forged / "manifest.json").write_text(json.dumps(m))
     with pytest.raises(A2DError, match="escapes the bundle"):
         load_bundle(forged)
-    with pytest.raises(A2DError, match="no manifest.json"):
+    with pytest.raises(A2DError, match=r"no manifest\.json"):
         load_bundle(tmp_path)
 
 
