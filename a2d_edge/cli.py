@@ -99,6 +99,30 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_run(args: argparse.Namespace) -> int:
+    from a2d_edge.runtime.loop import RunSettings, run_agent, summary
+    from a2d_edge.runtime.policy import PolicySpec
+
+    settings = RunSettings(
+        env_id=args.env,
+        episodes=args.episodes,
+        hz=args.hz,
+        deadline_ms=args.deadline_ms,
+        overrun=args.overrun,
+        greedy=args.greedy,
+        seed=args.seed,
+        max_steps=args.max_steps,
+        status=not args.quiet,
+        record=args.record or "",
+    )
+    spec = PolicySpec(args.backend, args.precision, args.threads)
+    report = run_agent(args.bundle, settings, spec, args.report)
+    print(summary(report))
+    if args.report:
+        print(f"report: {args.report}")
+    return 130 if report["interrupted"] else 0
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
     from a2d_edge.rl.evaluate import evaluate_checkpoint
 
@@ -173,6 +197,36 @@ def _parser() -> argparse.ArgumentParser:
     x.add_argument("--seed", type=int, default=0)
     x.add_argument("--force", action="store_true", help="replace a bundle / keep a low agreement")
     x.set_defaults(handler=_cmd_export)
+
+    r = sub.add_parser("run", help="run a bundle as a fixed-rate controller (torch-free)")
+    r.add_argument("bundle", help="bundle folder (a2d export)")
+    r.add_argument("--env", help="env id (default: the bundle's game)")
+    r.add_argument("--episodes", type=int, default=1)
+    r.add_argument("--hz", type=float, default=15.0, help="control rate; 0 runs free")
+    r.add_argument("--deadline-ms", type=float, default=0.0, help="default: the whole period")
+    r.add_argument(
+        "--overrun",
+        choices=["repeat", "late"],
+        default="repeat",
+        help="on a missed deadline: repeat the last action, or apply the late one",
+    )
+    r.add_argument(
+        "--backend", choices=["ort-cpu", "ort-cuda", "ort-tensorrt", "tensorrt"], default="ort-cpu"
+    )
+    r.add_argument(
+        "--precision",
+        choices=["int8", "fp32"],
+        default="int8",
+        help="model to run (int8 falls back to fp32 if the bundle has none)",
+    )
+    r.add_argument("--threads", type=int, default=1)
+    r.add_argument("--greedy", action="store_true", help="argmax actions instead of sampling")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--max-steps", type=int, default=0, help="stop after this many steps")
+    r.add_argument("--report", help="write the run report (JSON) here")
+    r.add_argument("--record", help="write a video of the agent's view (.gif or .mp4)")
+    r.add_argument("--quiet", action="store_true", help="no live status line")
+    r.set_defaults(handler=_cmd_run)
 
     e = sub.add_parser("eval", help="30-episode no-op-start evaluation of a checkpoint")
     e.add_argument("checkpoint", help="agent.pt path or zoo:NAME")

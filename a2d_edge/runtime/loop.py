@@ -1,0 +1,286 @@
+"""`a2d run`: the agent as a fixed-rate controller on the device (torch-free).
+
+Each control period k starts at tick_k = t0 + k / hz. The loop waits for the tick, takes the
+current observation, runs inference and applies the action. The action is due within the
+period (`deadline`, default the whole period). An inference that finishes after its deadline
+is a deadline miss, handled by the overrun policy:
+
+- ``repeat``: the late action is dropped and the previous action is applied (the actuator never
+  waits on the policy);
+- ``late``: the late action is applied anyway, and the schedule continues from the next tick.
+
+Measured per step (perf_counter_ns): inference latency (the session call alone), loop latency
+(observation in -> action applied, including preprocessing and the env step), and start jitter
+(actual minus scheduled start of the period). `--hz 0` runs free, as fast as it can.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from a2d_edge.envs import AtariSettings, EpisodeTracker, make_vec_env, resolve_game
+from a2d_edge.errors import A2DError
+from a2d_edge.runtime.bundle import Bundle, load_bundle
+from a2d_edge.runtime.policy import Policy, PolicySpec, load_policy
+
+OVERRUN = ("repeat", "late")
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    env_id: str | None = None  # default: the bundle's game
+    episodes: int = 1
+    hz: float = 15.0
+    deadline_ms: float = 0.0  # 0: the whole period
+    overrun: str = "repeat"
+    greedy: bool = False
+    seed: int = 0
+    max_steps: int = 0  # 0: until the episodes end
+    status: bool = True
+    record: str = ""
+
+
+@dataclass
+class Stats:
+    inference_ns: list[int] = field(default_factory=list)
+    loop_ns: list[int] = field(default_factory=list)
+    jitter_ns: list[int] = field(default_factory=list)
+    misses: int = 0
+    repeated: int = 0  # late actions replaced by the previous one
+    steps: int = 0
+    scores: list[float] = field(default_factory=list)
+
+
+def percentiles_us(ns: list[int]) -> dict[str, float]:
+    if not ns:
+        return {}
+    a = np.asarray(ns, dtype=np.float64) / 1000.0
+    return {
+        "p50": float(np.percentile(a, 50)),
+        "p90": float(np.percentile(a, 90)),
+        "p99": float(np.percentile(a, 99)),
+        "max": float(a.max()),
+        "mean": float(a.mean()),
+    }
+
+
+def describe_device() -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    jetson = Path("/etc/nv_tegra_release")
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "os": f"{platform.system()} {platform.release()}",
+        "machine": platform.machine(),
+        "jetson": jetson.read_text().strip() if jetson.is_file() else None,
+    }
+
+
+def check_game(bundle: Bundle, env_id: str) -> None:
+    if resolve_game(env_id) != resolve_game(bundle.env_id):
+        raise A2DError(
+            f"bundle {bundle.root} plays {bundle.env_id}, not {env_id}: an agent only runs the "
+            "game it was trained on"
+        )
+
+
+def _settings(bundle: Bundle) -> AtariSettings:
+    pre = bundle.manifest["preprocessing"]
+    keep = ("frame_skip", "noop_max", "repeat_action_probability", "max_episode_frames")
+    return AtariSettings(**{k: pre[k] for k in keep if k in pre})
+
+
+def run_agent(
+    bundle_dir: str | Path,
+    settings: RunSettings,
+    spec: PolicySpec,
+    report_path: str | Path | None = None,
+    policy: Policy | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    """Run the control loop; returns (and writes) the report, also after Ctrl-C."""
+    bundle = load_bundle(bundle_dir)
+    env_id = settings.env_id or bundle.env_id
+    check_game(bundle, env_id)
+    if settings.overrun not in OVERRUN:
+        raise A2DError(f"overrun policy must be one of {OVERRUN}")
+    what = "given policy"
+    if policy is None:
+        policy, what = load_policy(bundle, spec)
+    env = make_vec_env(env_id, 1, _settings(bundle))
+    stats = Stats()
+    frames: list[np.ndarray] = []
+    interrupted = False
+    try:
+        _loop(env, policy, settings, stats, frames, sleep)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        env.close()
+    report = _report(bundle, env_id, settings, spec, what, stats, interrupted)
+    if settings.record and frames:
+        report["recording"] = write_recording(settings.record, frames, settings.hz or 15.0)
+    if report_path:
+        from a2d_edge.utils.io import write_json
+
+        write_json(report_path, report)
+    return report
+
+
+def _loop(env, policy: Policy, s: RunSettings, stats: Stats, frames: list[np.ndarray],  # type: ignore[no-untyped-def]
+          sleep: Callable[[float], None]) -> None:  # fmt: skip
+    rng = np.random.default_rng(s.seed)
+    obs, info = env.reset(seed=s.seed)
+    tracker = EpisodeTracker(1)
+    tracker.reset(info["episode_frame_number"])
+    period_ns = int(1e9 / s.hz) if s.hz > 0 else 0
+    deadline_ns = int(s.deadline_ms * 1e6) if s.deadline_ms > 0 else period_ns
+    last_action = 0
+    t0 = time.perf_counter_ns()
+    last_status = t0
+    while len(stats.scores) < s.episodes and not (s.max_steps and stats.steps >= s.max_steps):
+        tick = t0 + stats.steps * period_ns
+        now = time.perf_counter_ns()
+        if period_ns and now < tick:
+            sleep((tick - now) / 1e9)
+            while (now := time.perf_counter_ns()) < tick:
+                pass
+        start = now
+        stats.jitter_ns.append(start - tick if period_ns else 0)
+        t_inf = time.perf_counter_ns()
+        logits = policy.logits(obs)
+        t_done = time.perf_counter_ns()
+        action = _choose(logits[0], s.greedy, rng)
+        missed = bool(deadline_ns) and (t_done - tick) > deadline_ns
+        if missed:
+            stats.misses += 1
+            if s.overrun == "repeat":
+                action = last_action
+                stats.repeated += 1
+        obs, reward, term, trunc, info = env.step(np.array([action], dtype=np.int32))
+        t_applied = time.perf_counter_ns()
+        stats.inference_ns.append(t_done - t_inf)
+        stats.loop_ns.append(t_applied - start)
+        last_action = action
+        stats.steps += 1
+        if missed and s.overrun == "late" and period_ns:  # re-anchor: the next tick after now
+            behind = (time.perf_counter_ns() - t0) // period_ns + 1
+            t0 -= (behind - stats.steps) * period_ns
+        for _, score, _ in tracker.update(reward.astype(np.float64), term | trunc,
+                                          info["episode_frame_number"]):  # fmt: skip
+            stats.scores.append(score)
+        if s.record:
+            frames.append(obs[0, -1].copy())
+        if s.status and t_applied - last_status > 250_000_000:
+            last_status = t_applied
+            _status(stats, tracker)
+    if s.status:
+        _status(stats, tracker)
+        print(file=sys.stderr)
+
+
+def _choose(logits: np.ndarray, greedy: bool, rng: np.random.Generator) -> int:
+    if greedy:
+        return int(np.argmax(logits))
+    z = logits.astype(np.float64) - logits.max()
+    p = np.exp(z)
+    return int(rng.choice(len(p), p=p / p.sum()))
+
+
+def _status(stats: Stats, tracker: EpisodeTracker) -> None:
+    inf = percentiles_us(stats.inference_ns[-2000:])
+    loop = percentiles_us(stats.loop_ns[-2000:])
+    print(
+        f"\rstep {stats.steps:>7} | episode {len(stats.scores) + 1} score "
+        f"{tracker.returns[0]:+.0f} | inference p50 {inf.get('p50', 0):7.1f} us p99 "
+        f"{inf.get('p99', 0):7.1f} us | loop p50 {loop.get('p50', 0):7.1f} us | misses "
+        f"{stats.misses}",
+        end="",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def _report(bundle: Bundle, env_id: str, s: RunSettings, spec: PolicySpec, what: str,
+            stats: Stats, interrupted: bool) -> dict[str, Any]:  # fmt: skip
+    inference = percentiles_us(stats.inference_ns)
+    return {
+        "schema": "a2d.run/1",
+        "bundle": str(bundle.root),
+        "env_id": env_id,
+        "policy": what,
+        "backend": spec.backend,
+        "threads": spec.threads,
+        "hz": s.hz,
+        "deadline_ms": (s.deadline_ms or (1000.0 / s.hz if s.hz else None)),
+        "overrun_policy": s.overrun,
+        "steps": stats.steps,
+        "interrupted": interrupted,
+        "latency_us": {
+            "inference": inference,
+            "loop": percentiles_us(stats.loop_ns),
+            "start_jitter": percentiles_us(stats.jitter_ns),
+        },
+        "p50": inference.get("p50"),
+        "p99": inference.get("p99"),
+        "misses": stats.misses,
+        "repeated_actions": stats.repeated,
+        "miss_rate": stats.misses / stats.steps if stats.steps else 0.0,
+        "episodes": len(stats.scores),
+        "scores": stats.scores,
+        "score_mean": float(np.mean(stats.scores)) if stats.scores else None,
+        "predicted_latency_ms": bundle.manifest.get("predicted_latency_ms"),
+        "device": describe_device(),
+    }
+
+
+def write_recording(path: str, frames: list[np.ndarray], fps: float) -> str:
+    """The agent's view (last grayscale frame of each observation, upscaled 3x) as a GIF or,
+    with imageio-ffmpeg installed, an MP4."""
+    scaled = [np.kron(f, np.ones((3, 3), dtype=np.uint8)) for f in frames]
+    if path.endswith(".gif"):
+        from PIL import Image
+
+        images = [Image.fromarray(f) for f in scaled[::2]]
+        images[0].save(path, save_all=True, append_images=images[1:],
+                       duration=int(2000 / fps), loop=0)  # fmt: skip
+        return path
+    if path.endswith(".mp4"):
+        try:
+            import imageio.v2 as imageio
+        except ImportError:
+            raise A2DError("--record .mp4 needs imageio[ffmpeg]; .gif works without it") from None
+        imageio.mimwrite(path, scaled, fps=fps)
+        return path
+    raise A2DError("--record takes a .gif or .mp4 path")
+
+
+def summary(report: dict[str, Any]) -> str:
+    inf, loop = report["latency_us"]["inference"], report["latency_us"]["loop"]
+    return (
+        f"{report['steps']} steps, {report['episodes']} episode(s), scores {report['scores']}; "
+        f"inference p50 {inf.get('p50', 0):.1f} us p99 {inf.get('p99', 0):.1f} us; loop p50 "
+        f"{loop.get('p50', 0):.1f} us; deadline misses {report['misses']} "
+        f"({report['overrun_policy']})"
+    )
+
+
+__all__ = ["RunSettings", "json", "run_agent", "summary"]

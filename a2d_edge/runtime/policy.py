@@ -1,0 +1,102 @@
+"""Policies over bundle models, torch-free: ONNX Runtime (CPU / CUDA / TensorRT EP) or a
+native TensorRT engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from a2d_edge.errors import A2DError
+from a2d_edge.runtime.backends import ort_session
+from a2d_edge.runtime.bundle import Bundle
+
+
+class Policy(Protocol):
+    def logits(self, frames: np.ndarray) -> np.ndarray: ...
+
+
+class OrtPolicy:
+    """One ORT session; a step is one `run` call on the uint8 frames."""
+
+    def __init__(self, model: str, threads: int = 1, provider: str = "cpu") -> None:
+        self.session = ort_session(model, threads, provider)
+        self.input = self.session.get_inputs()[0].name
+
+    def logits(self, frames: np.ndarray) -> np.ndarray:
+        return self.session.run(["logits"], {self.input: frames})[0]  # type: ignore[no-any-return]
+
+
+class TensorRTPolicy:  # pragma: no cover - needs TensorRT and a GPU (tests marked trt)
+    """A serialized TensorRT engine run through the CUDA runtime (cuda-python), no torch."""
+
+    def __init__(self, engine_path: str) -> None:
+        try:
+            import tensorrt as trt
+            from cuda.bindings import runtime as cudart
+        except ImportError:
+            raise A2DError(
+                "native TensorRT needs the tensorrt and cuda-python packages (JetPack: "
+                "python3-libnvinfer, pip install cuda-python); or use --backend ort-tensorrt"
+            ) from None
+        self.trt, self.cudart = trt, cudart
+        logger = trt.Logger(trt.Logger.WARNING)
+        with open(engine_path, "rb") as f:
+            self.engine = trt.Runtime(logger).deserialize_cuda_engine(f.read())
+        if self.engine is None:
+            raise A2DError(f"{engine_path} is not a TensorRT engine for this GPU / version")
+        self.context = self.engine.create_execution_context()
+        self.context.set_input_shape("frames", (1, 4, 84, 84))
+        _, self.stream = cudart.cudaStreamCreate()
+        self.buffers: dict[str, tuple[Any, np.ndarray]] = {}
+        for i in range(self.engine.num_io_tensors):
+            name = self.engine.get_tensor_name(i)
+            shape = tuple(self.context.get_tensor_shape(name))
+            host = np.zeros(shape, dtype=trt.nptype(self.engine.get_tensor_dtype(name)))
+            _, dev = cudart.cudaMalloc(host.nbytes)
+            self.context.set_tensor_address(name, dev)
+            self.buffers[name] = (dev, host)
+
+    def logits(self, frames: np.ndarray) -> np.ndarray:
+        cudart = self.cudart
+        kind = cudart.cudaMemcpyKind
+        dev, host = self.buffers["frames"]
+        host[...] = frames
+        cudart.cudaMemcpyAsync(dev, host.ctypes.data, host.nbytes, kind.cudaMemcpyHostToDevice,
+                               self.stream)  # fmt: skip
+        self.context.execute_async_v3(self.stream)
+        dev, host = self.buffers["logits"]
+        cudart.cudaMemcpyAsync(host.ctypes.data, dev, host.nbytes, kind.cudaMemcpyDeviceToHost,
+                               self.stream)  # fmt: skip
+        cudart.cudaStreamSynchronize(self.stream)
+        return host
+
+
+BACKENDS = ("ort-cpu", "ort-cuda", "ort-tensorrt", "tensorrt")
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    backend: str = "ort-cpu"
+    precision: str = "int8"  # falls back to fp32 when the bundle has no int8 model
+    threads: int = 1
+
+
+def load_policy(bundle: Bundle, spec: PolicySpec) -> tuple[Policy, str]:
+    """The policy and a description of what runs (backend, model file)."""
+    if spec.backend not in BACKENDS:
+        raise A2DError(f"unknown backend {spec.backend!r}; backends: {', '.join(BACKENDS)}")
+    models = bundle.manifest["models"]
+    if spec.backend == "tensorrt":
+        engines = [k for k in models if k.startswith("tensorrt-")]
+        if not engines:
+            raise A2DError(
+                f"bundle {bundle.root} has no TensorRT engine: run its build_engine.sh on the device"
+            )
+        path = bundle.root / models[engines[0]]
+        return TensorRTPolicy(str(path)), f"tensorrt {path.name}"
+    precision = spec.precision if spec.precision in models else "fp32"
+    path = bundle.model_path(precision)
+    provider = spec.backend.removeprefix("ort-")
+    return OrtPolicy(str(path), spec.threads, provider), f"onnxruntime {provider} {path.name}"

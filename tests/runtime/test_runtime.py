@@ -1,0 +1,133 @@
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from a2d_edge.cli import main
+from a2d_edge.envs import make_vec_env
+from a2d_edge.runtime.bundle import load_bundle
+from a2d_edge.runtime.loop import RunSettings, _settings, run_agent
+from a2d_edge.runtime.policy import PolicySpec
+
+
+@pytest.fixture(scope="module")
+def bundle(tiny_agent_ckpt, tmp_path_factory):
+    out = tmp_path_factory.mktemp("rb") / "bundle"
+    assert (
+        main(["export", str(tiny_agent_ckpt), "--out", str(out), "--int8", "--frames", "32"]) == 0
+    )
+    return out
+
+
+def test_runtime_imports_and_runs_without_torch(bundle, tmp_path):
+    report = tmp_path / "run.json"
+    code = (
+        "import sys\n"
+        "from a2d_edge.cli import main\n"
+        f"rc = main(['run', {str(bundle)!r}, '--max-steps', '60', '--hz', '0', '--quiet',"
+        f" '--report', {str(report)!r}])\n"
+        "assert rc == 0, rc\n"
+        "bad = [m for m in sys.modules if m == 'torch' or m.startswith('torch.')]\n"
+        "assert not bad, bad[:5]\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    r = json.loads(report.read_text())
+    assert r["steps"] == 60 and "int8" in r["policy"]
+
+
+def test_observations_match_the_training_env_frame_for_frame(bundle):
+    from a2d_edge.rl.config import TrainConfig
+    from a2d_edge.rl.trainer import make_collector
+
+    b = load_bundle(bundle)
+    runtime_env = make_vec_env(b.env_id, 1, _settings(b))
+    collector = make_collector(TrainConfig(num_envs=1, env_groups=1, seed=0), 0)
+    train_env = collector.envs[0]
+    try:
+        obs_r, _ = runtime_env.reset(seed=0)
+        obs_t, _ = train_env.reset(seed=0)
+        rng = np.random.default_rng(0)
+        for _ in range(300):
+            assert np.array_equal(obs_r, obs_t)
+            a = rng.integers(0, 6, 1).astype(np.int32)
+            obs_r = runtime_env.step(a)[0]
+            obs_t = train_env.step(a)[0]
+    finally:
+        runtime_env.close()
+        collector.close()
+
+
+def test_short_run_writes_a_complete_report(bundle, tmp_path):
+    path = tmp_path / "r.json"
+    settings = RunSettings(
+        episodes=1, hz=0, max_steps=100, status=False, record=str(tmp_path / "v.gif")
+    )
+    run_agent(bundle, settings, PolicySpec(), path)
+    r = json.loads(path.read_text())
+    for key in ("p50", "p99", "misses", "scores", "device", "steps", "overrun_policy"):
+        assert key in r
+    assert set(r["latency_us"]["inference"]) >= {"p50", "p90", "p99", "max"}
+    assert r["latency_us"]["loop"]["p50"] >= r["latency_us"]["inference"]["p50"]
+    assert (tmp_path / "v.gif").stat().st_size > 1000
+
+
+class SlowPolicy:
+    """An artificially slow backend: 30 ms per inference."""
+
+    def __init__(self, n_actions=6, seconds=0.03):
+        self.n, self.s = n_actions, seconds
+
+    def logits(self, frames):
+        time.sleep(self.s)
+        out = np.zeros((1, self.n), np.float32)
+        out[0, 3] = 50.0  # always LEFT
+        return out
+
+
+@pytest.mark.parametrize("overrun", ["repeat", "late"])
+def test_overruns_are_counted_and_handled(bundle, overrun):
+    settings = RunSettings(hz=50, max_steps=8, overrun=overrun, status=False, greedy=True)
+    r = run_agent(bundle, settings, PolicySpec(), policy=SlowPolicy())
+    assert r["misses"] == 8 and r["miss_rate"] == 1.0
+    if overrun == "repeat":
+        assert r["repeated_actions"] == 8  # every late action replaced by the previous one
+    else:
+        assert r["repeated_actions"] == 0
+
+
+def test_fixed_rate_keeps_the_schedule(bundle):
+    settings = RunSettings(hz=100, max_steps=30, status=False)
+    t = time.perf_counter()
+    r = run_agent(bundle, settings, PolicySpec(precision="fp32"))
+    assert time.perf_counter() - t >= 29 / 100  # it waited for its ticks
+    assert r["misses"] <= 3
+
+
+def test_ctrl_c_still_writes_the_report(bundle, tmp_path):
+    class Interrupting(SlowPolicy):
+        calls = 0
+
+        def logits(self, frames):
+            Interrupting.calls += 1
+            if Interrupting.calls > 5:
+                raise KeyboardInterrupt
+            return super().logits(frames)
+
+    path = tmp_path / "r.json"
+    run_agent(bundle, RunSettings(hz=0, status=False), PolicySpec(), path,
+              policy=Interrupting(seconds=0))  # fmt: skip
+    r = json.loads(path.read_text())
+    assert r["interrupted"] is True and r["steps"] == 5
+
+
+def test_bad_bundles_and_other_games_are_refused(bundle, tmp_path, capsys):
+    assert main(["run", str(bundle), "--env", "ALE/Breakout-v5", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "plays ALE/Pong-v5, not ALE/Breakout-v5" in err and len(err.splitlines()) == 1
+    assert main(["run", str(tmp_path), "--quiet"]) == 2
+    assert "not a bundle" in capsys.readouterr().err
