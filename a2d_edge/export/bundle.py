@@ -99,7 +99,10 @@ def _build(model, ckpt, spec, tmp: Path, calib, held_out, s: ExportSettings, env
         else:
             (tmp / "build_engine.sh").write_text(
                 "#!/bin/sh\n# Build the TensorRT engine on the device (a2d export found no "
-                'TensorRT here).\nset -e\ncd "$(dirname "$0")"\n' + command + "\n"
+                "TensorRT here), then vouch for it in manifest.json.\nset -e\n"
+                'cd "$(dirname "$0")"\n'
+                f"{command}\n"
+                f"python3 -m a2d_edge.runtime.bundle register . {engine} tensorrt-{s.tensorrt}\n"
             )
             (tmp / "build_engine.sh").chmod(0o755)
     import onnx

@@ -85,3 +85,40 @@ def load_bundle(root: str | Path) -> Bundle:
         if sha256(f) != digest:
             raise A2DError(f"bundle {root}: {name} does not match its sha256 (tampered or corrupt)")
     return Bundle(root, manifest)
+
+
+def register_model(root: str | Path, name: str, key: str) -> Bundle:
+    """Vouch for a model built on the device (a TensorRT engine) in an intact bundle: the
+    bundle is verified first, then the file is hashed into the manifest under `models[key]`."""
+    from a2d_edge.utils.io import write_json
+
+    bundle = load_bundle(root)
+    path = bundle.root / name
+    if not path.is_file() or Path(name).name != name:
+        raise A2DError(f"{name} is not a file in the bundle {bundle.root}")
+    manifest = dict(bundle.manifest)
+    manifest["files"] = {**manifest["files"], name: sha256(path)}
+    manifest["models"] = {**manifest["models"], key: name}
+    write_json(bundle.root / "manifest.json", manifest)
+    return load_bundle(root)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m a2d_edge.runtime.bundle register BUNDLE FILE KEY"""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 4 or args[0] != "register":
+        print("usage: python -m a2d_edge.runtime.bundle register BUNDLE FILE KEY", file=sys.stderr)
+        return 2
+    try:
+        register_model(args[1], args[2], args[3])
+    except A2DError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"registered {args[2]} as {args[3]} in {args[1]}/manifest.json")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

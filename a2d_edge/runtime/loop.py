@@ -54,6 +54,7 @@ class RunSettings:
 class Stats:
     inference_ns: list[int] = field(default_factory=list)
     loop_ns: list[int] = field(default_factory=list)
+    env_ns: list[int] = field(default_factory=list)
     jitter_ns: list[int] = field(default_factory=list)
     misses: int = 0
     repeated: int = 0  # late actions replaced by the previous one
@@ -175,8 +176,10 @@ def _loop(env, policy: Policy, s: RunSettings, stats: Stats, frames: list[np.nda
             if s.overrun == "repeat":
                 action = last_action
                 stats.repeated += 1
+        t_env = time.perf_counter_ns()
         obs, reward, term, trunc, info = env.step(np.array([action], dtype=np.int32))
         t_applied = time.perf_counter_ns()
+        stats.env_ns.append(t_applied - t_env)
         stats.inference_ns.append(t_done - t_inf)
         stats.loop_ns.append(t_applied - start)
         last_action = action
@@ -222,6 +225,8 @@ def _status(stats: Stats, tracker: EpisodeTracker) -> None:
 def _report(bundle: Bundle, env_id: str, s: RunSettings, spec: PolicySpec, what: str,
             stats: Stats, interrupted: bool) -> dict[str, Any]:  # fmt: skip
     inference = percentiles_us(stats.inference_ns)
+    parts = zip(stats.loop_ns, stats.inference_ns, stats.env_ns, strict=True)
+    overhead = [loop - inf - env for loop, inf, env in parts]
     return {
         "schema": "a2d.run/1",
         "bundle": str(bundle.root),
@@ -237,6 +242,8 @@ def _report(bundle: Bundle, env_id: str, s: RunSettings, spec: PolicySpec, what:
         "latency_us": {
             "inference": inference,
             "loop": percentiles_us(stats.loop_ns),
+            "env_step": percentiles_us(stats.env_ns),
+            "overhead": percentiles_us(overhead),
             "start_jitter": percentiles_us(stats.jitter_ns),
         },
         "p50": inference.get("p50"),

@@ -92,7 +92,8 @@ def load_policy(bundle: Bundle, spec: PolicySpec) -> tuple[Policy, str]:
         engines = [k for k in models if k.startswith("tensorrt-")]
         if not engines:
             raise A2DError(
-                f"bundle {bundle.root} has no TensorRT engine: run its build_engine.sh on the device"
+                f"bundle {bundle.root} has no TensorRT engine: run its build_engine.sh on the "
+                "device (deploy/jetson/README.md)"
             )
         path = bundle.root / models[engines[0]]
         return TensorRTPolicy(str(path)), f"tensorrt {path.name}"

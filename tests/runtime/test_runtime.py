@@ -131,3 +131,21 @@ def test_bad_bundles_and_other_games_are_refused(bundle, tmp_path, capsys):
     assert "plays ALE/Pong-v5, not ALE/Breakout-v5" in err and len(err.splitlines()) == 1
     assert main(["run", str(tmp_path), "--quiet"]) == 2
     assert "not a bundle" in capsys.readouterr().err
+
+
+def test_an_engine_built_on_the_device_can_be_registered(bundle, tmp_path):
+    import shutil
+
+    from a2d_edge.errors import A2DError
+    from a2d_edge.runtime.bundle import register_model
+
+    b = tmp_path / "b"
+    shutil.copytree(bundle, b)
+    (b / "agent-fp16.engine").write_bytes(b"engine bytes")
+    registered = register_model(b, "agent-fp16.engine", "tensorrt-fp16")
+    assert registered.manifest["models"]["tensorrt-fp16"] == "agent-fp16.engine"
+    (b / "agent-fp16.engine").write_bytes(b"swapped")
+    with pytest.raises(A2DError, match="sha256"):
+        load_bundle(b)
+    with pytest.raises(A2DError, match="not a file"):
+        register_model(bundle, "../x", "k")

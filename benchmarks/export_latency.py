@@ -1,0 +1,98 @@
+"""Batch-1 latency on this CPU: torch eager fp32 vs ONNX Runtime fp32 vs ONNX Runtime INT8.
+
+For each agent (Nature CNN, ResNet-20, a searched edge agent; weights from `--checkpoint` for
+the Nature CNN when given, else fresh), the three forms are timed interleaved in one process
+(1 thread, warm-up, `--repeats` calls each), median and p99 in microseconds; INT8 is the
+bundle's own model (QDQ, calibrated on the agent's own frames) and its greedy-action agreement
+with fp32 on held-out frames is shown.
+
+    python benchmarks/export_latency.py --repeats 2000 [--checkpoint runs/pong-nature/agent.pt]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np
+import torch
+
+from a2d_edge.hw.timing import Runner
+from a2d_edge.nets import ActorCritic, build_agent, load_arch, random_arch
+from benchmarks.common import machine, table
+
+
+def agents(checkpoint: str | None) -> dict[str, ActorCritic]:
+    from a2d_edge.rl.checkpoint import load_agent
+
+    torch.manual_seed(0)
+    nature = load_agent(checkpoint)[0] if checkpoint else build_agent(load_arch("nature"), 6)
+    return {
+        "Nature CNN": nature,
+        "ResNet-20": build_agent(load_arch("resnet20"), 6),
+        "searched (edge, seed 0)": build_agent(random_arch("edge", 0), 6),
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--repeats", type=int, default=2000)
+    p.add_argument("--checkpoint", help="a trained Nature-CNN agent.pt (for real INT8 agreement)")
+    p.add_argument("--threads", type=int, default=1)
+    args = p.parse_args()
+
+    from a2d_edge.export.frames import gather_frames
+    from a2d_edge.export.onnx_export import compare, export_onnx, ort_predict
+    from a2d_edge.export.quantize import quantize_int8
+    from a2d_edge.hw.timing import parse_samples, time_interleaved
+    from a2d_edge.runtime.backends import ort_session
+
+    torch.set_num_threads(args.threads)
+    rows = []
+    for name, model in agents(args.checkpoint).items():
+        model.eval()
+        calib = gather_frames(model, "ALE/Pong-v5", 128, seed=0)
+        held = gather_frames(model, "ALE/Pong-v5", 256, seed=1)
+        fp32 = export_onnx(model)
+        int8 = quantize_int8(fp32, calib, "cpu")
+        agree = compare(ort_predict(fp32), ort_predict(int8), held)["action_agreement"]
+        x = held[:1].copy()
+        xt = torch.from_numpy(x)
+        s32, s8 = ort_session(fp32, args.threads), ort_session(int8, args.threads)
+        feed = {"frames": x}
+
+        def eager(m=model, xt=xt) -> None:
+            with torch.inference_mode():
+                m(xt)
+
+        runners: dict[str, Runner] = {
+            "torch": eager,
+            "ort32": lambda s=s32, f=feed: s.run(None, f),
+            "ort8": lambda s=s8, f=feed: s.run(None, f),
+        }
+        samples = time_interleaved(runners, args.repeats, warmup=50)
+        t = {k: parse_samples(v) for k, v in samples.items()}
+        p99 = {k: float(np.percentile(np.asarray(v) / 1000, 99)) for k, v in samples.items()}
+        rows.append([
+            name,
+            f"{t['torch'].p50_us:.0f} / {p99['torch']:.0f}",
+            f"{t['ort32'].p50_us:.0f} / {p99['ort32']:.0f}",
+            f"{t['ort8'].p50_us:.0f} / {p99['ort8']:.0f}",
+            f"{t['ort8'].p50_us / t['torch'].p50_us:.2f}×",
+            f"{t['ort8'].p50_us / t['ort32'].p50_us:.2f}×",
+            f"{100 * agree:.1f}%",
+        ])  # fmt: skip
+        print(f"  {name} done", file=sys.stderr)
+    print(
+        f"\nbatch 1, {args.threads} thread(s), {args.repeats} interleaved calls each; {machine()}\n"
+    )
+    print(table(["agent", "torch eager fp32 p50/p99 µs", "ORT fp32 p50/p99 µs",
+                 "ORT INT8 p50/p99 µs", "INT8 / torch", "INT8 / ORT fp32",
+                 "INT8 action agreement"], rows))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
