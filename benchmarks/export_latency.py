@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -70,8 +71,8 @@ def main() -> None:
 
         runners: dict[str, Runner] = {
             "torch": eager,
-            "ort32": lambda s=s32, f=feed: s.run(None, f),
-            "ort8": lambda s=s8, f=feed: s.run(None, f),
+            "ort32": partial(s32.run, None, feed),
+            "ort8": partial(s8.run, None, feed),
         }
         samples = time_interleaved(runners, args.repeats, warmup=50)
         t = {k: parse_samples(v) for k, v in samples.items()}
