@@ -1,57 +1,160 @@
-"""`make demo`: the main job end to end on the embedded default (ALE/Pong-v5).
+"""`make demo`: the whole pipeline on the embedded default (ALE/Pong-v5, this CPU).
 
-This stage of the project trains a small agent briefly on Pong and evaluates it with the
-paper's protocol. `python -m a2d_edge.demo --steps N --episodes K` runs it longer.
+1. a latency table of this machine (a shipped one when it matches, else a short a2d-profile),
+2. a short latency-budgeted A2D search distilled from the shipped Pong teacher (zoo:pong),
+3. a short distilled retrain of the derived agent,
+4. export to a verified INT8 bundle,
+5. `a2d run` of the bundle for a couple of episodes, recorded,
+then one summary table. Every step is a flag away from a real run:
+
+    python -m a2d_edge.demo --search-steps 2000000 --train-steps 10000000 --episodes 30
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from a2d_edge.config import build_config
+from a2d_edge.cli import main as a2d
 from a2d_edge.errors import A2DError
-from a2d_edge.rl.config import TrainConfig
-from a2d_edge.rl.evaluate import evaluate_checkpoint
-from a2d_edge.rl.trainer import start_run, train
+
+TABLES = Path(__file__).resolve().parents[1] / "latency_tables"
+
+
+def _step(title: str) -> None:
+    print(f"\n=== {title} ===", flush=True)
+
+
+def _call(argv: list[str]) -> None:
+    print("$ a2d " + " ".join(argv), flush=True)
+    if a2d(argv) != 0:
+        raise SystemExit(f"a2d-demo: step failed: a2d {' '.join(argv)}")
+
+
+def teacher(out: Path, steps: int) -> str:
+    from a2d_edge.zoo import available
+
+    if "pong" in available():
+        return "zoo:pong"
+    print("no shipped teacher (zoo:pong) in this checkout yet: training a brief stand-in")
+    _call(["train", "--env", "ALE/Pong-v5", "--steps", str(steps), "--out", str(out / "teacher"),
+           "--eval-every", "0"])  # fmt: skip
+    return str(out / "teacher" / "agent.pt")
+
+
+def latency_table(out: Path) -> Path:
+    from a2d_edge.hw.profile import describe_device, device_slug
+
+    slug = device_slug(describe_device(1))
+    for name in (f"{slug}-onnxruntime-int8-edge-inloop.json", f"{slug}-onnxruntime-int8-edge.json"):
+        if (TABLES / name).is_file():
+            print(f"using the shipped table latency_tables/{name}")
+            return TABLES / name
+    path = out / "lut.json"
+    print("no shipped table for this machine: profiling it briefly (INT8, in-loop)")
+    from a2d_edge.hw.cli import main as profile
+
+    argv = ["--backend", "onnxruntime", "--precision", "int8", "--preset", "edge", "--mode",
+            "in-loop", "--repeats", "40", "--warmup", "5", "--validate", "16",
+            "--out", str(path)]  # fmt: skip
+    print("$ a2d-profile " + " ".join(argv), flush=True)
+    if profile(argv) != 0:
+        raise SystemExit("a2d-demo: profiling failed")
+    return path
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="a2d-demo", description=__doc__)
-    p.add_argument("--env", default="ALE/Pong-v5")
-    p.add_argument("--steps", type=int, default=40_000)
-    p.add_argument("--episodes", type=int, default=5)
+    p = argparse.ArgumentParser(prog="a2d-demo", description=__doc__,
+                                formatter_class=argparse.RawTextHelpFormatter)  # fmt: skip
     p.add_argument("--out", default="runs/demo")
+    p.add_argument(
+        "--budget-factor",
+        type=float,
+        default=2.0,
+        help="latency budget = this x the fastest arch of the space (by the table)",
+    )
+    p.add_argument("--search-steps", type=int, default=20_000)
+    p.add_argument("--train-steps", type=int, default=40_000)
+    p.add_argument(
+        "--teacher-steps", type=int, default=40_000, help="only when no teacher is shipped"
+    )
+    p.add_argument("--episodes", type=int, default=2)
+    p.add_argument("--hz", type=float, default=60.0, help="control rate of the final run")
     args = p.parse_args(argv)
     out = Path(args.out)
+    t0 = time.perf_counter()
     try:
         if out.exists():
             shutil.rmtree(out)  # the demo's own folder, rebuilt on every run
-        cfg = build_config(
-            TrainConfig,
-            {"env": args.env, "arch": "nature", "steps": args.steps, "eval_every": 0},
-        )
-        t0 = time.perf_counter()
-        result = train(cfg, start_run(cfg, out))
-        t_train = time.perf_counter() - t0
-        ev = evaluate_checkpoint(out / "agent.pt", episodes=args.episodes, seed=0)
+        out.mkdir(parents=True)
+        _step("1/5 teacher and latency table")
+        tch = teacher(out, args.teacher_steps)
+        lut = latency_table(out)
+        from a2d_edge.hw.lut import LatencyTable
+
+        table = LatencyTable.load(lut)
+        fastest, _ = table.minimum_ms()
+        budget = round(fastest * args.budget_factor, 4)
+        _step(f"2/5 A2D search, budget {budget} ms (fastest arch {fastest:.3f} ms)")
+        _call(["search", "--env", "ALE/Pong-v5", "--teacher", tch, "--preset", "edge", "--mode",
+               "hard", "--steps", str(args.search_steps), "--lut", str(lut),
+               "--latency-budget-ms", str(budget), "--eval-every", "0", "--out",
+               str(out / "search")])  # fmt: skip
+        _step("3/5 retrain the derived agent, distilled")
+        _call(["train", "--env", "ALE/Pong-v5", "--arch", str(out / "search" / "arch.json"),
+               "--teacher", tch, "--steps", str(args.train_steps), "--eval-every", "0",
+               "--out", str(out / "agent")])  # fmt: skip
+        _step("4/5 export a verified INT8 bundle")
+        export = ["export", str(out / "agent" / "agent.pt"), "--out", str(out / "bundle"),
+                  "--frames", "256"]  # fmt: skip
+        print("$ a2d " + " ".join([*export, "--int8"]), flush=True)
+        if a2d([*export, "--int8"]) != 0:
+            print("INT8 missed the agreement bar for this briefly trained agent: exporting fp32")
+            _call(export)
+        _step(f"5/5 run it at {args.hz:g} Hz")
+        _call(["run", str(out / "bundle"), "--episodes", str(args.episodes), "--hz",
+               str(args.hz), "--report", str(out / "run.json"), "--record",
+               str(out / "run.gif")])  # fmt: skip
     except A2DError as e:
         print(f"a2d-demo: error: {e}", file=sys.stderr)
         return 2
-    print()
-    header = ("env", "arch", "steps", "train s", "steps/s", "eval mean", "± std")
-    print("{:<16}{:<8}{:>8}{:>9}{:>9}{:>11}{:>8}".format(*header))
-    print(
-        f"{args.env:<16}{'nature':<8}{result.step:>8}{t_train:>9.1f}"
-        f"{result.steps_per_second:>9.0f}{ev.mean:>11.2f}{ev.std:>8.2f}"
-    )
-    print(f"\ncheckpoint: {out / 'agent.pt'}   logs: {out / 'metrics.jsonl'}, {out / 'tb'}")
-    print("(a brief run: Pong needs ~6-7M steps to win; see BENCHMARKS.md for the long run)")
+    summary(out, budget, time.perf_counter() - t0)
     return 0
+
+
+def summary(out: Path, budget: float, seconds: float) -> None:
+    search = json.loads((out / "search" / "search.json").read_text())
+    run = json.loads((out / "run.json").read_text())
+    manifest = json.loads((out / "bundle" / "manifest.json").read_text())
+    lat = search["latency"]
+    inf = run["latency_us"]["inference"]
+    int8 = manifest["verification"].get("int8_vs_fp32", {}).get("action_agreement")
+    rows = [
+        ("latency budget (table)", f"{budget:.3f} ms"),
+        ("predicted latency (table)", f"{lat['predicted_ms']:.3f} ms"
+         + (" (repaired)" if lat["repaired"] else "")),
+        ("measured at search end", f"{lat['measured_ms']:.3f} ms" if lat.get("measured_ms")
+         else "n/a"),
+        (f"measured in the run ({run['policy']})", f"p50 {inf['p50'] / 1000:.3f} / p99 "
+         f"{inf['p99'] / 1000:.3f} ms"),
+        ("deadline misses", f"{run['misses']} of {run['steps']}"),
+        ("FLOPs of the derived agent", f"{search['derived_flops'] / 1e6:.2f} M"),
+        ("INT8 action agreement with fp32", f"{100 * int8:.1f}%" if int8 else "no INT8 model"),
+        ("score (episodes)", f"{run['score_mean']} {run['scores']}"),
+    ]  # fmt: skip
+    print(f"\n{'=' * 64}\n a2d demo summary ({seconds / 60:.1f} min)\n{'=' * 64}")
+    for k, v in rows:
+        print(f" {k:<40}{v}")
+    print(
+        f"\n derived arch: {out / 'search' / 'arch.json'}\n bundle: {out / 'bundle'}\n"
+        f" run report: {out / 'run.json'}\n video: {out / 'run.gif'}"
+    )
+    print(" (short demo budgets: the score is not the point; see README for real runs)")
 
 
 if __name__ == "__main__":

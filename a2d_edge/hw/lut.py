@@ -66,13 +66,17 @@ class Timing:
 
 @dataclass
 class Correction:
-    """predicted = scale * plain_sum + offset_us, fitted on measured whole architectures."""
+    """predicted = scale * plain_sum + per_op_us * n_ops + offset_us, fitted on measured whole
+    architectures; n_ops counts the blocks that run an op (all but identity skips). The per-op
+    term absorbs what each separately timed op pays at its boundaries (layout reorders, Q/DQ
+    pairs) and a fused graph does not."""
 
     scale: float = 1.0
     offset_us: float = 0.0
+    per_op_us: float = 0.0
 
-    def apply(self, plain_us: float) -> float:
-        return self.scale * plain_us + self.offset_us
+    def apply(self, plain_us: float, n_ops: float = 0.0) -> float:
+        return self.scale * plain_us + self.per_op_us * n_ops + self.offset_us
 
 
 @dataclass
@@ -126,7 +130,11 @@ class LatencyTable:
             entries=entries,
             fixed=fixed,
             meta=meta,
-            correction=Correction(float(corr["scale"]), float(corr["offset_us"])) if corr else None,
+            correction=Correction(
+                float(corr["scale"]), float(corr["offset_us"]), float(corr.get("per_op_us", 0.0))
+            )
+            if corr
+            else None,
             validation=dict(data.get("validation", {})),
             input_hw=tuple(data.get("input_hw", (84, 84))),  # type: ignore[arg-type]
         )
@@ -197,10 +205,26 @@ class LatencyTable:
             total += self.entries[key].p50_us
         return total / 1000.0
 
+    def op_mask(self) -> torch.Tensor:
+        """1 where a block's candidate runs an op, 0 for an identity skip: [n_blocks, n_ops]."""
+        return torch.tensor(
+            [[0.0 if op == "skip" and b.c_in == b.c_out and b.stride == 1 else 1.0
+              for op in self.space.ops] for b in self.space.blocks(self.input_hw)],
+            dtype=torch.float64,
+        )  # fmt: skip
+
+    def n_ops(self, arch: Arch) -> float:
+        ops = self._check_arch(arch)
+        index = {op: i for i, op in enumerate(self.space.ops)}
+        mask = self.op_mask()
+        return float(sum(mask[b, index[op]] for b, op in enumerate(ops)))
+
     def predict(self, arch: Arch) -> float:
         """Predicted batch-1 latency in milliseconds (corrected when the table has a fit)."""
         plain_us = self.predict_plain(arch) * 1000.0
-        return (self.correction.apply(plain_us) if self.correction else plain_us) / 1000.0
+        if self.correction is None:
+            return plain_us / 1000.0
+        return self.correction.apply(plain_us, self.n_ops(arch)) / 1000.0
 
     def expected(self, weights: torch.Tensor) -> torch.Tensor:
         """E[latency] in ms under block weights / probabilities [n_blocks, n_ops], differentiable.
@@ -210,7 +234,9 @@ class LatencyTable:
         per_op = self.matrix_us().to(weights.dtype)
         plain = (weights * per_op).sum() + self.fixed_us()
         if self.correction is not None:
-            plain = self.correction.scale * plain + self.correction.offset_us
+            c = self.correction
+            n_ops = (weights * self.op_mask().to(weights.dtype)).sum()
+            plain = c.scale * plain + c.per_op_us * n_ops + c.offset_us
         return plain / 1000.0
 
     def minimum_ms(self) -> tuple[float, list[str]]:

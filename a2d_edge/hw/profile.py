@@ -210,11 +210,18 @@ def error_stats(measured: np.ndarray, predicted: np.ndarray) -> dict[str, float]
     }
 
 
-def fit_correction(plain: np.ndarray, measured: np.ndarray) -> Correction:
-    """Least squares measured ~ scale * plain + offset (pure)."""
-    a = np.stack([plain, np.ones_like(plain)], axis=1)
-    (scale, offset), *_ = np.linalg.lstsq(a, measured, rcond=None)
-    return Correction(float(scale), float(offset))
+def fit_correction(
+    plain: np.ndarray, measured: np.ndarray, n_ops: np.ndarray | None = None
+) -> Correction:
+    """Least squares measured ~ scale * plain + per_op * n_ops + offset (pure); without
+    `n_ops`, or when n_ops does not vary, the two-term fit."""
+    if n_ops is None or np.ptp(n_ops) == 0:
+        a = np.stack([plain, np.ones_like(plain)], axis=1)
+        (scale, offset), *_ = np.linalg.lstsq(a, measured, rcond=None)
+        return Correction(float(scale), float(offset))
+    a = np.stack([plain, n_ops, np.ones_like(plain)], axis=1)
+    (scale, per_op, offset), *_ = np.linalg.lstsq(a, measured, rcond=None)
+    return Correction(float(scale), float(offset), float(per_op))
 
 
 def measure_archs(
@@ -233,15 +240,38 @@ def random_archs(space: SearchSpace, n: int, seed: int) -> list[dict[str, Any]]:
             for _ in range(n)]  # fmt: skip
 
 
+def varied_archs(space: SearchSpace, n: int, seed: int) -> list[dict[str, Any]]:
+    """Random archs spread from the cheapest to the costliest corner of the space: arch i
+    draws each block's op with probability ~ exp(beta_i * cost rank), beta_i from -8 to 8, so
+    a fit on them also holds for the cheap archs a budgeted search returns."""
+    rng = np.random.default_rng(seed)
+    flops = np.asarray(space.op_flops(), dtype=np.float64)
+    ranks = flops.argsort(axis=1).argsort(axis=1) / (len(space.ops) - 1)  # 0 cheapest .. 1
+    betas = np.linspace(-8.0, 8.0, n) if n > 1 else np.zeros(1)
+    rng.shuffle(betas)
+    archs = []
+    for beta in betas:
+        ops = []
+        for row in ranks:
+            p = np.exp(beta * row)
+            ops.append(space.ops[int(rng.choice(len(row), p=p / p.sum()))])
+        archs.append(searched_arch(space, ops))
+    return archs
+
+
 def validate(table: LatencyTable, n: int, s: ProfileSettings, seed: int = 0) -> None:
-    """Fit the correction on n//2 measured random archs, judge both predictions on the rest."""
-    archs = random_archs(table.space, n, seed)
+    """Fit the correction on n//2 measured archs (spread over the space's cost range, see
+    `varied_archs`), judge both predictions on the other half."""
+    archs = varied_archs(table.space, n, seed)
     measured = measure_archs(table.space, archs, s)
     plain = np.array([table.predict_plain(a) * 1000 for a in archs])
+    n_ops = np.array([table.n_ops(a) for a in archs])
     half = n // 2
-    table.correction = fit_correction(plain[:half], measured[:half])
-    corrected = np.array([table.correction.apply(p) for p in plain[half:]])
+    table.correction = fit_correction(plain[:half], measured[:half], n_ops[:half])
+    corrected = np.array([table.correction.apply(p, k) for p, k in zip(plain[half:], n_ops[half:],
+                                                                       strict=True)])  # fmt: skip
     table.validation = {
+        "sample": "varied_archs: op drawn ~ exp(beta * cost rank), beta in [-8, 8]",
         "archs": n,
         "seed": seed,
         "fit_on": half,

@@ -37,15 +37,33 @@ def test_hand_built_table_predicts_sums_and_corrections():
     assert corrected.predict_plain(arch) == pytest.approx(0.136)
 
 
+def test_per_op_term_counts_blocks_that_run_an_op():
+    table = _tiny_table(Correction(scale=1.0, offset_us=0.0, per_op_us=7.0))
+    # block 0 and 1 keep their shape (8 -> 8, stride 1): skip is the identity there
+    assert table.n_ops(searched_arch(TINY, ["skip", "skip"])) == 0
+    assert table.n_ops(searched_arch(TINY, ["conv_k3", "skip"])) == 1
+    arch = searched_arch(TINY, ["conv_k3", "conv_k3"])
+    assert table.predict(arch) == pytest.approx((35 + 200 + 2 * 7) / 1000)
+
+
+def test_fit_with_per_op_term_recovers_it():
+    import numpy as np
+
+    plain = np.array([100.0, 150.0, 200.0, 260.0, 300.0])
+    n_ops = np.array([2.0, 9.0, 4.0, 12.0, 7.0])
+    c = fit_correction(plain, 0.8 * plain + 5.0 * n_ops + 20.0, n_ops)
+    assert (c.scale, c.per_op_us, c.offset_us) == pytest.approx((0.8, 5.0, 20.0))
+
+
 def test_expected_equals_predict_for_one_hot_and_is_differentiable():
-    table = _tiny_table(Correction(0.9, 3.0))
+    table = _tiny_table(Correction(0.9, 3.0, per_op_us=4.0))
     arch = searched_arch(TINY, ["skip", "conv_k3"])
     one_hot = torch.tensor([[0.0, 1.0], [1.0, 0.0]], requires_grad=True)
     expected = table.expected(one_hot)
     assert float(expected) == pytest.approx(table.predict(arch))
     expected.backward()
     assert one_hot.grad is not None
-    assert one_hot.grad[0, 0] == pytest.approx(0.9 * 100 / 1000)
+    assert one_hot.grad[0, 0] == pytest.approx((0.9 * 100 + 4.0) / 1000)
 
 
 def test_round_trip(tmp_path):
