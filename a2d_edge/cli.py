@@ -16,15 +16,31 @@ RESUME_OVERRIDES = ("threads", "learner_threads", "env_threads", "progress")
 """Settings a resumed run may change: they set speed, not the math."""
 
 
+def init_from_env():  # type: ignore[no-untyped-def]
+    from a2d_edge.utils.dist import init_from_env as init
+
+    return init()
+
+
+def _start_on_main(start, out, dist):  # type: ignore[no-untyped-def]
+    """Rank 0 creates the run folder; the other ranks wait for it."""
+    from a2d_edge.utils.dist import barrier
+
+    run_dir = start() if dist.main else out
+    barrier(dist)
+    return run_dir
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from a2d_edge.rl.config import TrainConfig
     from a2d_edge.rl.trainer import start_run, train
 
     cfg = _resolve_config(args, TrainConfig, "train")
-    if args.resume:
-        result = train(cfg, args.resume, resume=True)
-    else:
-        result = train(cfg, start_run(cfg, args.out))
+    dist = init_from_env()
+    run_dir = args.resume or _start_on_main(lambda: start_run(cfg, args.out), args.out, dist)
+    result = train(cfg, run_dir, resume=bool(args.resume), dist=dist)
+    if not dist.main:
+        return 0
     final = "n/a" if result.final_eval is None else f"{result.final_eval:.2f}"
     print(
         f"done: {result.step} steps, {result.steps_per_second:,.0f} steps/s, "
@@ -62,10 +78,13 @@ def _cmd_search(args: argparse.Namespace) -> int:
 
     cfg = _resolve_config(args, SearchConfig, "search")
     prepare(cfg)  # bad table / infeasible budget: refused before anything is written
-    if args.resume:
-        result = search(cfg, args.resume, resume=True)
-    else:
-        result = search(cfg, start_run(cfg, args.out, kind="search"))
+    dist = init_from_env()
+    run_dir = args.resume or _start_on_main(
+        lambda: start_run(cfg, args.out, kind="search"), args.out, dist
+    )
+    result = search(cfg, run_dir, resume=bool(args.resume), dist=dist)
+    if not dist.main:
+        return 0
     final = "n/a" if result.final_eval is None else f"{result.final_eval:.2f}"
     print(
         f"done: {result.step} steps; derived {result.flops / 1e6:.2f} MFLOPs, last derived-net "

@@ -25,8 +25,9 @@ from a2d_edge.rl.evaluate import evaluate_agent
 from a2d_edge.rl.objective import a2d_loss, batched_forward
 from a2d_edge.rl.rollout import Rollout, RolloutCollector
 from a2d_edge.rl.schedule import lr_at
+from a2d_edge.utils.dist import DistInfo, average_gradients, broadcast_module
 from a2d_edge.utils.io import read_json, write_json
-from a2d_edge.utils.logging import RunLogger
+from a2d_edge.utils.logging import NullLogger, RunLogger
 
 
 @dataclass
@@ -81,17 +82,22 @@ def load_run_config(
     return build_config(cls, data["config"])
 
 
-def make_collector(cfg: TrainConfig, step: int) -> RolloutCollector:
-    """The training envs; a resumed run reseeds them from its step (env state is not saved)."""
+def make_collector(cfg: TrainConfig, step: int, rank: int = 0) -> RolloutCollector:
+    """The training envs (`num_envs` per rank); a resumed run reseeds them from its step (env
+    state is not saved), each rank from its own seed range."""
     return RolloutCollector(
         cfg.env,
         cfg.num_envs,
         cfg.atari(),
-        seed=cfg.seed * 1_000_003 + step,
+        seed=cfg.seed * 1_000_003 + step + rank * 7_919_000,
         groups=cfg.env_groups,
         env_threads=cfg.env_threads,
         channels_last=cfg.channels_last,
     )
+
+
+def open_logger(run_dir: Path, resume_step: int | None, dist: DistInfo) -> RunLogger:
+    return RunLogger(run_dir, resume_step) if dist.main else NullLogger()
 
 
 def run_loop(loop: TrainLoop, command: str) -> None:
@@ -113,8 +119,11 @@ def train(
     cfg: TrainConfig,
     run_dir: str | Path,
     resume: bool = False,
+    dist: DistInfo | None = None,
 ) -> TrainResult:
-    """Train (or continue) the run in `run_dir` until `cfg.steps` agent steps."""
+    """Train (or continue) the run in `run_dir` until `cfg.steps` agent steps (over all ranks
+    when launched by torchrun)."""
+    dist = dist or DistInfo()
     run_dir = Path(run_dir)
     torch.set_num_threads(cfg.threads)
     arch = load_arch(cfg.arch)
@@ -126,9 +135,11 @@ def train(
         )
         torch.set_rng_state(ckpt["rng"]["torch"])
         arch = ckpt["arch"]
+        if dist.rank > 0:  # rank 0's sampling stream is the saved one; the others derive theirs
+            torch.manual_seed(cfg.seed + 104_729 * dist.rank + state.step)
     else:
-        torch.manual_seed(cfg.seed)
-    collector = make_collector(cfg, state.step)
+        torch.manual_seed(cfg.seed + 104_729 * dist.rank)
+    collector = make_collector(cfg, state.step, dist.rank)
     model: ActorCritic = (
         agent_from_checkpoint(ckpt) if ckpt else build_agent(arch, collector.n_actions)
     )
@@ -136,6 +147,7 @@ def train(
         raise A2DError(
             f"checkpoint has {model.n_actions} actions but {cfg.env} has {collector.n_actions}"
         )
+    broadcast_module(model, dist)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     optimizer = torch.optim.RMSprop(
@@ -144,9 +156,9 @@ def train(
     if ckpt is not None:
         optimizer.load_state_dict(ckpt["optimizer"])
     teacher = check_distill(cfg, collector.n_actions)
-    logger = RunLogger(run_dir, resume_step=state.step if ckpt else None)
+    logger = open_logger(run_dir, state.step if ckpt else None, dist)
     loop = TrainLoop(cfg, run_dir, model, optimizer, collector, logger, state, teacher)
-    loop.arch = arch
+    loop.arch, loop.dist = arch, dist
     run_loop(loop, "train")
     return TrainResult(run_dir, state.step, state.last_eval, loop.sps)
 
@@ -178,6 +190,7 @@ class TrainLoop:
         self.cfg, self.run_dir, self.model, self.optimizer = cfg, run_dir, model, optimizer
         self.collector, self.logger, self.state = collector, logger, state
         self.teacher = teacher
+        self.dist = DistInfo()
         self.arch: dict[str, Any] = {}
         self.scores: deque[float] = deque(maxlen=20)
         self.sps = 0.0
@@ -185,7 +198,8 @@ class TrainLoop:
     def run(self) -> None:
         cfg, st = self.cfg, self.state
         per_update = self.steps_per_update()
-        bar = _progress(cfg, st.step)
+        main = self.dist.main
+        bar = _progress(cfg, st.step) if main else None
         next_log = _next_multiple(st.step, cfg.log_every)
         next_ckpt = _next_multiple(st.step, cfg.checkpoint_every)
         next_eval = _next_multiple(st.step, cfg.eval_every) if cfg.eval_every else None
@@ -203,10 +217,12 @@ class TrainLoop:
                 self.scores.append(score)
             if st.step >= next_log:
                 next_log += cfg.log_every
-                self.log_train(stats)
+                if main:
+                    self.log_train(stats)
             if next_eval is not None and (st.step >= next_eval or st.step >= cfg.steps):
                 next_eval += cfg.eval_every
-                self.evaluate()
+                if main:
+                    self.evaluate()
                 last_time = time.perf_counter()
             if st.step >= next_ckpt or st.step >= cfg.steps:
                 next_ckpt += cfg.checkpoint_every
@@ -218,7 +234,7 @@ class TrainLoop:
             bar.close()
 
     def steps_per_update(self) -> int:
-        return self.cfg.rollout * self.collector.num_envs
+        return self.cfg.rollout * self.collector.num_envs * self.dist.world
 
     def update(self) -> dict[str, float]:
         cfg = self.cfg
@@ -250,6 +266,7 @@ class TrainLoop:
         total, scalars = a2d_loss(self.cfg, ro, last_value, self.teacher)
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
+        average_gradients(self.model.parameters(), self.dist)
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.max_grad_norm)
         self.optimizer.step()
         scalars["grad_norm"] = float(grad_norm)
@@ -283,6 +300,8 @@ class TrainLoop:
             self.checkpoint("best.pt")
 
     def checkpoint(self, name: str = "agent.pt") -> None:
+        if not self.dist.main:
+            return
         cfg, st = self.cfg, self.state
         save_checkpoint(
             self.run_dir / name,
@@ -301,6 +320,7 @@ class TrainLoop:
                 "optimizer": self.optimizer.state_dict(),
                 "rng": {"torch": torch.get_rng_state()},
                 "config": to_dict(cfg),
+                "world_size": self.dist.world,
                 "teacher": self.teacher.source if self.teacher else "",
                 "distill": cfg.distill_mode(),
             },

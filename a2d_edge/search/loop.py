@@ -32,6 +32,7 @@ from a2d_edge.rl.trainer import (
     TrainLoop,
     check_distill,
     make_collector,
+    open_logger,
     run_loop,
 )
 from a2d_edge.search.config import SearchConfig
@@ -42,8 +43,8 @@ from a2d_edge.search.cost import (
     repair_to_budget,
     tau_at,
 )
+from a2d_edge.utils.dist import DistInfo, average_gradients, broadcast_module
 from a2d_edge.utils.io import atomic_write, write_json
-from a2d_edge.utils.logging import RunLogger
 
 FORMAT = "a2d.supernet/1"
 SEARCH_SCHEMA = "a2d.search/1"
@@ -91,8 +92,11 @@ def prepare(cfg: SearchConfig) -> tuple[SearchSpace, LatencyTable | None]:
     return space, table
 
 
-def search(cfg: SearchConfig, run_dir: str | Path, resume: bool = False) -> SearchResult:
+def search(
+    cfg: SearchConfig, run_dir: str | Path, resume: bool = False, dist: DistInfo | None = None
+) -> SearchResult:
     run_dir = Path(run_dir)
+    dist = dist or DistInfo()
     torch.set_num_threads(cfg.threads)
     space, table = prepare(cfg)
     state, ckpt = LoopState(), None
@@ -103,10 +107,13 @@ def search(cfg: SearchConfig, run_dir: str | Path, resume: bool = False) -> Sear
         )
         torch.set_rng_state(ckpt["rng"]["torch"])
         space = SearchSpace.from_dict(ckpt["space"])
+        if dist.rank > 0:
+            torch.manual_seed(cfg.seed + 104_729 * dist.rank + state.step)
     else:
-        torch.manual_seed(cfg.seed)
-    collector = make_collector(cfg, state.step)
+        torch.manual_seed(cfg.seed + 104_729 * dist.rank)
+    collector = make_collector(cfg, state.step, dist.rank)
     supernet = Supernet(space, collector.n_actions)
+    broadcast_module(supernet, dist)
     if cfg.channels_last:
         supernet = supernet.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     w_opt = torch.optim.RMSprop(
@@ -125,11 +132,12 @@ def search(cfg: SearchConfig, run_dir: str | Path, resume: bool = False) -> Sear
         a_opt.load_state_dict(ckpt["alpha_optimizer"])
         trajectory = list(ckpt["trajectory"])
     teacher = check_distill(cfg, collector.n_actions)
-    logger = RunLogger(run_dir, resume_step=state.step if ckpt else None)
+    logger = open_logger(run_dir, state.step if ckpt else None, dist)
     loop = SearchLoop(cfg, run_dir, supernet, w_opt, collector, logger, state, teacher)
+    loop.dist = dist
     loop.setup(space, a_opt, trajectory, table)
     run_loop(loop, "search")
-    arch = loop.write_outputs(final=True)
+    arch = loop.write_outputs(final=True) if dist.main else supernet.derive()
     flops = space.arch_flops(arch["ops"], collector.n_actions)
     return SearchResult(run_dir, state.step, arch, flops, state.last_eval)
 
@@ -200,7 +208,7 @@ class SearchLoop(TrainLoop):
 
     def steps_per_update(self) -> int:
         rollouts = 2 if self.cfg_s.optimization == "bi-level" else 1
-        return rollouts * self.cfg.rollout * self.collector.num_envs
+        return rollouts * self.cfg.rollout * self.collector.num_envs * self.dist.world
 
     def update(self) -> dict[str, float]:
         cfg, st = self.cfg_s, self.state
@@ -209,18 +217,22 @@ class SearchLoop(TrainLoop):
             group["lr"] = lr
         self.tau = tau_at(st.step, cfg.tau, cfg.tau_decay, cfg.tau_every)
         if cfg.optimization == "one-level":
-            scalars = self._step(update_weights=True, update_alpha=True)
+            scalars = self._step(update_weights=True, update_alpha=True, draw=0)
         else:
-            scalars = self._step(update_weights=True, update_alpha=False)
-            scalars.update(self._step(update_weights=False, update_alpha=True))
+            scalars = self._step(update_weights=True, update_alpha=False, draw=0)
+            scalars.update(self._step(update_weights=False, update_alpha=True, draw=1))
         scalars.update(lr=lr, tau=self.tau, alpha_entropy=alpha_entropy(self.model.alpha))
         return scalars
 
-    def _step(self, update_weights: bool, update_alpha: bool) -> dict[str, float]:
-        """One rollout under one sampled architecture, then the chosen parameter updates."""
+    def _step(self, update_weights: bool, update_alpha: bool, draw: int) -> dict[str, float]:
+        """One rollout under one sampled architecture, then the chosen parameter updates.
+
+        The Gumbel noise comes from a generator keyed by (seed, update, draw): every rank
+        samples the same architecture, and a resumed search continues the same sequence."""
         cfg = self.cfg_s
         hard = cfg.mode == "hard"
-        noise = sample_gumbel(tuple(self.model.alpha.shape))
+        gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + 2 * self.state.updates + draw)
+        noise = sample_gumbel(tuple(self.model.alpha.shape), generator=gen)
         with torch.no_grad():
             acting = gumbel_weights(self.model.alpha, noise, self.tau, hard)
         ro: Rollout = self.collector.collect(
@@ -250,6 +262,7 @@ class SearchLoop(TrainLoop):
             self.optimizer.zero_grad(set_to_none=True)
             self.a_opt.zero_grad(set_to_none=True)
             objective.backward()
+            average_gradients(self.model.parameters(), self.dist)
             if update_weights:
                 norm = torch.nn.utils.clip_grad_norm_(
                     self.model.weight_parameters(), cfg.max_grad_norm
@@ -291,6 +304,8 @@ class SearchLoop(TrainLoop):
         self.write_outputs()
 
     def checkpoint(self, name: str = "supernet.pt") -> None:
+        if not self.dist.main:
+            return
         cfg, st = self.cfg_s, self.state
         ckpt = {
             "format": FORMAT,

@@ -47,6 +47,19 @@ class RunLogger:
             self._tb.close()
 
 
+class NullLogger(RunLogger):
+    """What ranks other than 0 log: nothing."""
+
+    def __init__(self) -> None:
+        pass
+
+    def log(self, step: int, kind: str, scalars: dict[str, float]) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 def _truncate_jsonl(path: Path, last_step: int) -> None:
     kept = []
     for line in path.read_text().splitlines():
