@@ -23,9 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import machine, median, run_worker, table
 
 OURS = {
-    "a2d (default: fp32, 1+2 threads)": [],
-    "a2d fp32, 1 thread": ["--learner-threads", "1"],
-    "a2d bf16 autocast, 1+2 threads": ["--precision", "bf16"],
+    "a2d default (fp32, 1 thread)": [],
+    "a2d fp32, update on 2 threads": ["--learner-threads", "2"],
+    "a2d bf16 autocast, update on 2 threads": ["--precision", "bf16", "--learner-threads", "2"],
 }
 
 
