@@ -42,3 +42,13 @@ def run_worker(argv: Sequence[str], env: dict[str, str] | None = None) -> str:
     if proc.returncode != 0:
         raise RuntimeError(f"worker {argv} failed:\n{proc.stderr[-2000:]}")
     return proc.stdout
+
+
+def result(stdout: str) -> float:
+    """The value a worker printed on its `RESULT <json>` line (libraries print banners too)."""
+    import json
+
+    lines = [ln for ln in stdout.splitlines() if ln.startswith("RESULT ")]
+    if not lines:
+        raise RuntimeError(f"worker printed no RESULT line:\n{stdout[-2000:]}")
+    return float(json.loads(lines[-1][len("RESULT ") :]))

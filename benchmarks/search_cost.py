@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import machine, median, run_worker, table
+from benchmarks.common import machine, median, result, run_worker, table
 
 
 def largest_arch(preset: str) -> dict:  # type: ignore[type-arg]
@@ -56,28 +56,16 @@ def main() -> None:
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.worker, args.preset, args.steps, args.env)))
+        print("RESULT " + json.dumps(worker(args.worker, args.preset, args.steps, args.env)))
         return
     me = str(Path(__file__).resolve())
     kinds = ["derived", "hard", "soft"]
     results: dict[str, list[float]] = {k: [] for k in kinds}
     for r in range(args.repeats):
         for k in kinds:
-            sps = json.loads(
-                run_worker(
-                    [
-                        me,
-                        "--worker",
-                        k,
-                        "--preset",
-                        args.preset,
-                        "--steps",
-                        str(args.steps),
-                        "--env",
-                        args.env,
-                    ]
-                )
-            )
+            argv = [me, "--worker", k, "--preset", args.preset, "--steps", str(args.steps),
+                    "--env", args.env]  # fmt: skip
+            sps = result(run_worker(argv))
             results[k].append(sps)
             print(f"  repeat {r + 1}: {k}: {sps:,.1f} steps/s", file=sys.stderr)
     med = {k: median(v) for k, v in results.items()}

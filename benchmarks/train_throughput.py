@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import machine, median, run_worker, table
+from benchmarks.common import machine, median, result, run_worker, table
 
 OURS = {
     "a2d default (fp32, 1 thread)": [],
@@ -103,10 +103,10 @@ def main() -> None:
     p.add_argument("--flags", default="[]", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker == "sb3":
-        print(json.dumps(sb3_worker(args.steps, args.threads, args.env)))
+        print("RESULT " + json.dumps(sb3_worker(args.steps, args.threads, args.env)))
         return
     if args.worker == "ours":
-        print(json.dumps(ours_worker(args.steps, args.env, json.loads(args.flags))))
+        print("RESULT " + json.dumps(ours_worker(args.steps, args.env, json.loads(args.flags))))
         return
 
     me = str(Path(__file__).resolve())
@@ -120,7 +120,7 @@ def main() -> None:
     results: dict[str, list[float]] = {name: [] for name in configs}
     for r in range(args.repeats):  # interleaved, to spread drift over every configuration
         for name, argv in configs.items():
-            sps = json.loads(run_worker([*argv, "--steps", str(args.steps), "--env", args.env]))
+            sps = result(run_worker([*argv, "--steps", str(args.steps), "--env", args.env]))
             results[name].append(sps)
             print(f"  repeat {r + 1}: {name}: {sps:,.0f} steps/s", file=sys.stderr)
     med = {name: median(v) for name, v in results.items()}
