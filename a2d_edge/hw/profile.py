@@ -11,8 +11,6 @@ error of both predictions on the other half.
 
 from __future__ import annotations
 
-import os
-import platform
 import random
 import re
 from collections.abc import Callable
@@ -29,6 +27,7 @@ from a2d_edge.hw.timing import Runner, control_loop_work, parse_samples, time_in
 from a2d_edge.nets import build_agent, searched_arch
 from a2d_edge.nets.ops import OPS, ConvBNReLU
 from a2d_edge.nets.space import SearchSpace
+from a2d_edge.utils.device import describe_host
 
 
 class Scale(nn.Module):
@@ -86,20 +85,8 @@ def fixed_parts(space: SearchSpace, input_hw: tuple[int, int], n_actions: int) -
 
 
 def describe_device(threads: int) -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
     return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "os": f"{platform.system()} {platform.release()}",
-        "machine": platform.machine(),
+        **describe_host(),
         "threads": threads,
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
     }

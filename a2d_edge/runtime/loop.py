@@ -17,8 +17,6 @@ Measured per step (perf_counter_ns): inference latency (the session call alone),
 from __future__ import annotations
 
 import json
-import os
-import platform
 import sys
 import time
 from collections.abc import Callable
@@ -32,6 +30,7 @@ from a2d_edge.envs import AtariSettings, EpisodeTracker, make_vec_env, resolve_g
 from a2d_edge.errors import A2DError
 from a2d_edge.runtime.bundle import Bundle, load_bundle
 from a2d_edge.runtime.policy import Policy, PolicySpec, load_policy
+from a2d_edge.utils.device import describe_host
 
 OVERRUN = ("repeat", "late")
 
@@ -76,23 +75,8 @@ def percentiles_us(ns: list[int]) -> dict[str, float]:
 
 
 def describe_device() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
     jetson = Path("/etc/nv_tegra_release")
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "os": f"{platform.system()} {platform.release()}",
-        "machine": platform.machine(),
-        "jetson": jetson.read_text().strip() if jetson.is_file() else None,
-    }
+    return {**describe_host(), "jetson": jetson.read_text().strip() if jetson.is_file() else None}
 
 
 def check_game(bundle: Bundle, env_id: str) -> None:
