@@ -16,7 +16,6 @@ Measured per step (perf_counter_ns): inference latency (the session call alone),
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections.abc import Callable
@@ -274,4 +273,4 @@ def summary(report: dict[str, Any]) -> str:
     )
 
 
-__all__ = ["RunSettings", "json", "run_agent", "summary"]
+__all__ = ["RunSettings", "run_agent", "summary"]
