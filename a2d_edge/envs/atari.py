@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import numpy as np
 
@@ -64,6 +65,13 @@ class AtariSettings:
     max_episode_frames: int = 108_000
     reward_clipping: bool = False
     life_loss_terminal: bool = False
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> AtariSettings:
+        """The env fields of a stored `to_dict()` (training-only clipping/life-loss dropped:
+        evaluation and deployment never use them)."""
+        keep = ("frame_skip", "noop_max", "repeat_action_probability", "max_episode_frames")
+        return cls(**{k: d[k] for k in keep if k in d})
 
     def to_dict(self) -> dict[str, float | int | bool | list[int]]:
         return {

@@ -40,9 +40,7 @@ def export_bundle(spec: str, out: str | Path, s: ExportSettings) -> dict[str, An
     if (out / "manifest.json").exists() and not s.force:
         raise A2DError(f"{out} already holds a bundle; pass --force to replace it")
     model, ckpt = load_agent(spec)
-    settings = AtariSettings(**{k: v for k, v in ckpt.get("atari", {}).items()
-                                if k in ("frame_skip", "noop_max", "repeat_action_probability",
-                                         "max_episode_frames")})  # fmt: skip
+    settings = AtariSettings.from_dict(ckpt.get("atari", {}))
     env_id = ckpt["env_id"]
     half = max(1, s.frames // 2)
     calib = gather_frames(model, env_id, half, seed=s.seed, settings=settings)

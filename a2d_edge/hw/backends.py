@@ -60,46 +60,21 @@ def _torch_load(module: nn.Module, example: torch.Tensor, precision: str, thread
     return run
 
 
-def quantize_qdq(model: bytes, example: torch.Tensor, samples: int = 16) -> bytes:
-    """Static INT8 QDQ (U8 activations, S8 per-channel weights), calibrated on `samples` inputs
-    drawn like `example` (for latency profiling the values do not matter, the graph does)."""
-    import onnx
-    from onnxruntime.quantization import (
-        CalibrationDataReader,
-        QuantFormat,
-        QuantType,
-        quantize_static,
-    )
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
+def random_calibration(example: torch.Tensor, samples: int = 16) -> np.ndarray:
+    """Inputs drawn like `example` (uint8 frames, or non-negative activations): for latency
+    profiling the quantised graph matters, not the calibrated ranges."""
     rng = np.random.default_rng(0)
     x = example.numpy()
+    if x.dtype == np.uint8:
+        return rng.integers(0, 256, (samples, *x.shape[1:]), dtype=np.uint8)
+    return rng.standard_normal((samples, *x.shape[1:])).astype(x.dtype).clip(0, None)
 
-    def draw() -> np.ndarray:
-        if x.dtype == np.uint8:
-            return rng.integers(0, 256, x.shape, dtype=np.uint8)
-        return rng.standard_normal(x.shape).astype(x.dtype).clip(0, None)
 
-    class Reader(CalibrationDataReader):
-        def __init__(self) -> None:
-            self.it = iter([{"x": draw()} for _ in range(samples)])
+def quantize_qdq(model: bytes, example: torch.Tensor, flavour: str = "cpu") -> bytes:
+    """The export's own INT8 recipe (export/quantize.py), so tables time what ships."""
+    from a2d_edge.export.quantize import quantize_int8
 
-        def get_next(self) -> dict[str, np.ndarray] | None:
-            return next(self.it, None)
-
-    import tempfile
-    from pathlib import Path
-
-    with tempfile.TemporaryDirectory() as tmp:
-        src, pre, dst = (Path(tmp) / n for n in ("m.onnx", "pre.onnx", "q.onnx"))
-        src.write_bytes(model)
-        quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
-        quantize_static(
-            str(pre), str(dst), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-        )  # fmt: skip
-        onnx.checker.check_model(str(dst))
-        return dst.read_bytes()
+    return quantize_int8(model, random_calibration(example), flavour, input_name="x")
 
 
 def _ort_load(module: nn.Module, example: torch.Tensor, precision: str, threads: int) -> Runner:
@@ -131,7 +106,7 @@ def _trt_load(module: nn.Module, example: torch.Tensor, precision: str, threads:
         raise A2DError("the tensorrt backend needs a CUDA device")
     model = onnx_bytes(module, example)
     if precision == "int8":
-        model = quantize_qdq(model, example)  # explicit Q/DQ: TensorRT 10's INT8 path
+        model = quantize_qdq(model, example, "tensorrt")  # explicit Q/DQ: TensorRT 10's path
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
     network = builder.create_network(0)

@@ -42,15 +42,20 @@ def resolve_checkpoint(spec: str | Path) -> Path:
     return Path(text)
 
 
-def load_checkpoint(spec: str | Path) -> dict[str, Any]:
-    path = resolve_checkpoint(spec)
+def torch_load(path: Path, what: str = "checkpoint") -> Any:
+    """`torch.load(weights_only=True)`: a missing, torn or foreign file is one A2DError."""
     if not path.is_file():
-        raise A2DError(f"checkpoint not found: {path}")
+        raise A2DError(f"{what} not found: {path}")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise A2DError(f"corrupt or foreign checkpoint {path}: {first[:200]}") from None
+        raise A2DError(f"corrupt or foreign {what} {path}: {first[:200]}") from None
+
+
+def load_checkpoint(spec: str | Path) -> dict[str, Any]:
+    path = resolve_checkpoint(spec)
+    ckpt = torch_load(path)
     if isinstance(ckpt, dict) and ckpt.get("format") == "a2d.supernet/1":
         raise A2DError(
             f"{path} is a search supernet, not an agent: retrain its derived arch first "

@@ -46,10 +46,5 @@ def evaluate_checkpoint(
     spec: str | Path, episodes: int = 30, seed: int = 0, greedy: bool = False
 ) -> EvalResult:
     model, ckpt = load_agent(spec)
-    settings = AtariSettings(**_atari_fields(ckpt.get("atari", {})))
+    settings = AtariSettings.from_dict(ckpt.get("atari", {}))
     return evaluate_agent(model, ckpt["env_id"], episodes, seed, settings, greedy)
-
-
-def _atari_fields(d: dict) -> dict:  # type: ignore[type-arg]
-    keep = ("frame_skip", "noop_max", "repeat_action_probability", "max_episode_frames")
-    return {k: d[k] for k in keep if k in d}

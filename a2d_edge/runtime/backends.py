@@ -26,6 +26,7 @@ def ort_session(model: bytes | str, threads: int = 1, provider: str = "cpu") -> 
         available = ", ".join(ort.get_available_providers())
         raise A2DError(f"onnxruntime here has no {name} (available: {available})")
     opts = ort.SessionOptions()
+    opts.log_severity_level = 3  # errors only: graph clean-up notices are not the user's business
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL

@@ -87,9 +87,7 @@ def check_game(bundle: Bundle, env_id: str) -> None:
 
 
 def _settings(bundle: Bundle) -> AtariSettings:
-    pre = bundle.manifest["preprocessing"]
-    keep = ("frame_skip", "noop_max", "repeat_action_probability", "max_episode_frames")
-    return AtariSettings(**{k: pre[k] for k in keep if k in pre})
+    return AtariSettings.from_dict(bundle.manifest["preprocessing"])
 
 
 def run_agent(

@@ -10,8 +10,6 @@ settings, the trajectory of tau / alpha entropy / expected FLOPs / derived-net s
 from __future__ import annotations
 
 import io
-import pickle
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ from a2d_edge.errors import A2DError
 from a2d_edge.hw.lut import LatencyTable
 from a2d_edge.nets.space import SearchSpace, get_space, searched_arch
 from a2d_edge.nets.supernet import Supernet, as_agent, gumbel_weights, sample_gumbel
+from a2d_edge.rl.checkpoint import torch_load
 from a2d_edge.rl.evaluate import evaluate_agent
 from a2d_edge.rl.objective import a2d_loss, batched_forward
 from a2d_edge.rl.rollout import Rollout
@@ -171,14 +170,7 @@ def measure_here(table: LatencyTable, arch: dict[str, Any]) -> float | None:
 
 
 def load_search_checkpoint(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise A2DError(f"search checkpoint not found: {path}")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError) as e:
-        raise A2DError(
-            f"corrupt search checkpoint {path}: {str(e).splitlines()[0][:200]}"
-        ) from None
+    ckpt = torch_load(path, "search checkpoint")
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise A2DError(f"{path} is not an a2d supernet checkpoint (format {FORMAT!r})")
     return ckpt
