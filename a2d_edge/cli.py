@@ -9,17 +9,17 @@ import sys
 from collections.abc import Callable, Sequence
 
 from a2d_edge import __version__
+from a2d_edge.config import RESUME_OVERRIDES
 from a2d_edge.errors import A2DError
 
 Handler = Callable[[argparse.Namespace], int]
-RESUME_OVERRIDES = ("threads", "learner_threads", "env_threads", "progress")
-"""Settings a resumed run may change: they set speed, not the math."""
 
 
-def init_from_env():  # type: ignore[no-untyped-def]
+def init_from_env(device: str = "cpu"):  # type: ignore[no-untyped-def]
+    from a2d_edge.utils.accel import resolve_device
     from a2d_edge.utils.dist import init_from_env as init
 
-    return init()
+    return init(resolve_device(device).type)
 
 
 def _start_on_main(start, out, dist):  # type: ignore[no-untyped-def]
@@ -36,7 +36,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from a2d_edge.rl.trainer import start_run, train
 
     cfg = _resolve_config(args, TrainConfig, "train")
-    dist = init_from_env()
+    dist = init_from_env(cfg.device)
     run_dir = args.resume or _start_on_main(lambda: start_run(cfg, args.out), args.out, dist)
     result = train(cfg, run_dir, resume=bool(args.resume), dist=dist)
     if not dist.main:
@@ -51,7 +51,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _resolve_config(args: argparse.Namespace, cls: type, kind: str):  # type: ignore[no-untyped-def]
     """A new run's settings (defaults < --config file < flags), or a resumed run's own."""
-    from a2d_edge.config import build_config, read_config_file
+    from a2d_edge.config import build_config
+    from a2d_edge.experiments.spec import settings_layer
     from a2d_edge.rl.trainer import load_run_config
 
     names = {f.name for f in dataclasses.fields(cls)}
@@ -67,7 +68,10 @@ def _resolve_config(args: argparse.Namespace, cls: type, kind: str):  # type: ig
         return build_config(cls, vars(cfg), flags)
     if not args.out:
         raise A2DError(f"a2d {kind} needs --out RUN_DIR (or --resume RUN_DIR)")
-    file_layer = read_config_file(args.config) if args.config else {}
+    file_layer = {}
+    if args.config:
+        file_layer = settings_layer(args.config, cls, kind, flags.get("env"))
+        flags["env"] = None  # the layer's env is final: the flag's, matched to the file's games
     return build_config(cls, file_layer, flags)
 
 
@@ -78,7 +82,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
 
     cfg = _resolve_config(args, SearchConfig, "search")
     prepare(cfg)  # bad table / infeasible budget: refused before anything is written
-    dist = init_from_env()
+    dist = init_from_env(cfg.device)
     run_dir = args.resume or _start_on_main(
         lambda: start_run(cfg, args.out, kind="search"), args.out, dist
     )
@@ -90,6 +94,33 @@ def _cmd_search(args: argparse.Namespace) -> int:
         f"done: {result.step} steps; derived {result.flops / 1e6:.2f} MFLOPs, last derived-net "
         f"eval {final}; {result.run_dir / 'arch.json'}, {result.run_dir / 'search.json'}"
     )
+    return 0
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from a2d_edge.experiments.sweep import parse_sets, parse_shard, run_sweep
+
+    games = [g for item in args.games or [] for g in item.split(",") if g]
+    result = run_sweep(
+        args.file,
+        args.out,
+        games=games,
+        sets=parse_sets(args.set or []),
+        dry_run=args.dry_run,
+        shard=parse_shard(args.shard),
+    )
+    if not args.dry_run:
+        done = sum(result.states[r.name].status == "done" for r in result.mine)
+        print(f"sweep: {done} of {len(result.mine)} run(s) done; {args.out}/sweep.json")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from a2d_edge.experiments.report import write_report
+
+    report = write_report(args.runs, args.out)
+    print(report.markdown)
+    print(f"report: {args.out}/report.md, report.json, {len(report.figures)} figure(s)")
     return 0
 
 
@@ -198,6 +229,29 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--config", help="YAML/JSON file of settings (flags override it)")
     add_config_args(s, SearchConfig, skip=("arch", "update"))
     s.set_defaults(handler=_cmd_search)
+
+    w = sub.add_parser("sweep", help="run every run of an experiment file (games x grid x seeds)")
+    w.add_argument("file", help="experiment file (configs/table1.yaml, ...)")
+    w.add_argument("--out", required=True, help="folder of the runs (DIR/<game>/<grid>-s<seed>)")
+    w.add_argument(
+        "--games", nargs="+", action="extend", help="only these games (ids or short names)"
+    )
+    w.add_argument(
+        "--set",
+        nargs="+",
+        action="extend",
+        metavar="KEY=VALUE",
+        help="override a setting of every run (repeatable: --set steps=2e5 num_envs=8); on a "
+        "grid key, keep only that value (--set arch=resnet20)",
+    )
+    w.add_argument("--dry-run", action="store_true", help="list the runs and settings only")
+    w.add_argument("--shard", metavar="K/N", help="run every N-th run from K (0 <= K < N)")
+    w.set_defaults(handler=_cmd_sweep)
+
+    o = sub.add_parser("report", help="paper-style tables and plots from run folders")
+    o.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders or folders above them")
+    o.add_argument("--out", required=True, help="folder for report.md, report.json, *.png")
+    o.set_defaults(handler=_cmd_report)
 
     x = sub.add_parser("export", help="verified ONNX fp32 / INT8 / TensorRT bundle of an agent")
     x.add_argument("checkpoint", help="agent.pt path or zoo:NAME")

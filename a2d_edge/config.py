@@ -14,6 +14,9 @@ from a2d_edge.errors import A2DError
 
 T = TypeVar("T")
 
+RESUME_OVERRIDES = ("threads", "learner_threads", "env_threads", "progress", "device")
+"""Settings a resumed run may change: they set speed, not the math."""
+
 
 def field(
     default: Any, help: str, flag: bool = True, choices: tuple[str, ...] | None = None
@@ -101,6 +104,12 @@ def build_config(cls: type[T], *layers: dict[str, Any]) -> T:
             if key not in names:
                 raise A2DError(f"unknown setting {key!r} for {cls.__name__}")
             values[key] = _coerce(key, value, types[key])
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        choices = f.metadata.get("choices")
+        if choices and f.name in values and values[f.name] not in choices:
+            raise A2DError(
+                f"setting {f.name!r} is {values[f.name]!r}; choose one of {', '.join(choices)}"
+            )
     return cls(**values)
 
 

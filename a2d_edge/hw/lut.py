@@ -231,11 +231,11 @@ class LatencyTable:
 
         For one-hot weights it equals `predict` of that architecture.
         """
-        per_op = self.matrix_us().to(weights.dtype)
+        per_op = self.matrix_us().to(weights)
         plain = (weights * per_op).sum() + self.fixed_us()
         if self.correction is not None:
             c = self.correction
-            n_ops = (weights * self.op_mask().to(weights.dtype)).sum()
+            n_ops = (weights * self.op_mask().to(weights)).sum()
             plain = c.scale * plain + c.per_op_us * n_ops + c.offset_us
         return plain / 1000.0
 

@@ -20,6 +20,12 @@ class TrainConfig:
     lr: float = field(1e-3, "RMSProp learning rate, constant for --lr-constant-steps")
     lr_final: float = field(1e-4, "learning rate reached linearly at the last step")
     lr_constant_steps: int = field(10_000_000, "steps at the initial learning rate")
+    optimizer: str = field(
+        "rmsprop-tf",
+        "rmsprop-tf: RMSProp as TensorFlow/the A2C papers define it (eps inside the root); "
+        "rmsprop: torch.optim.RMSprop (did not learn Pong in 2 M steps)",
+        choices=("rmsprop-tf", "rmsprop"),
+    )
     rmsprop_alpha: float = field(0.99, "RMSProp smoothing constant")
     rmsprop_eps: float = field(1e-5, "RMSProp epsilon")
     ent_coef: float = field(1e-2, "entropy weight a1 (Eq. 8)")
@@ -38,6 +44,11 @@ class TrainConfig:
     life_loss_terminal: bool = field(True, "treat a life loss as terminal during training")
     sticky: float = field(0.0, "repeat-action probability (ALE v5 default 0.25; paper 0)")
     noop_max: int = field(30, "up to this many no-ops at episode start")
+    device: str = field(
+        "auto",
+        "where the network runs: auto (CUDA when torch sees a GPU, else CPU), cpu, cuda, "
+        "cuda:N; the envs always step on the CPU",
+    )
     threads: int = field(1, "torch threads while stepping envs (the env threads need a core)")
     learner_threads: int = field(
         0,

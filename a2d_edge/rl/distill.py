@@ -109,6 +109,10 @@ class Teacher:
             )
         return cls(model, ckpt["env_id"], str(spec))
 
+    def to(self, device: torch.device) -> Teacher:
+        self.model = self.model.to(device)
+        return self
+
     @torch.no_grad()
     def outputs(self, obs: torch.Tensor, last_obs: torch.Tensor) -> TeacherOutputs:
         logits, values = self.model(torch.cat([obs, last_obs]))

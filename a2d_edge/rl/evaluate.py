@@ -9,18 +9,21 @@ import torch
 
 from a2d_edge.envs import AtariSettings, EvalResult, evaluate_policy
 from a2d_edge.rl.checkpoint import load_agent
+from a2d_edge.utils.accel import module_device, to_device
 
 
 def torch_policy(model: torch.nn.Module, seed: int = 0, greedy: bool = False):  # type: ignore[no-untyped-def]
     """numpy uint8 obs -> numpy actions; samples from pi with its own generator (or argmax)."""
     gen = torch.Generator().manual_seed(seed)
+    device = module_device(model)
 
     @torch.no_grad()
     def act(obs: np.ndarray) -> np.ndarray:
-        logits, _ = model(torch.from_numpy(obs))
+        logits, _ = model(to_device(torch.from_numpy(obs), device))
+        logits = logits.float().cpu()
         if greedy:
             return logits.argmax(-1).numpy()
-        probs = torch.softmax(logits.float(), -1)
+        probs = torch.softmax(logits, -1)
         return torch.multinomial(probs, 1, generator=gen).squeeze(1).numpy()
 
     return act

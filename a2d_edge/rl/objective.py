@@ -12,12 +12,13 @@ from a2d_edge.rl.distill import Teacher, distill_losses
 from a2d_edge.rl.losses import a2c_loss
 from a2d_edge.rl.returns import nstep_returns, td0_targets
 from a2d_edge.rl.rollout import Forward, Rollout
+from a2d_edge.utils.accel import autocast
 
 
 def batched_forward(forward: Forward, ro: Rollout, bf16: bool) -> None:
     """One forward with autograd over the rollout's stored frames (fills logits and values)."""
     assert ro.obs is not None, "batched update needs the rollout's frames"
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+    with autocast(ro.obs.device, bf16):
         ro.logits, values = forward(ro.obs)
     ro.values = values.float()
 

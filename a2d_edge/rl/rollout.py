@@ -15,6 +15,8 @@ import numpy as np
 import torch
 
 from a2d_edge.envs import AtariSettings, EpisodeTracker, make_vec_env
+from a2d_edge.utils.accel import autocast as device_autocast
+from a2d_edge.utils.accel import to_device
 
 Forward = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
@@ -44,10 +46,9 @@ def sample_actions(logits: torch.Tensor) -> torch.Tensor:
     return (logits.detach().float() - torch.log(-torch.log(u))).argmax(-1)
 
 
-def _forward_context(autocast: bool, grad: bool) -> contextlib.ExitStack:
+def _forward_context(device: torch.device, autocast: bool, grad: bool) -> contextlib.ExitStack:
     stack = contextlib.ExitStack()
-    if autocast:
-        stack.enter_context(torch.autocast("cpu", dtype=torch.bfloat16))
+    stack.enter_context(device_autocast(device, autocast))
     if not grad:
         stack.enter_context(torch.no_grad())
     return stack
@@ -63,7 +64,9 @@ class RolloutCollector:
         groups: int = 2,
         env_threads: int = 1,
         channels_last: bool = False,
+        device: torch.device | str = "cpu",
     ) -> None:
+        self.device = torch.device(device)
         self.sizes = split_sizes(num_envs, groups)
         self.envs = [make_vec_env(env_id, n, settings, env_threads) for n in self.sizes]
         self.n_actions = int(self.envs[0].single_action_space.n)
@@ -87,7 +90,7 @@ class RolloutCollector:
         return int(sum(self.sizes))
 
     def _tensor(self, obs: np.ndarray) -> torch.Tensor:
-        x = torch.from_numpy(obs)
+        x = to_device(torch.from_numpy(obs), self.device)
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
     def collect(
@@ -118,10 +121,10 @@ class RolloutCollector:
                 if t > 0:
                     self._receive(g, t - 1, rewards, dones, step_rewards, step_frames)
                 x = self._tensor(self._obs[g])
-                with _forward_context(autocast, keep_graph):
+                with _forward_context(self.device, autocast, keep_graph):
                     logits, value = forward(x)
                 action = sample_actions(logits)
-                self.envs[g].send(action.numpy().astype(np.int32))
+                self.envs[g].send(action.cpu().numpy().astype(np.int32))
                 logits_l.append(logits)
                 values_l.append(value)
                 actions_l.append(action)
@@ -138,8 +141,8 @@ class RolloutCollector:
             logits=torch.cat(logits_l),
             values=torch.cat(values_l).float(),
             actions=torch.cat(actions_l),
-            rewards=torch.from_numpy(rewards),
-            dones=torch.from_numpy(dones),
+            rewards=to_device(torch.from_numpy(rewards), self.device),
+            dones=to_device(torch.from_numpy(dones), self.device),
             last_obs=self._tensor(np.concatenate(self._obs)),
             obs=self._tensor(torch.cat(obs_l).numpy()) if keep_obs else None,
         )

@@ -23,8 +23,10 @@ from a2d_edge.rl.config import TrainConfig
 from a2d_edge.rl.distill import Teacher
 from a2d_edge.rl.evaluate import evaluate_agent
 from a2d_edge.rl.objective import a2d_loss, batched_forward
+from a2d_edge.rl.optim import make_optimizer
 from a2d_edge.rl.rollout import Rollout, RolloutCollector
 from a2d_edge.rl.schedule import lr_at
+from a2d_edge.utils.accel import module_device, resolve_device, rng_state, set_rng_state
 from a2d_edge.utils.dist import DistInfo, average_gradients, broadcast_module
 from a2d_edge.utils.io import read_json, write_json
 from a2d_edge.utils.logging import NullLogger, RunLogger
@@ -58,16 +60,21 @@ def start_run(cfg: TrainConfig, out: str | Path, kind: str = "train") -> Path:
     if kind == "train":
         load_arch(cfg.arch)  # fail before creating anything
     check_distill(cfg, len(action_meanings(cfg.env)))
+    resolve_device(cfg.device)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_dir / "config.json", {"kind": kind, "config": to_dict(cfg)})
     return run_dir
 
 
-def check_distill(cfg: TrainConfig, n_actions: int) -> Teacher | None:
+def check_distill(
+    cfg: TrainConfig, n_actions: int, device: torch.device | None = None
+) -> Teacher | None:
     mode = cfg.distill_mode()
     if mode != "none" and not cfg.teacher:
         raise A2DError(f"--distill {mode} needs a --teacher checkpoint")
-    return Teacher.load(cfg.teacher, cfg.env, n_actions) if cfg.teacher else None
+    if not cfg.teacher:
+        return None
+    return Teacher.load(cfg.teacher, cfg.env, n_actions).to(device or torch.device("cpu"))
 
 
 def load_run_config(
@@ -79,10 +86,14 @@ def load_run_config(
         raise A2DError(f"{run_dir}/config.json is not an a2d run config")
     if data.get("kind", "train") != kind:
         raise A2DError(f"{run_dir} is an `a2d {data.get('kind')}` run, not an `a2d {kind}` run")
-    return build_config(cls, data["config"])
+    saved = dict(data["config"])
+    saved.setdefault("optimizer", "rmsprop")  # runs from before the field trained with torch's
+    return build_config(cls, saved)
 
 
-def make_collector(cfg: TrainConfig, step: int, rank: int = 0) -> RolloutCollector:
+def make_collector(
+    cfg: TrainConfig, step: int, rank: int = 0, device: torch.device | None = None
+) -> RolloutCollector:
     """The training envs (`num_envs` per rank); a resumed run reseeds them from its step (env
     state is not saved), each rank from its own seed range."""
     return RolloutCollector(
@@ -93,6 +104,7 @@ def make_collector(cfg: TrainConfig, step: int, rank: int = 0) -> RolloutCollect
         groups=cfg.env_groups,
         env_threads=cfg.env_threads,
         channels_last=cfg.channels_last,
+        device=device or torch.device("cpu"),
     )
 
 
@@ -126,6 +138,7 @@ def train(
     dist = dist or DistInfo()
     run_dir = Path(run_dir)
     torch.set_num_threads(cfg.threads)
+    device = resolve_device(cfg.device)
     arch = load_arch(cfg.arch)
     state = LoopState()
     ckpt = load_checkpoint(run_dir / "agent.pt") if resume else None
@@ -133,16 +146,17 @@ def train(
         state = LoopState(
             ckpt["step"], ckpt["updates"], ckpt["elapsed"], ckpt["best_eval"], ckpt["last_eval"]
         )
-        torch.set_rng_state(ckpt["rng"]["torch"])
+        set_rng_state(ckpt["rng"], device)
         arch = ckpt["arch"]
         if dist.rank > 0:  # rank 0's sampling stream is the saved one; the others derive theirs
             torch.manual_seed(cfg.seed + 104_729 * dist.rank + state.step)
     else:
         torch.manual_seed(cfg.seed + 104_729 * dist.rank)
-    collector = make_collector(cfg, state.step, dist.rank)
+    collector = make_collector(cfg, state.step, dist.rank, device)
     model: ActorCritic = (
         agent_from_checkpoint(ckpt) if ckpt else build_agent(arch, collector.n_actions)
     )
+    model = model.to(device)
     if model.n_actions != collector.n_actions:
         raise A2DError(
             f"checkpoint has {model.n_actions} actions but {cfg.env} has {collector.n_actions}"
@@ -150,12 +164,12 @@ def train(
     broadcast_module(model, dist)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-    optimizer = torch.optim.RMSprop(
-        model.parameters(), lr=cfg.lr, alpha=cfg.rmsprop_alpha, eps=cfg.rmsprop_eps
+    optimizer = make_optimizer(
+        cfg.optimizer, model.parameters(), cfg.lr, cfg.rmsprop_alpha, cfg.rmsprop_eps
     )
     if ckpt is not None:
         optimizer.load_state_dict(ckpt["optimizer"])
-    teacher = check_distill(cfg, collector.n_actions)
+    teacher = check_distill(cfg, collector.n_actions, device)
     logger = open_logger(run_dir, state.step if ckpt else None, dist)
     loop = TrainLoop(cfg, run_dir, model, optimizer, collector, logger, state, teacher)
     loop.arch, loop.dist = arch, dist
@@ -316,9 +330,9 @@ class TrainLoop:
                 "elapsed": st.elapsed,
                 "best_eval": st.best_eval,
                 "last_eval": st.last_eval,
-                "model": {k: v.contiguous() for k, v in self.model.state_dict().items()},
+                "model": {k: v.cpu().contiguous() for k, v in self.model.state_dict().items()},
                 "optimizer": self.optimizer.state_dict(),
-                "rng": {"torch": torch.get_rng_state()},
+                "rng": rng_state(module_device(self.model)),
                 "config": to_dict(cfg),
                 "world_size": self.dist.world,
                 "teacher": self.teacher.source if self.teacher else "",

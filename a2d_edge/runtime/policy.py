@@ -18,14 +18,42 @@ class Policy(Protocol):
 
 
 class OrtPolicy:
-    """One ORT session; a step is one `run` call on the uint8 frames."""
+    """One ORT session; a step runs it on the uint8 frames.
 
-    def __init__(self, model: str, threads: int = 1, provider: str = "cpu") -> None:
+    On the CPU provider the step goes through an IOBinding: the frames are bound in place and
+    the logits land in a preallocated buffer, which skips `run`'s per-call name lookups and
+    output allocation (the issue measured ~11 -> ~6 us of per-step overhead). The returned
+    array is that buffer: read it before the next step.
+    """
+
+    def __init__(
+        self, model: str, threads: int = 1, provider: str = "cpu", bind: bool = True
+    ) -> None:
         self.session = ort_session(model, threads, provider)
         self.input = self.session.get_inputs()[0].name
+        self.binding: Any = None
+        self._out: np.ndarray | None = None
+        if bind and provider == "cpu":
+            self.binding = self.session.io_binding()
 
     def logits(self, frames: np.ndarray) -> np.ndarray:
-        return self.session.run(["logits"], {self.input: frames})[0]  # type: ignore[no-any-return]
+        if self.binding is None:
+            return self.session.run(["logits"], {self.input: frames})[0]  # type: ignore[no-any-return]
+        if self._out is None or self._out.shape[0] != frames.shape[0]:
+            self._bind_output(frames.shape[0])
+        self.binding.bind_cpu_input(self.input, frames)
+        self.session.run_with_iobinding(self.binding)
+        assert self._out is not None
+        return self._out
+
+    def _bind_output(self, batch: int) -> None:
+        import onnxruntime as ort
+
+        outputs = {o.name: o for o in self.session.get_outputs()}
+        n_actions = outputs["logits"].shape[-1]
+        self._out = np.empty((batch, int(n_actions)), dtype=np.float32)
+        value = ort.OrtValue.ortvalue_from_numpy(self._out)
+        self.binding.bind_ortvalue_output("logits", value)
 
 
 class TensorRTPolicy:  # pragma: no cover - needs TensorRT and a GPU (tests marked trt)

@@ -19,7 +19,7 @@ class FlopsTable:
 
     def expected(self, weights: torch.Tensor) -> torch.Tensor:
         """sum_b sum_o w[b, o] * FLOPs[b, o] + fixed, differentiable in `weights`."""
-        return (weights * self.per_op.to(weights.dtype)).sum() + self.fixed
+        return (weights * self.per_op.to(weights)).sum() + self.fixed
 
     def minimum(self) -> float:
         return float(self.per_op.min(dim=1).values.sum()) + self.fixed

@@ -24,6 +24,7 @@ from a2d_edge.nets.supernet import Supernet, as_agent, gumbel_weights, sample_gu
 from a2d_edge.rl.checkpoint import torch_load
 from a2d_edge.rl.evaluate import evaluate_agent
 from a2d_edge.rl.objective import a2d_loss, batched_forward
+from a2d_edge.rl.optim import make_optimizer
 from a2d_edge.rl.rollout import Rollout
 from a2d_edge.rl.schedule import lr_at
 from a2d_edge.rl.trainer import (
@@ -42,6 +43,7 @@ from a2d_edge.search.cost import (
     repair_to_budget,
     tau_at,
 )
+from a2d_edge.utils.accel import resolve_device, rng_state, set_rng_state
 from a2d_edge.utils.dist import DistInfo, average_gradients, broadcast_module
 from a2d_edge.utils.io import atomic_write, write_json
 
@@ -97,6 +99,7 @@ def search(
     run_dir = Path(run_dir)
     dist = dist or DistInfo()
     torch.set_num_threads(cfg.threads)
+    device = resolve_device(cfg.device)
     space, table = prepare(cfg)
     state, ckpt = LoopState(), None
     if resume:
@@ -104,19 +107,19 @@ def search(
         state = LoopState(
             ckpt["step"], ckpt["updates"], ckpt["elapsed"], ckpt["best_eval"], ckpt["last_eval"]
         )
-        torch.set_rng_state(ckpt["rng"]["torch"])
+        set_rng_state(ckpt["rng"], device)
         space = SearchSpace.from_dict(ckpt["space"])
         if dist.rank > 0:
             torch.manual_seed(cfg.seed + 104_729 * dist.rank + state.step)
     else:
         torch.manual_seed(cfg.seed + 104_729 * dist.rank)
-    collector = make_collector(cfg, state.step, dist.rank)
-    supernet = Supernet(space, collector.n_actions)
+    collector = make_collector(cfg, state.step, dist.rank, device)
+    supernet = Supernet(space, collector.n_actions).to(device)
     broadcast_module(supernet, dist)
     if cfg.channels_last:
         supernet = supernet.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-    w_opt = torch.optim.RMSprop(
-        supernet.weight_parameters(), lr=cfg.lr, alpha=cfg.rmsprop_alpha, eps=cfg.rmsprop_eps
+    w_opt = make_optimizer(
+        cfg.optimizer, supernet.weight_parameters(), cfg.lr, cfg.rmsprop_alpha, cfg.rmsprop_eps
     )
     a_opt = torch.optim.Adam(
         supernet.arch_parameters(), lr=cfg.alpha_lr, betas=(cfg.alpha_beta1, 0.999)
@@ -130,7 +133,7 @@ def search(
         w_opt.load_state_dict(ckpt["optimizer"])
         a_opt.load_state_dict(ckpt["alpha_optimizer"])
         trajectory = list(ckpt["trajectory"])
-    teacher = check_distill(cfg, collector.n_actions)
+    teacher = check_distill(cfg, collector.n_actions, device)
     logger = open_logger(run_dir, state.step if ckpt else None, dist)
     loop = SearchLoop(cfg, run_dir, supernet, w_opt, collector, logger, state, teacher)
     loop.dist = dist
@@ -225,6 +228,7 @@ class SearchLoop(TrainLoop):
         hard = cfg.mode == "hard"
         gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + 2 * self.state.updates + draw)
         noise = sample_gumbel(tuple(self.model.alpha.shape), generator=gen)
+        noise = noise.to(self.model.alpha.device)
         with torch.no_grad():
             acting = gumbel_weights(self.model.alpha, noise, self.tau, hard)
         ro: Rollout = self.collector.collect(
@@ -274,7 +278,7 @@ class SearchLoop(TrainLoop):
         """Score of the derived (argmax) net with the supernet's weights (the Fig. 2 curve)."""
         cfg, st = self.cfg_s, self.state
         arch = self.model.derive()
-        agent = as_agent(self.model, arch)
+        agent = as_agent(self.model, arch).to(self.model.alpha.device)
         result = evaluate_agent(
             agent, cfg.env, cfg.eval_episodes, seed=10_000_019 + st.step, settings=cfg.atari()
         )
@@ -309,11 +313,11 @@ class SearchLoop(TrainLoop):
             "elapsed": st.elapsed,
             "best_eval": st.best_eval,
             "last_eval": st.last_eval,
-            "model": {k: v.contiguous() for k, v in self.model.state_dict().items()},
+            "model": {k: v.cpu().contiguous() for k, v in self.model.state_dict().items()},
             "optimizer": self.optimizer.state_dict(),
             "alpha_optimizer": self.a_opt.state_dict(),
             "trajectory": self.trajectory,
-            "rng": {"torch": torch.get_rng_state()},
+            "rng": rng_state(self.model.alpha.device),
             "config": to_dict(cfg),
         }
         buf = io.BytesIO()

@@ -58,6 +58,7 @@ def test_whole_arch_flops_match_fvcore(preset, seed):
     fv = _fvcore_no_bn(model, torch.zeros(1, 4, 84, 84, dtype=torch.uint8))
     assert get_space(preset).arch_flops(arch["ops"], 6) == fv
     assert fvcore_flops(model) >= fv  # fvcore's own total adds BatchNorm
+    assert fvcore_flops(model, batchnorm=False) == fv
 
 
 @pytest.mark.parametrize("preset", list(SPACES))

@@ -149,3 +149,33 @@ def test_an_engine_built_on_the_device_can_be_registered(bundle, tmp_path):
         load_bundle(b)
     with pytest.raises(A2DError, match="not a file"):
         register_model(bundle, "../x", "k")
+
+
+def test_sampler_follows_the_softmax_and_greedy_takes_the_argmax():
+    import random
+
+    from a2d_edge.runtime.loop import choose_action
+
+    logits = [0.5, 2.0, -1.0, 0.0]
+    p = np.exp(logits) / np.exp(logits).sum()
+    rng = random.Random(3)
+    n = 40_000
+    counts = np.bincount([choose_action(logits, False, rng) for _ in range(n)], minlength=4)
+    # each frequency within 4 binomial standard deviations
+    assert np.all(np.abs(counts / n - p) < 4 * np.sqrt(p * (1 - p) / n))
+    assert choose_action(logits, True, rng) == 1
+    assert choose_action([0.0, -1e9, -1e9], False, rng) == 0  # underflowed weights never win
+    a = [choose_action(logits, False, random.Random(7)) for _ in range(5)]
+    assert a == [choose_action(logits, False, random.Random(7)) for _ in range(5)]
+
+
+def test_io_binding_returns_what_run_returns(bundle):
+    from a2d_edge.runtime.policy import OrtPolicy
+
+    path = str(load_bundle(bundle).model_path("fp32"))
+    plain, bound = OrtPolicy(path, bind=False), OrtPolicy(path)
+    assert bound.binding is not None
+    rng = np.random.default_rng(0)
+    for batch in (1, 1, 3):
+        frames = rng.integers(0, 256, (batch, 4, 84, 84), dtype=np.uint8)
+        np.testing.assert_array_equal(bound.logits(frames), plain.logits(frames))

@@ -1,0 +1,286 @@
+"""`a2d report RUN_DIR... --out DIR`: run folders -> paper-style tables and plots.
+
+Runs (folders with an a2d config.json) that differ only in their seed form a group; a group's
+cell is the mean ± std over its seeds of each run's best (and, in a second table, last) eval
+score. Rows are games, columns the settings that vary between the groups of a game (arch,
+distill, ...). Writes report.md, report.json (the same numbers), curves-<game>.png and
+tradeoff.png (score vs FLOPs, and vs latency where a search recorded one).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from a2d_edge.config import RESUME_OVERRIDES
+from a2d_edge.errors import A2DError
+from a2d_edge.experiments.spec import short_name
+from a2d_edge.utils.io import read_json, write_json
+from a2d_edge.utils.logging import read_jsonl
+
+SCHEMA = "a2d.report/1"
+NOT_SETTINGS = ("seed", *RESUME_OVERRIDES)
+"""Keys that do not split groups: the seed, and speed-only settings."""
+
+
+@dataclass
+class RunData:
+    path: Path
+    kind: str
+    config: dict[str, Any]
+    evals: list[tuple[int, float]]
+    last_step: int
+    search: dict[str, Any] | None = None
+
+    @property
+    def env(self) -> str:
+        return str(self.config.get("env", ""))
+
+    @property
+    def best(self) -> float | None:
+        return max(s for _, s in self.evals) if self.evals else None
+
+    @property
+    def final(self) -> float | None:
+        return self.evals[-1][1] if self.evals else None
+
+    @property
+    def complete(self) -> bool:
+        return self.last_step >= int(self.config.get("steps", 0))
+
+
+@dataclass
+class Group:
+    kind: str
+    env: str
+    settings: dict[str, Any]
+    runs: list[RunData] = field(default_factory=list)
+    varying: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """The group's column: the values of what varies, else its arch (A2D for a search)."""
+        if len(self.varying) == 1:
+            return _fmt_value(next(iter(self.varying.values())))
+        if self.varying:
+            return ", ".join(f"{k}={_fmt_value(v)}" for k, v in self.varying.items())
+        return "A2D" if self.kind == "search" else str(self.settings.get("arch"))
+
+
+@dataclass
+class Report:
+    markdown: str
+    data: dict[str, Any]
+    figures: list[str]
+
+
+def find_runs(roots: list[str | Path]) -> list[RunData]:
+    """Every run folder under the roots (a root may be a run folder itself)."""
+    runs: list[RunData] = []
+    seen: set[Path] = set()
+    for root in map(Path, roots):
+        if not root.exists():
+            raise A2DError(f"no such folder: {root}")
+        for cfg_path in sorted(root.rglob("config.json")):
+            run = load_run(cfg_path.parent)
+            if run is not None and run.path.resolve() not in seen:
+                seen.add(run.path.resolve())
+                runs.append(run)
+    if not runs:
+        listed = ", ".join(str(r) for r in roots)
+        raise A2DError(f"no a2d run folders (config.json) under {listed}")
+    return runs
+
+
+def load_run(run_dir: Path) -> RunData | None:
+    data = read_json(run_dir / "config.json", "run config")
+    if not isinstance(data, dict) or not isinstance(data.get("config"), dict):
+        return None  # some other tool's config.json
+    rows = read_jsonl(run_dir / "metrics.jsonl") if (run_dir / "metrics.jsonl").is_file() else []
+    evals = sorted(
+        (int(r["step"]), float(r["score_mean"]))
+        for r in rows
+        if r.get("kind") == "eval" and isinstance(r.get("score_mean"), (int, float))
+    )
+    last = max((int(r.get("step", 0)) for r in rows), default=0)
+    search = None
+    if (run_dir / "search.json").is_file():
+        search = read_json(run_dir / "search.json", "search summary")
+        last = max(last, int(search.get("step", 0)))
+    kind = str(data.get("kind", "train"))
+    return RunData(run_dir, kind, data["config"], evals, last, search)
+
+
+def group_runs(runs: list[RunData]) -> list[Group]:
+    groups: dict[tuple[str, str], Group] = {}
+    for run in runs:
+        settings = {k: v for k, v in run.config.items() if k not in NOT_SETTINGS}
+        key = (run.kind, json.dumps(settings, sort_keys=True))
+        if key not in groups:
+            groups[key] = Group(run.kind, run.env, settings)
+        groups[key].runs.append(run)
+    out = list(groups.values())
+    for g in out:
+        g.runs.sort(key=lambda r: (int(r.config.get("seed", 0)), str(r.path)))
+    for kind in dict.fromkeys(g.kind for g in out):
+        same_kind = [g for g in out if g.kind == kind]
+        varying: list[str] = []
+        for env in dict.fromkeys(g.env for g in same_kind):
+            peers = [g for g in same_kind if g.env == env]
+            for k in peers[0].settings:
+                if k not in varying and any(
+                    p.settings.get(k) != peers[0].settings[k] for p in peers
+                ):
+                    varying.append(k)
+        for g in same_kind:
+            g.varying = {k: g.settings.get(k) for k in varying}
+    return out
+
+
+def stats(values: list[float]) -> dict[str, Any] | None:
+    """Mean, population std (ddof 0) and count; None without values."""
+    if not values:
+        return None
+    mean = sum(values) / len(values)
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
+    return {"mean": mean, "std": std, "n": len(values)}
+
+
+_ARCH_CACHE: dict[tuple[str, str], dict[str, Any] | None] = {}
+
+
+def arch_cost(arch: str, env: str) -> dict[str, Any] | None:
+    """Params and FLOPs (deployed count: fvcore without BatchNorm, the search space's
+    convention; fvcore's total beside it) of an arch with the game's action count."""
+    key = (arch, env)
+    if key not in _ARCH_CACHE:
+        from a2d_edge.envs import action_meanings
+        from a2d_edge.hw.flops import count_params, fvcore_flops
+        from a2d_edge.nets import build_agent, load_arch
+
+        try:
+            model = build_agent(load_arch(arch), len(action_meanings(env)))
+        except A2DError:
+            _ARCH_CACHE[key] = None
+        else:
+            _ARCH_CACHE[key] = {
+                "params": count_params(model),
+                "flops": fvcore_flops(model, batchnorm=False),
+                "flops_fvcore": fvcore_flops(model),
+            }
+    return _ARCH_CACHE[key]
+
+
+def group_data(g: Group, gid: str, base: Path | None) -> dict[str, Any]:
+    runs_with_eval = [r for r in g.runs if r.evals]
+    d: dict[str, Any] = {
+        "id": gid,
+        "kind": g.kind,
+        "env": g.env,
+        "game": short_name(g.env),
+        "label": g.label,
+        "varying": g.varying,
+        "seeds": [r.config.get("seed") for r in g.runs],
+        "runs": [_rel(r.path, base) for r in g.runs],
+        "complete": all(r.complete for r in g.runs),
+        "best": stats([r.best for r in runs_with_eval if r.best is not None]),
+        "final": stats([r.final for r in runs_with_eval if r.final is not None]),
+    }
+    if g.kind == "search":
+        searches = [r.search for r in g.runs if r.search]
+        d["flops"] = stats([float(s["derived_flops"]) for s in searches if "derived_flops" in s])
+        lat = [s.get("latency") or {} for s in searches]
+        d["predicted_ms"] = stats([float(x["predicted_ms"]) for x in lat if x.get("predicted_ms")])
+        d["measured_ms"] = stats([float(x["measured_ms"]) for x in lat if x.get("measured_ms")])
+    else:
+        cost = arch_cost(str(g.settings.get("arch", "")), g.env)
+        d["arch"] = g.settings.get("arch")
+        d["params"] = cost and cost["params"]
+        d["flops"] = cost and stats([float(cost["flops"])])
+    d["curve"] = curve(g.runs)
+    return d
+
+
+def curve(runs: list[RunData]) -> dict[str, list[float]]:
+    """Eval score per step: mean, min and max over the seeds that evaluated at that step."""
+    by_step: dict[int, list[float]] = {}
+    for r in runs:
+        for step, score in r.evals:
+            by_step.setdefault(step, []).append(score)
+    steps = sorted(by_step)
+    return {
+        "steps": [float(s) for s in steps],
+        "mean": [sum(by_step[s]) / len(by_step[s]) for s in steps],
+        "min": [min(by_step[s]) for s in steps],
+        "max": [max(by_step[s]) for s in steps],
+    }
+
+
+def _rel(path: Path, base: Path | None) -> str:
+    if base is not None:
+        try:
+            return str(path.resolve().relative_to(base))
+        except ValueError:
+            pass
+    return str(path)
+
+
+def _fmt_value(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:g}"
+    if isinstance(v, bool):
+        return str(v).lower()
+    return str(v)
+
+
+def build_report(roots: list[str | Path]) -> dict[str, Any]:
+    runs = find_runs(roots)
+    groups = group_runs(runs)
+    base = Path.cwd().resolve()
+    ids: dict[str, int] = {}
+    out_groups = []
+    for g in groups:
+        gid = f"{g.kind}:{short_name(g.env)}:{g.label}"
+        ids[gid] = ids.get(gid, 0) + 1
+        out_groups.append(group_data(g, gid if ids[gid] == 1 else f"{gid}#{ids[gid]}", base))
+    out_runs = [
+        {
+            "path": _rel(r.path, base),
+            "kind": r.kind,
+            "env": r.env,
+            "seed": r.config.get("seed"),
+            "steps": r.config.get("steps"),
+            "last_step": r.last_step,
+            "complete": r.complete,
+            "evals": len(r.evals),
+            "best_eval": r.best,
+            "final_eval": r.final,
+        }
+        for r in runs
+    ]
+    return {
+        "schema": SCHEMA,
+        "roots": [str(r) for r in roots],
+        "std": "population (ddof 0) over seeds",
+        "flops": "deployed count: conv + linear multiply-adds (fvcore without BatchNorm)",
+        "runs": out_runs,
+        "groups": out_groups,
+    }
+
+
+def write_report(roots: list[str | Path], out: str | Path) -> Report:
+    from a2d_edge.experiments.plots import plot_curves, plot_tradeoff
+    from a2d_edge.experiments.tables import markdown
+
+    data = build_report(roots)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    figures = plot_curves(data["groups"], out) + plot_tradeoff(data["groups"], out)
+    data["figures"] = figures
+    text = markdown(data)
+    (out / "report.md").write_text(text)
+    write_json(out / "report.json", data)
+    return Report(text, data, figures)

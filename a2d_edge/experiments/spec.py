@@ -1,0 +1,195 @@
+"""Experiment files: plain settings plus the reserved keys that make a file a set of runs.
+
+```yaml
+command: train                 # train | search: the command the file is for
+games:                         # env ids, or env id -> settings for that game only
+  ALE/Pong-v5: {}
+  ALE/Breakout-v5: {eval_episodes: 30}
+grid: {arch: [nature, resnet20]}   # cartesian product over these settings
+seeds: [0, 1, 2]                   # default [0] (or the file's `seed`)
+steps: 30000000                # anything else is a setting of every run
+```
+
+`a2d train/search --config FILE` takes one run from it: the file's settings, the overrides of
+the chosen game (`--env`, else the file's `env`, else the first game), then the flags; the grid
+and seeds are `a2d sweep`'s to expand. A file without reserved keys is a plain settings file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from a2d_edge.config import build_config, read_config_file
+from a2d_edge.errors import A2DError
+
+RESERVED = ("command", "games", "grid", "seeds")
+COMMANDS = ("train", "search")
+NOT_IN_GRID = ("env", "seed")
+"""Settings the reserved keys own: the game comes from `games`, the seed from `seeds`."""
+
+
+@dataclass(frozen=True)
+class Experiment:
+    path: Path
+    command: str | None
+    """`train` or `search`; None for a plain settings file."""
+    settings: dict[str, Any]
+    games: dict[str, dict[str, Any]]
+    """env id -> overrides of that game, in file order (empty: the file names no games)."""
+    grid: dict[str, list[Any]]
+    seeds: tuple[int, ...] | None
+
+    def game_ids(self) -> list[str]:
+        return list(self.games) or [str(self.settings.get("env") or _default_env())]
+
+
+def read_experiment(path: str | Path) -> Experiment:
+    """Parse a settings file and check the shape of its reserved keys."""
+    path = Path(path)
+    data = read_config_file(path)
+    settings = {k: v for k, v in data.items() if k not in RESERVED}
+    command = data.get("command")
+    if command is not None and command not in COMMANDS:
+        raise A2DError(f"{path}: command must be one of {', '.join(COMMANDS)}, not {command!r}")
+    games = _read_games(path, data.get("games"))
+    grid = _read_grid(path, data.get("grid"))
+    seeds = _read_seeds(path, data.get("seeds"))
+    if seeds is not None and "seed" in settings:
+        raise A2DError(f"{path}: set either `seed` or `seeds`, not both")
+    env = settings.get("env")
+    if games and env is not None and env not in games:
+        raise A2DError(f"{path}: env {env!r} is not one of its games: {', '.join(games)}")
+    return Experiment(path, command, settings, games, grid, seeds)
+
+
+def _read_games(path: Path, raw: Any) -> dict[str, dict[str, Any]]:
+    if raw is None:
+        return {}
+    if isinstance(raw, list):
+        raw = {g: None for g in raw}
+    if not isinstance(raw, dict) or not raw:
+        raise A2DError(f"{path}: games must be a list of env ids or a mapping env id -> settings")
+    games: dict[str, dict[str, Any]] = {}
+    for env, overrides in raw.items():
+        if not isinstance(env, str):
+            raise A2DError(f"{path}: games: {env!r} is not an env id")
+        if overrides is None:
+            overrides = {}
+        if not isinstance(overrides, dict):
+            raise A2DError(f"{path}: games: {env}: expected a mapping of settings")
+        overrides = {str(k).replace("-", "_"): v for k, v in overrides.items()}
+        bad = sorted(set(overrides) & {*RESERVED, *NOT_IN_GRID})
+        if bad:
+            raise A2DError(f"{path}: games: {env}: {', '.join(bad)} cannot be set per game")
+        games[env] = overrides
+    return games
+
+
+def _read_grid(path: Path, raw: Any) -> dict[str, list[Any]]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise A2DError(f"{path}: grid must be a mapping of setting -> list of values")
+    grid: dict[str, list[Any]] = {}
+    for key, values in raw.items():
+        key = str(key).replace("-", "_")
+        if key in NOT_IN_GRID or key in RESERVED:
+            hint = "games" if key == "env" else "seeds" if key == "seed" else "the file's top level"
+            raise A2DError(f"{path}: grid: {key} cannot be a grid key (use {hint})")
+        if not isinstance(values, list) or not values:
+            raise A2DError(f"{path}: grid: {key} must be a non-empty list of values")
+        if len({repr(v) for v in values}) != len(values):
+            raise A2DError(f"{path}: grid: {key} lists a value twice")
+        grid[key] = values
+    return grid
+
+
+def _read_seeds(path: Path, raw: Any) -> tuple[int, ...] | None:
+    if raw is None:
+        return None
+    if (
+        not isinstance(raw, list)
+        or not raw
+        or not all(isinstance(s, int) and not isinstance(s, bool) for s in raw)
+    ):
+        raise A2DError(f"{path}: seeds must be a non-empty list of integers")
+    if len(set(raw)) != len(raw):
+        raise A2DError(f"{path}: seeds lists a seed twice")
+    return tuple(raw)
+
+
+def _default_env() -> str:
+    from a2d_edge.rl.config import TrainConfig
+
+    return str(next(f.default for f in dataclasses.fields(TrainConfig) if f.name == "env"))
+
+
+def validate(exp: Experiment, cls: type) -> None:
+    """Every game must be an ALE game, and every setting, per-game override and grid value a
+    valid setting of `cls`."""
+    from a2d_edge.envs import resolve_game
+
+    for env in exp.games:
+        _where(exp, "games: ", lambda e=env: resolve_game(e))
+    _where(exp, "", lambda: build_config(cls, exp.settings))
+    for env, overrides in exp.games.items():
+        _where(exp, f"games: {env}: ", lambda o=overrides: build_config(cls, exp.settings, o))
+    for key, values in exp.grid.items():
+        for v in values:
+            _where(exp, f"grid: {key}: ", lambda k=key, v=v: build_config(cls, {k: v}))
+
+
+def _where(exp: Experiment, where: str, check: Any) -> None:
+    try:
+        check()
+    except A2DError as e:
+        raise A2DError(f"{exp.path}: {where}{e}") from None
+
+
+def check_command(exp: Experiment, command: str) -> None:
+    if exp.command is not None and exp.command != command:
+        raise A2DError(
+            f"{exp.path} is an `a2d {exp.command}` experiment, not `a2d {command}`: run it with "
+            f"a2d {exp.command} --config {exp.path} (or a2d sweep {exp.path})"
+        )
+
+
+def match_game(exp: Experiment, name: str) -> str:
+    """The listed env id that `name` names: the id itself or its short name (`Pong`)."""
+    ids = exp.game_ids()
+    if name in ids:
+        return name
+    for env in ids:
+        if short_name(env).lower() == name.lower():
+            return env
+    raise A2DError(f"{exp.path} has no game {name!r}; its games: {', '.join(ids)}")
+
+
+def settings_layer(path: str | Path, cls: type, command: str, env: str | None) -> dict[str, Any]:
+    """The settings of one run of the file, for `a2d train/search --config FILE`: the file's
+    settings with the overrides of the chosen game (`env`: the flag's, else the file's, else
+    its first game; the layer's `env` is final); grid and seeds are left to the flags."""
+    exp = read_experiment(path)
+    check_command(exp, command)
+    validate(exp, cls)
+    if not exp.games:
+        return {**exp.settings, "env": env} if env else dict(exp.settings)
+    chosen = match_game(exp, env) if env else exp.settings.get("env") or next(iter(exp.games))
+    return {**exp.settings, **exp.games[chosen], "env": chosen}
+
+
+_SHORT = re.compile(r"^(?:ALE/)?([A-Za-z0-9]+?)(?:NoFrameskip)?-v\d+$")
+
+
+def short_name(env: str) -> str:
+    """`ALE/Pong-v5` -> `Pong`; any other id -> a filesystem-safe spelling of it."""
+    m = _SHORT.match(env)
+    return m.group(1) if m else safe_name(env)
+
+
+def safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._+=-]", "_", text).strip(".") or "_"

@@ -1,0 +1,141 @@
+"""`a2d report` on run folders written by hand: the numbers against hand-computed ones."""
+
+import json
+import math
+
+import pytest
+
+from a2d_edge.cli import main
+from a2d_edge.config import to_dict
+from a2d_edge.experiments.report import stats
+from a2d_edge.hw.flops import count_params, fvcore_flops
+from a2d_edge.nets import build_agent, load_arch
+from a2d_edge.rl.config import TrainConfig
+from a2d_edge.search.config import SearchConfig
+
+
+def _run(root, name, cfg, evals, last_step=None, kind="train", search=None):
+    d = root / name
+    d.mkdir(parents=True)
+    (d / "config.json").write_text(json.dumps({"kind": kind, "config": to_dict(cfg)}))
+    lines = [{"step": s, "kind": "eval", "score_mean": v, "score_std": 1.0} for s, v in evals]
+    if last_step is not None:
+        lines.append({"step": last_step, "kind": "train", "loss/total": 0.5})
+    (d / "metrics.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    if search is not None:
+        (d / "search.json").write_text(json.dumps(search))
+    return d
+
+
+@pytest.fixture
+def runs(tmp_path):
+    root = tmp_path / "runs"
+    pong = dict(env="ALE/Pong-v5", steps=300)
+    # nature on Pong, 2 seeds: best -10 and -12 (mean -11, std 1); last -15 and -12
+    _run(root, "Pong/arch=nature-s0", TrainConfig(arch="nature", seed=0, **pong),
+         [(100, -21), (200, -10), (300, -15)])  # fmt: skip
+    _run(
+        root,
+        "Pong/arch=nature-s1",
+        TrainConfig(arch="nature", seed=1, threads=2, **pong),
+        [(100, -20), (200, -18), (300, -12)],
+    )  # fmt: skip  (threads: speed only, same group)
+    # resnet14 on Pong: seed 0 stopped at step 200 (of 300); seed 1 has no eval yet
+    _run(root, "Pong/arch=resnet14-s0", TrainConfig(arch="resnet14", seed=0, **pong),
+         [(100, 3), (200, 5)])  # fmt: skip
+    _run(root, "Pong/arch=resnet14-s1", TrainConfig(arch="resnet14", seed=1, **pong), [], 100)
+    # Breakout: one nature run without any eval
+    _run(root, "Breakout/arch=nature-s0",
+         TrainConfig(env="ALE/Breakout-v5", arch="nature", steps=300), [], 200)  # fmt: skip
+    # one search on Pong, recorded latency
+    search = {"step": 300, "derived_flops": 5_000_000,
+              "latency": {"predicted_ms": 1.5, "measured_ms": 1.75}}  # fmt: skip
+    _run(tmp_path / "search", "Pong/s0", SearchConfig(steps=300, **{"env": "ALE/Pong-v5"}),
+         [(150, -19), (300, -17)], kind="search", search=search)  # fmt: skip
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "config.json").write_text('{"not": "a run"}')  # ignored
+    return tmp_path
+
+
+def _group(report, kind, game, label):
+    hits = [
+        g for g in report["groups"] if (g["kind"], g["game"], g["label"]) == (kind, game, label)
+    ]
+    assert len(hits) == 1, [(g["kind"], g["game"], g["label"]) for g in report["groups"]]
+    return hits[0]
+
+
+def test_stats_are_mean_and_population_std():
+    assert stats([]) is None
+    s = stats([1.0, 2.0, 6.0])
+    assert s["mean"] == 3.0 and s["n"] == 3
+    assert s["std"] == pytest.approx(math.sqrt((4 + 1 + 9) / 3))
+
+
+def test_report_numbers_tables_and_figures(runs, capsys):
+    out = runs / "report"
+    roots = [str(runs / "runs"), str(runs / "search"), str(runs / "other")]
+    assert main(["report", *roots, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    report = json.loads((out / "report.json").read_text())
+    assert len(report["runs"]) == 6 and len(report["groups"]) == 4
+
+    nature = _group(report, "train", "Pong", "nature")
+    assert nature["best"] == {"mean": -11.0, "std": 1.0, "n": 2}
+    assert nature["final"] == {"mean": -13.5, "std": 1.5, "n": 2}
+    assert nature["seeds"] == [0, 1] and nature["complete"] is True
+    assert nature["curve"]["steps"] == [100, 200, 300]
+    assert nature["curve"]["mean"] == [-20.5, -14.0, -13.5]
+    assert nature["curve"]["min"] == [-21, -18, -15] and nature["curve"]["max"] == [-20, -10, -12]
+    model = build_agent(load_arch("nature"), 6)
+    assert nature["params"] == count_params(model)
+    assert nature["flops"]["mean"] == fvcore_flops(model, batchnorm=False)
+
+    resnet = _group(report, "train", "Pong", "resnet14")
+    assert resnet["best"] == {"mean": 5.0, "std": 0.0, "n": 1} and resnet["complete"] is False
+    r14 = build_agent(load_arch("resnet14"), 6)
+    assert resnet["flops"]["mean"] == fvcore_flops(r14, batchnorm=False) < fvcore_flops(r14)
+
+    breakout = _group(report, "train", "Breakout", "nature")
+    assert breakout["best"] is None and breakout["final"] is None
+    assert breakout["params"] == count_params(build_agent(load_arch("nature"), 4))
+
+    search = _group(report, "search", "Pong", "A2D")
+    assert search["flops"]["mean"] == 5e6 and search["best"]["mean"] == -17.0
+    assert search["predicted_ms"]["mean"] == 1.5 and search["measured_ms"]["mean"] == 1.75
+
+    md = (out / "report.md").read_text()
+    assert md in printed
+    assert "| game | nature | resnet14 |" in md
+    assert "| Pong | -11.0 ± 1.0 (2) | 5.0 ± 0.0 (1) † |" in md  # best
+    assert "| Pong | -13.5 ± 1.5 (2) | 5.0 ± 0.0 (1) † |" in md  # last
+    assert "| Breakout | n/a |  |" in md
+    assert "| Pong | 1 | 5.00 ± 0.00 (1) | 1.500 ± 0.000 (1) | 1.750 ± 0.000 (1) |" in md
+    assert "Pong/arch=resnet14-s1 (train, step 100 of 300)" in md
+    assert "Breakout/arch=nature-s0 (train, step 200 of 300)" in md
+    for name in ("curves-Pong.png", "tradeoff.png"):
+        assert (out / name).read_bytes()[:4] == b"\x89PNG"
+    assert not (out / "curves-Breakout.png").exists()  # nothing to draw
+    assert sorted(report["figures"]) == ["curves-Pong.png", "tradeoff.png"]
+
+
+def test_columns_are_the_settings_that_vary(tmp_path):
+    root = tmp_path / "runs"
+    for distill in ("none", "actor"):
+        for arch in ("nature", "resnet14"):
+            cfg = TrainConfig(arch=arch, distill=distill, teacher="zoo:pong", steps=100)
+            _run(root, f"Pong/{arch}-{distill}", cfg, [(100, 1.0)])
+    assert main(["report", str(root), "--out", str(tmp_path / "r")]) == 0
+    md = (tmp_path / "r" / "report.md").read_text()
+    assert "columns: arch, distill" in md
+    assert (
+        "| game | arch=nature, distill=actor | arch=nature, distill=none | "
+        "arch=resnet14, distill=actor | arch=resnet14, distill=none |"
+    ) in md
+
+
+def test_no_runs_is_one_line_error(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert main(["report", str(tmp_path / "empty"), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no a2d run folders (config.json) under" in err and len(err.splitlines()) == 1
