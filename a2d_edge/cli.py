@@ -106,6 +106,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         args.out,
         games=games,
         sets=parse_sets(args.set or []),
+        seeds=args.seeds or (),
         dry_run=args.dry_run,
         shard=parse_shard(args.shard),
     )
@@ -243,6 +244,9 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="override a setting of every run (repeatable: --set steps=2e5 num_envs=8); on a "
         "grid key, keep only that value (--set arch=resnet20)",
+    )
+    w.add_argument(
+        "--seeds", nargs="+", type=int, help="these seeds instead of the file's (e.g. 0 1 2)"
     )
     w.add_argument("--dry-run", action="store_true", help="list the runs and settings only")
     w.add_argument("--shard", metavar="K/N", help="run every N-th run from K (0 <= K < N)")

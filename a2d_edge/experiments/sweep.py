@@ -103,7 +103,11 @@ def parse_shard(text: str | None) -> tuple[int, int]:
 
 
 def expand(
-    exp: Experiment, cls: type, sets: dict[str, Any] | None = None, games: Sequence[str] = ()
+    exp: Experiment,
+    cls: type,
+    sets: dict[str, Any] | None = None,
+    games: Sequence[str] = (),
+    only_seeds: Sequence[int] = (),
 ) -> list[PlannedRun]:
     """games x grid x seeds, in file order, with the settings of each run (file < game < grid
     point < game and seed < --set); `--set` on a grid key keeps only that grid value."""
@@ -125,7 +129,7 @@ def expand(
         if clash:
             raise A2DError(f"{exp.path}: games: {env}: {', '.join(clash)} is a grid key")
     ids = [match_game(exp, g) for g in games] if games else exp.game_ids()
-    seeds = exp.seeds or (int(exp.settings.get("seed", 0)),)
+    seeds = tuple(only_seeds) or exp.seeds or (int(exp.settings.get("seed", 0)),)
     runs = []
     for env in dict.fromkeys(ids):
         for combo in itertools.product(*grid.values()):
@@ -239,6 +243,7 @@ def run_sweep(
     *,
     games: Sequence[str] = (),
     sets: dict[str, Any] | None = None,
+    seeds: Sequence[int] = (),
     dry_run: bool = False,
     shard: tuple[int, int] = (0, 1),
     echo: Callable[[str], None] = print,
@@ -246,7 +251,7 @@ def run_sweep(
     exp = read_experiment(path)
     command = exp.command or "train"
     cls = config_class(command)
-    runs = expand(exp, cls, sets, games)
+    runs = expand(exp, cls, sets, games, seeds)
     rank, world = rank_world()
     mine = select(runs, shard, rank, world)
     out = Path(out)

@@ -237,3 +237,11 @@ def test_search_sweep_runs_then_skips_and_reports(tmp_path, capsys):
     assert group["kind"] == "search" and group["best"] is None
     assert group["flops"]["mean"] == summary["derived_flops"]
     assert "| Pong | 1 | " in capsys.readouterr().out
+
+
+def test_seeds_flag_replaces_the_files_seeds(tmp_path, capsys):
+    f = _file(tmp_path, EXP)
+    out = tmp_path / "sweep"
+    assert main(["sweep", str(f), "--out", str(out), "--dry-run", "--seeds", "5"]) == 0
+    text = capsys.readouterr().out
+    assert "x 1 seed(s)" in text and "-s5" in text and "-s0" not in text

@@ -1,0 +1,106 @@
+"""Table 2 at CPU scale: students trained under the four distillation modes, same budget.
+
+    python benchmarks/distill_ablation.py                       # configs/table2.yaml as written
+    python benchmarks/distill_ablation.py --steps 150000 --arch nature --seeds 0,1,2
+    python benchmarks/distill_ablation.py --report-only         # redraw from the run folders
+
+Runs `a2d sweep configs/table2.yaml` (resumable: a killed benchmark continues where it
+stopped), then `a2d report`, and prints one row per (student, mode): best and final eval mean
+± std over seeds, with the paper's expectation (actor-critic >= actor > none at equal steps)
+checked on the final scores. The learning-curve PNG is copied to docs/img/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import machine, table
+
+MODES = ("none", "actor", "actor-reuse-critic", "actor-critic")
+
+
+def _cell(stats: dict | None) -> str:  # type: ignore[type-arg]
+    if not stats:
+        return "n/a"
+    return f"{stats['mean']:.1f} ± {stats['std']:.1f} (n={stats['n']})"
+
+
+def summarise(report: dict) -> tuple[str, list[str]]:  # type: ignore[type-arg]
+    """The markdown table and the expectation checks, from `a2d report`'s JSON."""
+    rows, finals = [], {}
+    for g in report["groups"]:
+        if g["kind"] != "train":
+            continue
+        arch, mode = g.get("arch"), g["varying"].get("distill")
+        rows.append((arch, mode, _cell(g.get("best")), _cell(g.get("final"))))
+        if g.get("final"):
+            finals[(arch, mode)] = g["final"]["mean"]
+    rows.sort(key=lambda r: (str(r[0]), MODES.index(r[1]) if r[1] in MODES else 9))
+    text = table(["student", "distill", "best eval", "final eval"], rows)
+    checks = []
+    for arch in sorted({a for a, _ in finals}):
+        f = {m: finals.get((arch, m)) for m in MODES}
+        if None in (f["none"], f["actor"], f["actor-critic"]):
+            continue
+        ok1 = f["actor-critic"] >= f["actor"]  # type: ignore[operator]
+        ok2 = f["actor"] > f["none"]  # type: ignore[operator]
+        checks.append(
+            f"{arch}: actor-critic {f['actor-critic']:.1f} >= actor {f['actor']:.1f}: "
+            f"{'yes' if ok1 else 'NO'}; actor {f['actor']:.1f} > none {f['none']:.1f}: "
+            f"{'yes' if ok2 else 'NO'}"
+        )
+    return text, checks
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--config", default="configs/table2.yaml")
+    p.add_argument("--out", default="runs/table2")
+    p.add_argument("--report", default="runs/table2-report")
+    p.add_argument("--steps", type=float, help="agent steps per run (default: the file's)")
+    p.add_argument("--arch", help="one student arch (default: the file's grid)")
+    p.add_argument("--seeds", help="comma-separated seeds (default: the file's)")
+    p.add_argument("--report-only", action="store_true")
+    args = p.parse_args()
+
+    from a2d_edge.cli import main as a2d
+
+    if not args.report_only:
+        sets = []
+        if args.steps:
+            sets += ["--set", f"steps={int(args.steps)}"]
+            every = max(int(args.steps) // 10, 1)
+            sets += ["--set", f"eval_every={every}", "--set", f"checkpoint_every={every}"]
+        if args.arch:
+            sets += ["--set", f"arch={args.arch}"]
+        seeds = ["--seeds", *args.seeds.split(",")] if args.seeds else []
+        rc = a2d(["sweep", args.config, "--out", args.out, *sets, *seeds])
+        if rc != 0:
+            return rc
+    rc = a2d(["report", args.out, "--out", args.report])
+    if rc != 0:
+        return rc
+    import json
+
+    data = json.loads((Path(args.report) / "report.json").read_text())
+    text, checks = summarise(data)
+    print(f"\n# Table 2 at CPU scale ({machine()})\n")
+    print(text)
+    print()
+    for line in checks:
+        print("- " + line)
+    img = Path("docs/img")
+    img.mkdir(parents=True, exist_ok=True)
+    for fig in Path(args.report).glob("curves-*.png"):
+        shutil.copy(fig, img / f"table2-{fig.name}")
+        print(f"curve: {img / f'table2-{fig.name}'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
