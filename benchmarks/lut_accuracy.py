@@ -27,23 +27,38 @@ def main() -> None:
     p.add_argument("--archs", type=int, default=40)
     p.add_argument("--seed", type=int, default=123)
     p.add_argument("--repeats", type=int, default=200)
+    p.add_argument(
+        "--recalibrate",
+        type=int,
+        default=0,
+        metavar="K",
+        help="also judge the table after a K-arch drift recalibration (a2d-profile "
+        "--recalibrate) made in this run, on the same fresh archs",
+    )
     args = p.parse_args()
-    from a2d_edge.hw.backends import get_backend
     from a2d_edge.hw.lut import LatencyTable
-    from a2d_edge.hw.profile import ProfileSettings, error_stats, measure_archs, random_archs
+    from a2d_edge.hw.profile import (
+        error_stats,
+        measure_archs,
+        random_archs,
+        recalibrate,
+        settings_for,
+    )
 
     rows = []
     for path in args.tables:
         t = LatencyTable.load(path)
-        m = t.meta
-        s = ProfileSettings(get_backend(m["backend"], m["precision"]), m["precision"],
-                            int(m["threads"]), t.mode, args.repeats, 20,
-                            int(m.get("n_actions", 6)), t.input_hw)  # fmt: skip
+        s = settings_for(t, args.repeats)
         archs = random_archs(t.space, args.archs, args.seed)
         measured = measure_archs(t.space, archs, s)
         plain = np.array([t.predict_plain(a) * 1000 for a in archs])
         corrected = np.array([t.predict(a) * 1000 for a in archs])
-        for name, pred in (("plain sum", plain), ("corrected", corrected)):
+        preds = [("plain sum", plain), ("corrected", corrected)]
+        if args.recalibrate:
+            rec = recalibrate(t, args.recalibrate, s, seed=args.seed + 7)
+            name = f"recalibrated ({args.recalibrate} archs, x{rec['drift_factor']:.3f})"
+            preds.append((name, np.array([t.predict(a) * 1000 for a in archs])))
+        for name, pred in preds:
             e = error_stats(measured, pred)
             within5, within10 = f"{100 * e['within_5pct']:.0f}%", f"{100 * e['within_10pct']:.0f}%"
             rows.append([Path(path).name, name, f"{e['mape_pct']:.2f}%", within5, within10])

@@ -10,7 +10,28 @@ from pathlib import Path
 from a2d_edge.errors import A2DError
 
 
+def _recalibrate(args: argparse.Namespace) -> int:
+    from a2d_edge.hw.lut import LatencyTable
+    from a2d_edge.hw.profile import recalibrate, settings_for
+
+    table = LatencyTable.load(args.recalibrate)
+    out = Path(args.out or args.recalibrate)
+    if out.exists() and out != Path(args.recalibrate) and not args.force:
+        raise A2DError(f"{out} exists; pass --force to replace it")
+    settings = settings_for(table, args.repeats, args.warmup)
+    rec = recalibrate(table, args.archs, settings, seed=args.seed + 1)
+    table.save(out)
+    b, a = rec["before"], rec["after_in_sample"]
+    print(
+        f"wrote {out}: drift factor {rec['drift_factor']:.3f} from {rec['archs']} archs; "
+        f"MAPE {b['mape_pct']:.2f}% before, {a['mape_pct']:.2f}% after (in sample)"
+    )
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
+    if args.recalibrate:
+        return _recalibrate(args)
     from a2d_edge.hw.backends import get_backend
     from a2d_edge.hw.lut import LatencyTable, Timing
     from a2d_edge.hw.profile import ProfileSettings, device_slug, profile_space, validate
@@ -88,6 +109,14 @@ def parser() -> argparse.ArgumentParser:
         help="time N random whole archs; fit the correction on half, judge on half",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the validation archs")
+    p.add_argument(
+        "--recalibrate",
+        metavar="TABLE",
+        help="re-time --archs whole archs with TABLE's own settings and rescale its "
+        "prediction by the device's drift since it was profiled (seconds, not a re-profile); "
+        "writes TABLE (or --out)",
+    )
+    p.add_argument("--archs", type=int, default=12, help="archs timed by --recalibrate")
     p.add_argument("--out", help="table path (default latency_tables/<device>-<backend>-...)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted profile")
     p.add_argument("--force", action="store_true", help="replace an existing table")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from a2d_edge.errors import A2DError
 from a2d_edge.hw.backends import Backend
 from a2d_edge.hw.lut import SCHEMA, Correction, LatencyTable, OpKey, Timing
 from a2d_edge.hw.timing import Runner, control_loop_work, parse_samples, time_interleaved
@@ -268,4 +270,52 @@ def validate(table: LatencyTable, n: int, s: ProfileSettings, seed: int = 0) -> 
     }
 
 
-__all__ = ["SCHEMA", "ProfileSettings", "profile_space", "validate"]
+def settings_for(table: LatencyTable, repeats: int = 200, warmup: int = 20) -> ProfileSettings:
+    """The settings a table was measured with (backend, precision, threads, mode, input)."""
+    from a2d_edge.hw.backends import get_backend
+
+    m = table.meta
+    return ProfileSettings(
+        get_backend(str(m["backend"]), str(m["precision"])), str(m["precision"]),
+        int(m.get("threads", 1)), table.mode, repeats, warmup, int(m.get("n_actions", 6)),
+        table.input_hw,
+    )  # fmt: skip
+
+
+def drift_factor(measured: np.ndarray, predicted: np.ndarray) -> float:
+    """The median ratio measured / predicted (pure): one robust number for how much slower
+    (> 1) or faster the device runs now than when its table was measured."""
+    return float(np.median(measured / predicted))
+
+
+def recalibrate(table: LatencyTable, n: int, s: ProfileSettings, seed: int = 1) -> dict[str, Any]:
+    """Re-time n archs spread over the space and rescale the table's prediction by the drift.
+
+    A table's op timings hold their ratios from one sitting to the next, but the whole device
+    drifts (clock, thermal state, neighbours on a shared host): measured here, the same table
+    was 3-13% off on fresh archs in a later sitting while 1.2% off in its own. Rescaling the
+    correction by the median ratio needs ~12 whole-network timings (seconds), not a re-profile.
+    """
+    if n < 3:
+        raise A2DError("recalibration needs at least 3 architectures")
+    archs = varied_archs(table.space, n, seed)
+    measured = measure_archs(table.space, archs, s)
+    before = np.array([table.predict(a) * 1000 for a in archs])
+    k = drift_factor(measured, before)
+    c = table.correction or Correction(1.0, 0.0)
+    table.correction = Correction(c.scale * k, c.offset_us * k, c.per_op_us * k)
+    after = np.array([table.predict(a) * 1000 for a in archs])
+    record = {
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "archs": n,
+        "seed": seed,
+        "drift_factor": k,
+        "before": error_stats(measured, before),
+        "after_in_sample": error_stats(measured, after),
+        "device": describe_device(s.threads),
+    }
+    table.meta["recalibration"] = record
+    return record
+
+
+__all__ = ["SCHEMA", "ProfileSettings", "profile_space", "recalibrate", "settings_for", "validate"]

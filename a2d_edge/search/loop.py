@@ -157,16 +157,10 @@ def latency_is_local(table: LatencyTable | None) -> bool:
 
 def measure_here(table: LatencyTable, arch: dict[str, Any]) -> float | None:
     """Measured latency (ms) of `arch` with the table's own backend and settings."""
-    from a2d_edge.hw.backends import get_backend
-    from a2d_edge.hw.profile import ProfileSettings, measure_archs
+    from a2d_edge.hw.profile import measure_archs, settings_for
 
     try:
-        backend = get_backend(str(table.meta["backend"]), str(table.meta["precision"]))
-        settings = ProfileSettings(
-            backend, str(table.meta["precision"]), int(table.meta.get("threads", 1)),
-            table.mode, repeats=100, warmup=10, n_actions=int(table.meta.get("n_actions", 6)),
-            input_hw=table.input_hw,
-        )  # fmt: skip
+        settings = settings_for(table, repeats=100, warmup=10)
         return float(measure_archs(table.space, [arch], settings)[0]) / 1000.0
     except A2DError:
         return None

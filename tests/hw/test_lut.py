@@ -196,3 +196,30 @@ def test_search_repairs_to_the_budget(tmp_path):
     assert lat["repaired"] is True and lat["predicted_ms"] <= budget
     assert LatencyTable.load(lut).predict(json.loads((out / "arch.json").read_text())) <= budget
     assert "measured_ms" in lat  # the table was measured on this machine
+
+
+def test_drift_factor_is_the_median_ratio():
+    import numpy as np
+
+    from a2d_edge.hw.profile import drift_factor
+
+    measured = np.array([110.0, 220.0, 330.0, 1000.0])
+    predicted = np.array([100.0, 200.0, 300.0, 100.0])  # one outlier (x10) does not move it
+    assert drift_factor(measured, predicted) == pytest.approx(1.1)
+
+
+def test_recalibrate_rescales_a_table_in_place(tmp_path, capsys):
+    out = tmp_path / "t.json"
+    argv = ["--backend", "torch", "--preset", "edge", "--repeats", "3", "--warmup", "1",
+            "--validate", "4", "--out", str(out), "--quiet"]  # fmt: skip
+    assert profile_main(argv) == 0
+    before = LatencyTable.load(out)
+    arch = random_arch("edge", 3)
+    assert profile_main(["--recalibrate", str(out), "--archs", "3", "--repeats", "3"]) == 0
+    assert "drift factor" in capsys.readouterr().out
+    after = LatencyTable.load(out)
+    rec = after.meta["recalibration"]
+    assert rec["archs"] == 3 and rec["drift_factor"] > 0
+    assert after.predict(arch) == pytest.approx(before.predict(arch) * rec["drift_factor"])
+    assert after.entries == before.entries  # only the correction moves
+    assert profile_main(["--recalibrate", str(tmp_path / "nope.json")]) == 2
