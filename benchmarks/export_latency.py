@@ -1,10 +1,11 @@
 """Batch-1 latency on this CPU: torch eager fp32 vs ONNX Runtime fp32 vs ONNX Runtime INT8.
 
 For each agent (Nature CNN, ResNet-20, a searched edge agent; weights from `--checkpoint` for
-the Nature CNN when given, else fresh), the three forms are timed interleaved in one process
-(1 thread, warm-up, `--repeats` calls each), median and p99 in microseconds; INT8 is the
-bundle's own model (QDQ, calibrated on the agent's own frames) and its greedy-action agreement
-with fp32 on held-out frames is shown.
+the Nature CNN when given, else fresh), the forms are timed interleaved in one process
+(1 thread, warm-up, `--repeats` calls each), median and p99 in microseconds. INT8 is the
+bundle's own model (QDQ calibrated on the agent's own frames, then the `int8_graph` rewrites),
+shown beside the plain QDQ graph it was rewritten from; the ratios are the bundle's INT8, and
+its greedy-action agreement with fp32 on held-out frames is shown.
 
     python benchmarks/export_latency.py --repeats 2000 [--checkpoint runs/pong-nature/agent.pt]
 """
@@ -46,6 +47,7 @@ def main() -> None:
     args = p.parse_args()
 
     from a2d_edge.export.frames import gather_frames
+    from a2d_edge.export.int8_graph import rewrite_int8
     from a2d_edge.export.onnx_export import compare, export_onnx, ort_predict
     from a2d_edge.export.quantize import quantize_int8
     from a2d_edge.hw.timing import parse_samples, time_interleaved
@@ -58,11 +60,13 @@ def main() -> None:
         calib = gather_frames(model, "ALE/Pong-v5", 128, seed=0)
         held = gather_frames(model, "ALE/Pong-v5", 256, seed=1)
         fp32 = export_onnx(model)
-        int8 = quantize_int8(fp32, calib, "cpu")
+        plain = quantize_int8(fp32, calib, "cpu", rewrites=())
+        int8 = rewrite_int8(plain)[0]
         agree = compare(ort_predict(fp32), ort_predict(int8), held)["action_agreement"]
         x = held[:1].copy()
         xt = torch.from_numpy(x)
         s32, s8 = ort_session(fp32, args.threads), ort_session(int8, args.threads)
+        s8_plain = ort_session(plain, args.threads)
         feed = {"frames": x}
 
         def eager(m=model, xt=xt) -> None:
@@ -72,6 +76,7 @@ def main() -> None:
         runners: dict[str, Runner] = {
             "torch": eager,
             "ort32": partial(s32.run, None, feed),
+            "ort8_plain": partial(s8_plain.run, None, feed),
             "ort8": partial(s8.run, None, feed),
         }
         samples = time_interleaved(runners, args.repeats, warmup=50)
@@ -81,9 +86,11 @@ def main() -> None:
             name,
             f"{t['torch'].p50_us:.0f} / {p99['torch']:.0f}",
             f"{t['ort32'].p50_us:.0f} / {p99['ort32']:.0f}",
+            f"{t['ort8_plain'].p50_us:.0f} / {p99['ort8_plain']:.0f}",
             f"{t['ort8'].p50_us:.0f} / {p99['ort8']:.0f}",
             f"{t['ort8'].p50_us / t['torch'].p50_us:.2f}×",
             f"{t['ort8'].p50_us / t['ort32'].p50_us:.2f}×",
+            f"{t['ort8_plain'].p50_us / t['ort32'].p50_us:.2f}×",
             f"{100 * agree:.1f}%",
         ])  # fmt: skip
         print(f"  {name} done", file=sys.stderr)
@@ -91,8 +98,9 @@ def main() -> None:
         f"\nbatch 1, {args.threads} thread(s), {args.repeats} interleaved calls each; {machine()}\n"
     )
     print(table(["agent", "torch eager fp32 p50/p99 µs", "ORT fp32 p50/p99 µs",
-                 "ORT INT8 p50/p99 µs", "INT8 / torch", "INT8 / ORT fp32",
-                 "INT8 action agreement"], rows))  # fmt: skip
+                 "ORT INT8 plain QDQ p50/p99 µs", "ORT INT8 rewritten p50/p99 µs", "INT8 / torch",
+                 "INT8 / ORT fp32", "plain INT8 / ORT fp32", "INT8 action agreement"],
+                rows))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -16,8 +16,9 @@ from a2d_edge import __version__
 from a2d_edge.envs import AtariSettings, action_meanings
 from a2d_edge.errors import A2DError
 from a2d_edge.export.frames import gather_frames
+from a2d_edge.export.int8_graph import rewrite_int8
 from a2d_edge.export.onnx_export import OPSET, compare, export_onnx, ort_predict, torch_predict
-from a2d_edge.export.quantize import quantize_int8
+from a2d_edge.export.quantize import DEFAULT_REWRITES, quantize_int8
 from a2d_edge.export.tensorrt import build_engine, tensorrt_available, trtexec_command
 from a2d_edge.rl.checkpoint import load_agent, resolve_checkpoint
 from a2d_edge.runtime.bundle import sha256, write_manifest
@@ -73,11 +74,11 @@ def _build(model, ckpt, spec, tmp: Path, calib, held_out, s: ExportSettings, env
     verification["fp32_vs_torch"] = parity
     if parity["action_agreement"] < FP32_PARITY or parity["logits_max_abs_diff"] > 1e-3:
         raise A2DError(f"fp32 ONNX does not match PyTorch: {parity}")
+    int8_graph: dict[str, Any] | None = None
     if s.int8:
-        int8 = quantize_int8(fp32, calib, "cpu")
+        int8, int8_graph = _int8(fp32, fp32_ort, calib, held_out, s, verification)
         (tmp / "agent-int8.onnx").write_bytes(int8)
         models["int8"] = "agent-int8.onnx"
-        verification["int8_vs_fp32"] = _check_int8(fp32_ort, int8, held_out, s, "int8")
     tensorrt: dict[str, Any] | None = None
     if s.tensorrt:
         source = "agent-fp32.onnx"
@@ -116,6 +117,7 @@ def _build(model, ckpt, spec, tmp: Path, calib, held_out, s: ExportSettings, env
         "input": {"name": "frames", "dtype": "uint8", "shape": ["batch", *ckpt["obs_shape"]]},
         "outputs": ["logits", "value"],
         "models": models,
+        "int8_graph": int8_graph,
         "tensorrt": tensorrt,
         "verification": verification,
         "source": {
@@ -134,6 +136,20 @@ def _build(model, ckpt, spec, tmp: Path, calib, held_out, s: ExportSettings, env
     }
     write_manifest(tmp, manifest)
     return manifest
+
+
+def _int8(fp32: bytes, fp32_ort, calib, held_out, s: ExportSettings,  # type: ignore[no-untyped-def]
+          verification: dict[str, Any]) -> tuple[bytes, dict[str, Any]]:  # fmt: skip
+    """The `cpu` INT8 model: plain QDQ, then the graph rewrites, each form checked on the
+    held-out frames (the rewritten one against the plain one, and the agreement gate)."""
+    plain = quantize_int8(fp32, calib, "cpu", rewrites=())
+    int8, applied = rewrite_int8(plain, DEFAULT_REWRITES["cpu"])
+    verification["int8_rewritten_vs_plain_qdq"] = compare(
+        ort_predict(plain), ort_predict(int8), held_out
+    )
+    verification["int8_vs_fp32"] = _check_int8(fp32_ort, int8, held_out, s, "int8")
+    recipe = "ORT static QDQ (MinMax): U8 activations, S8 per-channel weights, fp32 heads"
+    return int8, {"recipe": recipe, "rewrites": applied}
 
 
 def _check_int8(fp32_ort, model: bytes, held_out, s: ExportSettings, what: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]

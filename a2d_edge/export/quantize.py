@@ -7,6 +7,10 @@ symmetric S8S8 graph was ~3x slower on ORT CPU while it is what TensorRT require
   TensorRT's explicit-quantisation INT8.
 The actor and critic heads (the last Gemms) stay fp32: with few calibration frames their
 quantised outputs clipped, and they cost nothing.
+
+The `cpu` flavour then gets the graph rewrites of `int8_graph` (uint8 frames straight into the
+first QLinearConv, NHWC flatten, quantised pooling, merged heads); TensorRT's S8S8 QDQ graph is
+left as the quantiser wrote it (TensorRT takes no uint8 DequantizeLinear).
 """
 
 from __future__ import annotations
@@ -16,7 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
+from a2d_edge.export.int8_graph import REWRITES, rewrite_int8
+
 FLAVOURS = ("cpu", "tensorrt")
+DEFAULT_REWRITES: dict[str, tuple[str, ...]] = {"cpu": tuple(REWRITES), "tensorrt": ()}
 
 
 def head_nodes(model: bytes) -> list[str]:
@@ -36,8 +43,14 @@ def head_nodes(model: bytes) -> list[str]:
 
 
 def quantize_int8(
-    model: bytes, calibration: np.ndarray, flavour: str = "cpu", input_name: str = "frames"
+    model: bytes,
+    calibration: np.ndarray,
+    flavour: str = "cpu",
+    input_name: str = "frames",
+    rewrites: tuple[str, ...] | None = None,
 ) -> bytes:
+    """Static QDQ quantisation calibrated on `calibration` (MinMax), then the flavour's graph
+    rewrites (`rewrites=None`: `DEFAULT_REWRITES[flavour]`; `()`: the plain QDQ graph)."""
     import onnx
     from onnxruntime.quantization import (
         CalibrationDataReader,
@@ -50,6 +63,9 @@ def quantize_int8(
 
     if flavour not in FLAVOURS:
         raise ValueError(f"flavour must be one of {FLAVOURS}")
+    names = DEFAULT_REWRITES[flavour] if rewrites is None else rewrites
+    if flavour == "tensorrt" and names:
+        raise ValueError("the tensorrt flavour takes no graph rewrites (they target ORT's CPU EP)")
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
@@ -79,4 +95,5 @@ def quantize_int8(
             },
         )
         onnx.checker.check_model(str(dst))
-        return dst.read_bytes()
+        plain = dst.read_bytes()
+    return rewrite_int8(plain, names)[0] if names else plain

@@ -29,6 +29,8 @@ def test_bundle_contents_and_verification(bundle):
     assert v["fp32_vs_torch"]["action_agreement"] == 1.0
     assert v["fp32_vs_torch"]["logits_max_abs_diff"] < 1e-4
     assert v["int8_vs_fp32"]["action_agreement"] >= 0.99
+    assert m["int8_graph"]["rewrites"] == ["frames_in", "flatten_nhwc", "merge_heads"]
+    assert v["int8_rewritten_vs_plain_qdq"]["action_agreement"] >= 0.99
 
 
 def test_trtexec_command_written_without_tensorrt(bundle):
