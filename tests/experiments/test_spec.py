@@ -29,6 +29,7 @@ TABLE3_MORE = ["Atlantis", "Bowling", "Breakout", "Centipede", "CrazyClimber", "
         ("table1.yaml", "train", 32 * 5),
         ("table2.yaml", "train", 8 * 3),
         ("fig3.yaml", "search", 12),
+        ("fig2.yaml", "search", 4),
     ],
 )
 def test_paper_configs_load_validate_and_expand(name, command, runs):
