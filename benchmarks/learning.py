@@ -2,7 +2,7 @@
 
     python benchmarks/learning.py quick          # ALE/Seaquest-v5, Nature CNN, 16 envs, 500k steps
     python benchmarks/learning.py pong           # ALE/Pong-v5, 10M steps (hours; resumable)
-    python benchmarks/learning.py plot RUN_DIR   # only redraw a run's curve
+    python benchmarks/learning.py plot RUN_DIR [--compare RUN_DIR ...]   # only redraw curves
 
 A run that exists is resumed (`a2d train --resume`), so a long run continues across sittings.
 """
@@ -65,32 +65,49 @@ def run(name: str) -> Path:
     return run_dir
 
 
-def plot(run_dir: Path) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def _evals(run_dir: Path) -> list[dict]:  # type: ignore[type-arg]
     from a2d_edge.utils.logging import read_jsonl
 
     rows = [r for r in read_jsonl(run_dir / "metrics.jsonl") if r["kind"] == "eval"]
     if not rows:
         raise SystemExit(f"{run_dir} has no evaluations yet")
-    steps = [r["step"] for r in rows]
-    means = [r["score_mean"] for r in rows]
-    stds = [r["score_std"] for r in rows]
+    return rows
+
+
+def _label(run_dir: Path) -> str:
+    import json
+
+    cfg = json.loads((run_dir / "config.json").read_text())["config"]
+    return f"{run_dir.name} ({cfg.get('optimizer', 'rmsprop')})"
+
+
+def plot(run_dir: Path, others: list[Path] | None = None) -> str:
+    """The run's eval curve (mean ± std), with other runs' curves overlaid for comparison."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = _evals(run_dir)
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.plot(steps, means, marker="o", ms=3)
-    ax.fill_between(
-        steps,
-        [m - s for m, s in zip(means, stds, strict=True)],
-        [m + s for m, s in zip(means, stds, strict=True)],
-        alpha=0.2,
-    )
+    for d in [run_dir, *(others or [])]:
+        evals = _evals(d)
+        steps = [r["step"] for r in evals]
+        means = [r["score_mean"] for r in evals]
+        stds = [r["score_std"] for r in evals]
+        ax.plot(steps, means, marker="o", ms=3, label=_label(d))
+        ax.fill_between(
+            steps,
+            [m - s for m, s in zip(means, stds, strict=True)],
+            [m + s for m, s in zip(means, stds, strict=True)],
+            alpha=0.2,
+        )
     ax.set_xlabel("agent steps")
     ax.set_ylabel("eval score (mean ± std)")
     ax.set_title(run_dir.name)
     ax.grid(alpha=0.3)
+    if others:
+        ax.legend(fontsize=7)
     fig.tight_layout()
     png = run_dir / "learning_curve.png"
     fig.savefig(png, dpi=120)
@@ -116,9 +133,10 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("what", choices=["quick", "pong", "plot"])
     p.add_argument("run_dir", nargs="?")
+    p.add_argument("--compare", nargs="*", default=[], help="other run folders to overlay")
     args = p.parse_args()
     run_dir = Path(args.run_dir) if args.what == "plot" else run(args.what)
-    print(plot(run_dir))
+    print(plot(run_dir, [Path(c) for c in args.compare]))
 
 
 if __name__ == "__main__":
