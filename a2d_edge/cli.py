@@ -132,6 +132,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         int8=args.int8,
         tensorrt=args.tensorrt or "",
         min_agreement=args.min_agreement,
+        tie_margin=args.tie_margin,
         frames=args.frames,
         seed=args.seed,
         force=args.force,
@@ -142,7 +143,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
         if isinstance(v, dict):
             print(
                 f"  {name}: action agreement {100 * v['action_agreement']:.2f}% on "
-                f"{v['frames']} frames, max |Δlogit| {v['logits_max_abs_diff']:.2e}, "
+                f"{v['frames']} frames ({100 * v['decisive_agreement']:.2f}% where not tied), "
+                f"policy TV {v['policy_tv_mean']:.1e}, "
+                f"max |Δlogit| {v['logits_max_abs_diff']:.2e}, "
                 f"max |Δvalue| {v['value_max_abs_diff']:.2e}"
             )
     if manifest["tensorrt"] and not manifest["tensorrt"]["engine"]:
@@ -163,7 +166,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         greedy=args.greedy,
         seed=args.seed,
         max_steps=args.max_steps,
-        status=not args.quiet,
+        status=not args.quiet and sys.stderr.isatty(),
         record=args.record or "",
     )
     spec = PolicySpec(args.backend, args.precision, args.threads)
@@ -267,6 +270,13 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         default=0.99,
         help="INT8 greedy-action agreement with fp32 required (default 0.99)",
+    )
+    x.add_argument(
+        "--tie-margin",
+        type=float,
+        default=0.05,
+        help="the agreement gate skips frames whose fp32 top-two logits are closer than this "
+        "(ties any rounding flips, e.g. Pong's FIRE vs NOOP); 0 gates on every frame",
     )
     x.add_argument(
         "--frames", type=int, default=512, help="real frames: half calibrate, half verify"

@@ -17,7 +17,14 @@ from a2d_edge.envs import AtariSettings, action_meanings
 from a2d_edge.errors import A2DError
 from a2d_edge.export.frames import gather_frames
 from a2d_edge.export.int8_graph import rewrite_int8
-from a2d_edge.export.onnx_export import OPSET, compare, export_onnx, ort_predict, torch_predict
+from a2d_edge.export.onnx_export import (
+    OPSET,
+    TIE_MARGIN,
+    compare,
+    export_onnx,
+    ort_predict,
+    torch_predict,
+)
 from a2d_edge.export.quantize import DEFAULT_REWRITES, quantize_int8
 from a2d_edge.export.tensorrt import build_engine, tensorrt_available, trtexec_command
 from a2d_edge.rl.checkpoint import load_agent, resolve_checkpoint
@@ -31,6 +38,7 @@ class ExportSettings:
     int8: bool = False
     tensorrt: str = ""  # "", "fp16" or "int8"
     min_agreement: float = 0.99
+    tie_margin: float = TIE_MARGIN
     frames: int = 512
     seed: int = 0
     force: bool = False
@@ -153,12 +161,17 @@ def _int8(fp32: bytes, fp32_ort, calib, held_out, s: ExportSettings,  # type: ig
 
 
 def _check_int8(fp32_ort, model: bytes, held_out, s: ExportSettings, what: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    stats = compare(fp32_ort, ort_predict(model), held_out)
+    """The gate: greedy agreement with fp32 on the held-out frames where fp32 is not tied
+    between its top two actions (`--tie-margin`, 0 gates on every frame)."""
+    stats = compare(fp32_ort, ort_predict(model), held_out, tie_margin=s.tie_margin)
     stats["min_agreement"] = s.min_agreement
-    if stats["action_agreement"] < s.min_agreement and not s.force:
+    if stats["decisive_agreement"] < s.min_agreement and not s.force:
         raise A2DError(
-            f"{what} greedy-action agreement with fp32 is {100 * stats['action_agreement']:.1f}% "
-            f"on {stats['frames']} held-out frames, below {100 * s.min_agreement:.1f}%: "
+            f"{what} greedy-action agreement with fp32 is "
+            f"{100 * stats['decisive_agreement']:.1f}% on the "
+            f"{100 * stats['decisive_frames']:.0f}% of {stats['frames']} held-out frames "
+            f"with a top-two logit gap >= {s.tie_margin} (all frames: "
+            f"{100 * stats['action_agreement']:.1f}%), below {100 * s.min_agreement:.1f}%: "
             "export refused (--force keeps it, --min-agreement sets the bar)"
         )
     return stats

@@ -29,6 +29,7 @@ def test_bundle_contents_and_verification(bundle):
     assert v["fp32_vs_torch"]["action_agreement"] == 1.0
     assert v["fp32_vs_torch"]["logits_max_abs_diff"] < 1e-4
     assert v["int8_vs_fp32"]["action_agreement"] >= 0.99
+    assert v["int8_vs_fp32"]["decisive_agreement"] >= 0.99
     assert m["int8_graph"]["rewrites"] == ["frames_in", "flatten_nhwc", "merge_heads"]
     assert v["int8_rewritten_vs_plain_qdq"]["action_agreement"] >= 0.99
 
@@ -113,3 +114,20 @@ def test_tensorrt_engine_builds(tiny_agent_ckpt, tmp_path):
             "--frames", "32"]  # fmt: skip
     assert main(argv) == 0
     assert (out / "agent-fp16.engine").is_file()
+
+
+def test_policy_agreement_hand_computed():
+    import numpy as np
+
+    from a2d_edge.export.onnx_export import policy_agreement
+
+    ref = np.array([[1.0, 0.0], [0.50, 0.49], [0.0, 2.0]], dtype=np.float64)
+    cand = np.array([[1.0, 0.0], [0.49, 0.50], [2.0, 0.0]], dtype=np.float64)
+    a = policy_agreement(ref, cand, tie_margin=0.05)
+    assert a["action_agreement"] == pytest.approx(1 / 3)
+    assert a["decisive_frames"] == pytest.approx(2 / 3)  # the 0.50/0.49 frame is a tie
+    assert a["decisive_agreement"] == pytest.approx(1 / 2)
+    # TV of frame 3: softmax(0, 2) vs softmax(2, 0): |p0 - q0| = 0.8808 - 0.1192
+    assert a["policy_tv_max"] == pytest.approx(0.7616, abs=1e-4)
+    assert policy_agreement(ref, cand, tie_margin=0.0)["decisive_agreement"] == pytest.approx(1 / 3)
+    assert policy_agreement(ref, ref)["policy_tv_max"] == 0.0
