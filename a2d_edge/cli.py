@@ -143,7 +143,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
         if isinstance(v, dict):
             print(
                 f"  {name}: action agreement {100 * v['action_agreement']:.2f}% on "
-                f"{v['frames']} frames ({100 * v['decisive_agreement']:.2f}% where not tied), "
+                f"{v['frames']} frames ({100 * v['decisive_agreement']:.2f}% on the "
+                f"{100 * v['decisive_frames']:.0f}% not tied; widest flipped gap "
+                f"{v['flipped_max_gap']:.3f}), "
                 f"policy TV {v['policy_tv_mean']:.1e}, "
                 f"max |Δlogit| {v['logits_max_abs_diff']:.2e}, "
                 f"max |Δvalue| {v['value_max_abs_diff']:.2e}"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import machine, table
+from benchmarks.common import machine, median, table
 
 
 def main() -> None:
@@ -41,6 +41,55 @@ def main() -> None:
     print(f"\n{args.steps} steps, free-running, {args.threads} thread(s); {machine()}\n")
     print(table(["model", "inference p50 µs", "inference p99 µs", "p99/p50",
                  "env step p50 µs", "loop overhead p50 µs", "overhead p99 µs"], rows))  # fmt: skip
+    print("\nparts of a step, median of interleaved calls:\n")
+    print(table(["part", "old", "old µs", "now", "now µs"], components(args.bundle, args.threads)))
+
+
+def _median_us(f, n: int = 3000) -> float:  # type: ignore[no-untyped-def]
+    import time
+
+    samples = []
+    for _ in range(n):
+        t = time.perf_counter_ns()
+        f()
+        samples.append(time.perf_counter_ns() - t)
+    return median(samples) / 1000.0
+
+
+def components(bundle: str, threads: int) -> list[list[str]]:
+    """The two parts the loop changed: the action sampler and the ORT call."""
+    import random
+
+    import numpy as np
+
+    from a2d_edge.runtime.bundle import load_bundle
+    from a2d_edge.runtime.loop import choose_action
+    from a2d_edge.runtime.policy import OrtPolicy
+
+    logits = np.array([[0.5, 2.0, -1.0, 0.0, 0.3, 0.1]], dtype=np.float32)
+    gen, rng = np.random.default_rng(0), random.Random(0)
+
+    def numpy_choice() -> None:
+        z = logits[0].astype(np.float64) - logits[0].max()
+        p = np.exp(z)
+        gen.choice(len(p), p=p / p.sum())
+
+    path = str(load_bundle(bundle).model_path("int8"))
+    plain, bound = OrtPolicy(path, threads, bind=False), OrtPolicy(path, threads)
+    frames = np.zeros((1, 4, 84, 84), dtype=np.uint8)
+    rows = []
+    for part, old_name, old, new_name, new in (
+        ("action sampling", "numpy Generator.choice(p=...)", numpy_choice,
+         "choose_action (inverse CDF)", lambda: choose_action(logits[0].tolist(), False, rng)),
+        ("INT8 session call", "session.run", lambda: plain.logits(frames),
+         "IOBinding, preallocated logits", lambda: bound.logits(frames)),
+    ):  # fmt: skip
+        a, b = [], []
+        for _ in range(5):  # interleaved rounds
+            a.append(_median_us(old, 600))
+            b.append(_median_us(new, 600))
+        rows.append([part, old_name, f"{median(a):.1f}", new_name, f"{median(b):.1f}"])
+    return rows
 
 
 if __name__ == "__main__":

@@ -47,3 +47,31 @@ def tiny_agent_ckpt(tmp_path_factory):
             "--steps", "200", "--out", str(run), "--eval-every", "0", "--no-progress"]  # fmt: skip
     assert main(argv) == 0
     return run / "agent.pt"
+
+
+@pytest.fixture
+def kill_when():
+    return _kill_when
+
+
+def _kill_when(argv, ready, timeout=120.0):
+    """Run `python -m a2d_edge argv...`, SIGKILL it as soon as `ready()` is true (or at the
+    timeout): the crash the resume tests recover from."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "a2d_edge", *argv],
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.time() + timeout
+        while time.time() < deadline and not ready():
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()

@@ -2,11 +2,6 @@
 
 import json
 import math
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 
@@ -105,26 +100,12 @@ def test_arch_info_prints_counts(capsys):
     assert info["flops"] == pytest.approx(9.35e6, rel=0.01)
 
 
-def test_resume_after_sigkill_continues_step_and_schedule(tmp_path, tiny_train_args):
+def test_resume_after_sigkill_continues_step_and_schedule(tmp_path, tiny_train_args, kill_when):
     run = tmp_path / "run"
     # lr decays from step 0 (constant phase 0) so the schedule is visible at every step.
     args = tiny_train_args(run, steps=960, extra=["--lr-constant-steps", "0", "--log-every", "40"])
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "a2d_edge", *args],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            if (run / "agent.pt").exists() and load_checkpoint(run / "agent.pt")["step"] >= 160:
-                break
-            time.sleep(0.05)
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait()
+    ckpt = run / "agent.pt"
+    kill_when(args, lambda: ckpt.exists() and load_checkpoint(ckpt)["step"] >= 160)
     killed_at = load_checkpoint(run / "agent.pt")["step"]
     assert 160 <= killed_at < 960
     assert main(["train", "--resume", str(run), "--no-progress"]) == 0

@@ -75,12 +75,14 @@ def policy_agreement(
     within a hair of each other (Pong's FIRE does what NOOP does, RIGHTFIRE what RIGHT does:
     a quarter of the Pong teacher's frames had a top-two logit gap under 0.05), and any
     rounding flips such ties. `decisive_agreement` counts only the frames whose reference
-    top-two gap is at least `tie_margin` (0: every frame); `policy_tv_*` is the total
+    top-two gap is at least `tie_margin` (0: every frame), `flipped_max_gap` the widest
+    reference gap among the frames whose action changed; `policy_tv_*` is the total
     variation distance between the two softmax policies, what a sampling agent feels.
     """
     ref_a, cand_a = ref_logits.argmax(1), cand_logits.argmax(1)
     top2 = np.sort(ref_logits, axis=1)[:, -2:]
-    decisive = (top2[:, 1] - top2[:, 0]) >= tie_margin
+    gap = top2[:, 1] - top2[:, 0]
+    decisive = gap >= tie_margin
     p = np.exp(ref_logits - ref_logits.max(1, keepdims=True))
     q = np.exp(cand_logits - cand_logits.max(1, keepdims=True))
     tv = 0.5 * np.abs(p / p.sum(1, keepdims=True) - q / q.sum(1, keepdims=True)).sum(1)
@@ -90,6 +92,7 @@ def policy_agreement(
         "tie_margin": float(tie_margin),
         "decisive_frames": float(decisive.mean()),
         "decisive_agreement": float(same[decisive].mean()) if decisive.any() else 1.0,
+        "flipped_max_gap": float(gap[~same].max()) if not same.all() else 0.0,
         "policy_tv_mean": float(tv.mean()),
         "policy_tv_max": float(tv.max()),
     }

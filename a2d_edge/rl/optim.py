@@ -41,19 +41,25 @@ class RMSpropTF(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure: None = None) -> None:  # type: ignore[override]
+        """One update of every parameter with a gradient, as whole-list (foreach) ops: a
+        supernet has hundreds of small tensors, where a per-tensor loop would pay a few
+        kernel calls each."""
         for group in self.param_groups:
-            lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if not state:
-                    state["step"] = torch.zeros((), dtype=torch.float32)
-                    state["square_avg"] = torch.ones_like(p, memory_format=torch.preserve_format)
-                state["step"] += 1
-                v = state["square_avg"]
-                v.mul_(alpha).addcmul_(p.grad, p.grad, value=1 - alpha)
-                p.addcdiv_(p.grad, v.add(eps).sqrt_(), value=-lr)
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            grads = [p.grad for p in params]
+            for p in params:
+                if "square_avg" not in self.state[p]:
+                    self.state[p]["square_avg"] = torch.ones_like(
+                        p, memory_format=torch.preserve_format
+                    )
+            avgs = [self.state[p]["square_avg"] for p in params]
+            torch._foreach_mul_(avgs, group["alpha"])
+            torch._foreach_addcmul_(avgs, grads, grads, value=1 - group["alpha"])
+            denom = torch._foreach_add(avgs, group["eps"])
+            torch._foreach_sqrt_(denom)
+            torch._foreach_addcdiv_(params, grads, denom, value=-group["lr"])
 
 
 def make_optimizer(

@@ -48,6 +48,10 @@ class LoopState:
     best_eval: float = float("-inf")
     last_eval: float | None = None
 
+    @classmethod
+    def from_checkpoint(cls, ckpt: dict[str, Any]) -> LoopState:
+        return cls(*(ckpt[k] for k in ("step", "updates", "elapsed", "best_eval", "last_eval")))
+
 
 def start_run(cfg: TrainConfig, out: str | Path, kind: str = "train") -> Path:
     """Create the run folder for a new run; refuses to touch a folder that holds a run."""
@@ -143,9 +147,7 @@ def train(
     state = LoopState()
     ckpt = load_checkpoint(run_dir / "agent.pt") if resume else None
     if ckpt is not None:
-        state = LoopState(
-            ckpt["step"], ckpt["updates"], ckpt["elapsed"], ckpt["best_eval"], ckpt["last_eval"]
-        )
+        state = LoopState.from_checkpoint(ckpt)
         set_rng_state(ckpt["rng"], device)
         arch = ckpt["arch"]
         if dist.rank > 0:  # rank 0's sampling stream is the saved one; the others derive theirs
@@ -316,29 +318,36 @@ class TrainLoop:
     def checkpoint(self, name: str = "agent.pt") -> None:
         if not self.dist.main:
             return
-        cfg, st = self.cfg, self.state
+        cfg = self.cfg
         save_checkpoint(
             self.run_dir / name,
             {
+                **self.loop_checkpoint(),
                 "arch": self.arch,
-                "env_id": cfg.env,
                 "obs_shape": [4, 84, 84],
-                "n_actions": self.collector.n_actions,
                 "atari": cfg.atari().to_dict(),
-                "step": st.step,
-                "updates": st.updates,
-                "elapsed": st.elapsed,
-                "best_eval": st.best_eval,
-                "last_eval": st.last_eval,
-                "model": {k: v.cpu().contiguous() for k, v in self.model.state_dict().items()},
-                "optimizer": self.optimizer.state_dict(),
-                "rng": rng_state(module_device(self.model)),
-                "config": to_dict(cfg),
                 "world_size": self.dist.world,
                 "teacher": self.teacher.source if self.teacher else "",
                 "distill": cfg.distill_mode(),
             },
         )
+
+    def loop_checkpoint(self) -> dict[str, Any]:
+        """What every loop's checkpoint holds: progress, weights (CPU), optimizer, RNG, config."""
+        st = self.state
+        return {
+            "env_id": self.cfg.env,
+            "n_actions": self.collector.n_actions,
+            "step": st.step,
+            "updates": st.updates,
+            "elapsed": st.elapsed,
+            "best_eval": st.best_eval,
+            "last_eval": st.last_eval,
+            "model": {k: v.cpu().contiguous() for k, v in self.model.state_dict().items()},
+            "optimizer": self.optimizer.state_dict(),
+            "rng": rng_state(module_device(self.model)),
+            "config": to_dict(self.cfg),
+        }
 
     def postfix(self) -> str:
         parts = [f"{self.sps:,.0f} steps/s"]

@@ -16,7 +16,6 @@ from typing import Any
 
 import torch
 
-from a2d_edge.config import to_dict
 from a2d_edge.errors import A2DError
 from a2d_edge.hw.lut import LatencyTable
 from a2d_edge.nets.space import SearchSpace, get_space, searched_arch
@@ -43,7 +42,7 @@ from a2d_edge.search.cost import (
     repair_to_budget,
     tau_at,
 )
-from a2d_edge.utils.accel import resolve_device, rng_state, set_rng_state
+from a2d_edge.utils.accel import resolve_device, set_rng_state
 from a2d_edge.utils.dist import DistInfo, average_gradients, broadcast_module
 from a2d_edge.utils.io import atomic_write, write_json
 
@@ -104,9 +103,7 @@ def search(
     state, ckpt = LoopState(), None
     if resume:
         ckpt = load_search_checkpoint(run_dir / "supernet.pt")
-        state = LoopState(
-            ckpt["step"], ckpt["updates"], ckpt["elapsed"], ckpt["best_eval"], ckpt["last_eval"]
-        )
+        state = LoopState.from_checkpoint(ckpt)
         set_rng_state(ckpt["rng"], device)
         space = SearchSpace.from_dict(ckpt["space"])
         if dist.rank > 0:
@@ -296,23 +293,12 @@ class SearchLoop(TrainLoop):
     def checkpoint(self, name: str = "supernet.pt") -> None:
         if not self.dist.main:
             return
-        cfg, st = self.cfg_s, self.state
         ckpt = {
+            **self.loop_checkpoint(),
             "format": FORMAT,
             "space": self.space.to_dict(),
-            "env_id": cfg.env,
-            "n_actions": self.collector.n_actions,
-            "step": st.step,
-            "updates": st.updates,
-            "elapsed": st.elapsed,
-            "best_eval": st.best_eval,
-            "last_eval": st.last_eval,
-            "model": {k: v.cpu().contiguous() for k, v in self.model.state_dict().items()},
-            "optimizer": self.optimizer.state_dict(),
             "alpha_optimizer": self.a_opt.state_dict(),
             "trajectory": self.trajectory,
-            "rng": rng_state(self.model.alpha.device),
-            "config": to_dict(cfg),
         }
         buf = io.BytesIO()
         torch.save(ckpt, buf)

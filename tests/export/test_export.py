@@ -127,6 +127,7 @@ def test_policy_agreement_hand_computed():
     assert a["action_agreement"] == pytest.approx(1 / 3)
     assert a["decisive_frames"] == pytest.approx(2 / 3)  # the 0.50/0.49 frame is a tie
     assert a["decisive_agreement"] == pytest.approx(1 / 2)
+    assert a["flipped_max_gap"] == pytest.approx(2.0)  # frames 2 (gap 0.01) and 3 (gap 2) flip
     # TV of frame 3: softmax(0, 2) vs softmax(2, 0): |p0 - q0| = 0.8808 - 0.1192
     assert a["policy_tv_max"] == pytest.approx(0.7616, abs=1e-4)
     assert policy_agreement(ref, cand, tie_margin=0.0)["decisive_agreement"] == pytest.approx(1 / 3)

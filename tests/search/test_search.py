@@ -1,9 +1,4 @@
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 
@@ -57,24 +52,13 @@ def test_retrain_the_derived_arch(tmp_path):
     assert main(argv) == 0
 
 
-def test_search_resumes_after_sigkill(tmp_path):
+def test_search_resumes_after_sigkill(tmp_path, kill_when):
     out = tmp_path / "s"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "a2d_edge", *_args(out, 400, "--mode", "hard")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ},
+    ckpt = out / "supernet.pt"
+    kill_when(
+        _args(out, 400, "--mode", "hard"),
+        lambda: ckpt.exists() and load_search_checkpoint(ckpt)["step"] >= 80,
     )
-    try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            ckpt = out / "supernet.pt"
-            if ckpt.exists() and load_search_checkpoint(ckpt)["step"] >= 80:
-                break
-            time.sleep(0.05)
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait()
     killed = load_search_checkpoint(out / "supernet.pt")["step"]
     assert 80 <= killed < 400
     assert main(["search", "--resume", str(out), "--no-progress"]) == 0
