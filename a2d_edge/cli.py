@@ -170,6 +170,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         max_steps=args.max_steps,
         status=not args.quiet and sys.stderr.isatty(),
         record=args.record or "",
+        spin_ms=args.spin_ms,
+        prewarm=args.prewarm,
     )
     spec = PolicySpec(args.backend, args.precision, args.threads)
     report = run_agent(args.bundle, settings, spec, args.report)
@@ -233,7 +235,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--out", help="run folder to create")
     s.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or killed search")
     s.add_argument("--config", help="YAML/JSON file of settings (flags override it)")
-    add_config_args(s, SearchConfig, skip=("arch", "update"))
+    add_config_args(s, SearchConfig, skip=("arch", "update", "init"))
     s.set_defaults(handler=_cmd_search)
 
     w = sub.add_parser("sweep", help="run every run of an experiment file (games x grid x seeds)")
@@ -293,6 +295,19 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--episodes", type=int, default=1)
     r.add_argument("--hz", type=float, default=15.0, help="control rate; 0 runs free")
     r.add_argument("--deadline-ms", type=float, default=0.0, help="default: the whole period")
+    r.add_argument(
+        "--spin-ms",
+        type=float,
+        default=0.0,
+        help="busy-wait the last SPIN ms before each tick instead of sleeping (a core woken "
+        "from sleep runs the next inference slower; costs that much CPU per period)",
+    )
+    r.add_argument(
+        "--prewarm",
+        action="store_true",
+        help="run one discarded inference at the start of the spin window (set --spin-ms above "
+        "the inference time) so the timed one finds warm caches",
+    )
     r.add_argument(
         "--overrun",
         choices=["repeat", "late"],

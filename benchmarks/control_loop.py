@@ -5,6 +5,12 @@ into inference (the session call), the env step (ALE, preprocessing included) an
 the loop's own overhead (reading the observation, choosing the action, bookkeeping).
 
     python benchmarks/control_loop.py BUNDLE --steps 5000
+    python benchmarks/control_loop.py BUNDLE --steps 5000 --hz 60 --hz-steps 600
+
+With `--hz F` it also runs the loop at a fixed rate F three ways, in interleaved rounds: sleeping
+until each tick, busy-waiting the last `--spin-ms` before it, and spinning with one discarded
+inference first (`a2d run --spin-ms S --prewarm`); a sleeping core runs the next inference
+slower than back-to-back calls do.
 """
 
 from __future__ import annotations
@@ -23,6 +29,10 @@ def main() -> None:
     p.add_argument("bundle")
     p.add_argument("--steps", type=int, default=5000)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--hz", type=float, default=0.0, help="also compare waits at this rate")
+    p.add_argument("--hz-steps", type=int, default=600, help="steps per fixed-rate round")
+    p.add_argument("--spin-ms", type=float, default=2.0)
+    p.add_argument("--rounds", type=int, default=3)
     args = p.parse_args()
     from a2d_edge.runtime.loop import RunSettings, run_agent
     from a2d_edge.runtime.policy import PolicySpec
@@ -43,6 +53,35 @@ def main() -> None:
                  "env step p50 µs", "loop overhead p50 µs", "overhead p99 µs"], rows))  # fmt: skip
     print("\nparts of a step, median of interleaved calls:\n")
     print(table(["part", "old", "old µs", "now", "now µs"], components(args.bundle, args.threads)))
+    if args.hz > 0:
+        print(f"\nINT8 inside a {args.hz:g} Hz loop, {args.rounds} interleaved rounds of "
+              f"{args.hz_steps} steps (median of the rounds' p50 / p99):\n")  # fmt: skip
+        print(table(["wait", "inference p50 µs", "p99 µs", "p99/p50", "misses"], fixed_rate(args)))
+
+
+def fixed_rate(args: argparse.Namespace) -> list[list[str]]:
+    from a2d_edge.runtime.loop import RunSettings, run_agent
+    from a2d_edge.runtime.policy import PolicySpec
+
+    ways = {
+        "sleep": {},
+        f"spin {args.spin_ms:g} ms": {"spin_ms": args.spin_ms},
+        f"spin {args.spin_ms:g} ms + prewarm": {"spin_ms": args.spin_ms, "prewarm": True},
+    }
+    got: dict[str, list[tuple[float, float, int]]] = {w: [] for w in ways}
+    for _ in range(args.rounds):
+        for way, extra in ways.items():
+            settings = RunSettings(hz=args.hz, max_steps=args.hz_steps, episodes=10**6,
+                                   status=False, **extra)  # type: ignore[arg-type]  # fmt: skip
+            r = run_agent(args.bundle, settings, PolicySpec("ort-cpu", "int8", args.threads))
+            inf = r["latency_us"]["inference"]
+            got[way].append((inf["p50"], inf["p99"], r["misses"]))
+    rows = []
+    for way, runs in got.items():
+        p50, p99 = median([r[0] for r in runs]), median([r[1] for r in runs])
+        misses = sum(r[2] for r in runs)
+        rows.append([way, f"{p50:.1f}", f"{p99:.1f}", f"{p99 / p50:.2f}", str(misses)])
+    return rows
 
 
 def _median_us(f, n: int = 3000) -> float:  # type: ignore[no-untyped-def]

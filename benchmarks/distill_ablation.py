@@ -2,6 +2,8 @@
 
     python benchmarks/distill_ablation.py                       # configs/table2.yaml as written
     python benchmarks/distill_ablation.py --steps 150000 --arch nature --seeds 0,1,2
+    python benchmarks/distill_ablation.py --steps 250000 --evals 5 --arch nature \
+        --out runs/table2-250k --report runs/table2-250k-report --set learner_threads=2
     python benchmarks/distill_ablation.py --report-only         # redraw from the run folders
 
 Runs `a2d sweep configs/table2.yaml` (resumable: a killed benchmark continues where it
@@ -65,6 +67,14 @@ def main() -> int:
     p.add_argument("--steps", type=float, help="agent steps per run (default: the file's)")
     p.add_argument("--arch", help="one student arch (default: the file's grid)")
     p.add_argument("--seeds", help="comma-separated seeds (default: the file's)")
+    p.add_argument("--evals", type=int, default=10, help="evaluations per run with --steps")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any other run setting, e.g. learner_threads=2 (repeatable)",
+    )
     p.add_argument("--report-only", action="store_true")
     args = p.parse_args()
 
@@ -74,10 +84,12 @@ def main() -> int:
         sets = []
         if args.steps:
             sets += ["--set", f"steps={int(args.steps)}"]
-            every = max(int(args.steps) // 10, 1)
+            every = max(int(args.steps) // max(args.evals, 1), 1)
             sets += ["--set", f"eval_every={every}", "--set", f"checkpoint_every={every}"]
         if args.arch:
             sets += ["--set", f"arch={args.arch}"]
+        for kv in args.set:
+            sets += ["--set", kv]
         seeds = ["--seeds", *args.seeds.split(",")] if args.seeds else []
         rc = a2d(["sweep", args.config, "--out", args.out, *sets, *seeds])
         if rc != 0:

@@ -6,6 +6,10 @@ backend, precision, threads and mode, and compared with the plain sum of its par
 corrected prediction: MAPE and the share within ±5% / ±10%.
 
     python benchmarks/lut_accuracy.py latency_tables/TABLE.json --archs 40 --seed 123
+    python benchmarks/lut_accuracy.py latency_tables/TABLE.json --recalibrate 12 --floor
+
+`--floor` measures the same archs a second time and scores that second measurement as if it
+were a prediction of the first: the machine's own repeatability, below which no table can go.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ def main() -> None:
         help="also judge the table after a K-arch drift recalibration (a2d-profile "
         "--recalibrate) made in this run, on the same fresh archs",
     )
+    p.add_argument("--floor", action="store_true", help="also score a re-measurement")
     args = p.parse_args()
     from a2d_edge.hw.lut import LatencyTable
     from a2d_edge.hw.profile import (
@@ -58,6 +63,8 @@ def main() -> None:
             rec = recalibrate(t, args.recalibrate, s, seed=args.seed + 7)
             name = f"recalibrated ({args.recalibrate} archs, x{rec['drift_factor']:.3f})"
             preds.append((name, np.array([t.predict(a) * 1000 for a in archs])))
+        if args.floor:
+            preds.append(("re-measurement (noise floor)", measure_archs(t.space, archs, s)))
         for name, pred in preds:
             e = error_stats(measured, pred)
             within5, within10 = f"{100 * e['within_5pct']:.0f}%", f"{100 * e['within_10pct']:.0f}%"

@@ -116,3 +116,31 @@ def test_resume_after_sigkill_continues_step_and_schedule(tmp_path, tiny_train_a
     assert steps == sorted(set(steps))  # no duplicated or out-of-order lines after resume
     for r in rows:  # lr is logged for the update ending at `step` (4 envs x 5 steps = 20)
         assert r["lr"] == pytest.approx(lr_at(r["step"] - 20, 960, 1e-3, 1e-4, 0))
+
+
+def test_init_fine_tunes_from_an_agent_and_refuses_a_mismatch(tmp_path, tiny_train_args, capsys):
+    import torch
+
+    base = tmp_path / "base"
+    assert main(tiny_train_args(base, steps=80)) == 0
+    start = load_checkpoint(base / "agent.pt")
+    tuned = tmp_path / "tuned"
+    extra = ["--init", str(base / "agent.pt"), "--lr", "0", "--lr-final", "0"]
+    assert main(tiny_train_args(tuned, steps=80, extra=extra)) == 0
+    ckpt = load_checkpoint(tuned / "agent.pt")
+    assert ckpt["step"] == 80 and ckpt["init_steps"] == 80
+    assert ckpt["config"]["init"] == str(base / "agent.pt")
+    for name, weight in start["model"].items():  # lr 0: the weights it started from, unchanged
+        assert torch.equal(ckpt["model"][name], weight), name
+    capsys.readouterr()
+    bad = [
+        (["--init", str(base / "agent.pt"), "--arch", "resnet14"], "is a nature agent"),
+        (["--init", str(base / "agent.pt"), "--env", "ALE/Breakout-v5"], "plays ALE/Pong-v5"),
+        (["--init", str(tmp_path / "none.pt")], "not found"),
+    ]
+    for i, (flags, message) in enumerate(bad):
+        argv = tiny_train_args(tmp_path / f"bad{i}", steps=80) + flags
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1, err
+        assert not (tmp_path / f"bad{i}").exists()

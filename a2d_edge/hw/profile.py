@@ -267,6 +267,10 @@ def validate(table: LatencyTable, n: int, s: ProfileSettings, seed: int = 0) -> 
         "plain_sum": error_stats(measured[half:], plain[half:]),
         "corrected": error_stats(measured[half:], corrected),
         "measured_p50_us": {"min": float(measured.min()), "max": float(measured.max())},
+        "samples": [  # every timed arch (the first `fit_on` fitted), to study other corrections
+            {"ops": a["ops"], "p50_us": round(float(m), 3)}
+            for a, m in zip(archs, measured, strict=True)
+        ],
     }
 
 

@@ -30,6 +30,11 @@ class TrainConfig:
     rmsprop_eps: float = field(1e-5, "RMSProp epsilon")
     ent_coef: float = field(1e-2, "entropy weight a1 (Eq. 8)")
     value_coef: float = field(1.0, "critic loss weight (Eq. 8 uses 1 with the 1/2 in Eq. 5)")
+    init: str = field(
+        "",
+        "start from this agent's weights and optimizer statistics (path or zoo:NAME) with a "
+        "fresh step count and lr schedule: fine-tuning; it must play --env with --arch",
+    )
     teacher: str = field("", "frozen teacher checkpoint (path or zoo:NAME) to distill from")
     distill: str = field(
         "auto",

@@ -35,7 +35,7 @@ class RMSpropTF(torch.optim.Optimizer):
         alpha: float = 0.99,
         eps: float = 1e-5,
     ) -> None:
-        if lr <= 0 or not 0 <= alpha < 1 or eps <= 0:
+        if lr < 0 or not 0 <= alpha < 1 or eps <= 0:
             raise ValueError(f"bad RMSprop settings lr={lr} alpha={alpha} eps={eps}")
         super().__init__(params, {"lr": lr, "alpha": alpha, "eps": eps})
 

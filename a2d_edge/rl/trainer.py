@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from a2d_edge.config import build_config, to_dict
-from a2d_edge.envs import action_meanings
+from a2d_edge.envs import action_meanings, resolve_game
 from a2d_edge.errors import A2DError
 from a2d_edge.nets import ActorCritic, build_agent, load_arch
 from a2d_edge.rl.checkpoint import agent_from_checkpoint, load_checkpoint, save_checkpoint
@@ -63,6 +63,8 @@ def start_run(cfg: TrainConfig, out: str | Path, kind: str = "train") -> Path:
         )
     if kind == "train":
         load_arch(cfg.arch)  # fail before creating anything
+        if cfg.init:
+            load_init(cfg, len(action_meanings(cfg.env)))
     check_distill(cfg, len(action_meanings(cfg.env)))
     resolve_device(cfg.device)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -79,6 +81,29 @@ def check_distill(
     if not cfg.teacher:
         return None
     return Teacher.load(cfg.teacher, cfg.env, n_actions).to(device or torch.device("cpu"))
+
+
+def load_init(cfg: TrainConfig, n_actions: int) -> dict[str, Any]:
+    """The `--init` checkpoint, refused unless it plays the same game with the same arch."""
+    ckpt = load_checkpoint(cfg.init)
+    if resolve_game(ckpt["env_id"]) != resolve_game(cfg.env):
+        raise A2DError(f"--init {cfg.init} plays {ckpt['env_id']}, not {cfg.env}")
+    if int(ckpt["n_actions"]) != n_actions:
+        raise A2DError(
+            f"--init {cfg.init} has {ckpt['n_actions']} actions but {cfg.env} has {n_actions}"
+        )
+    if ckpt["arch"] != load_arch(cfg.arch):
+        family = ckpt["arch"].get("family", "?")
+        raise A2DError(
+            f"--init {cfg.init} is a {family} agent but --arch {cfg.arch} differs: pass the "
+            "checkpoint's arch (a preset name or its arch.json)"
+        )
+    return ckpt
+
+
+def prior_steps(ckpt: dict[str, Any] | None) -> int:
+    """Agent steps behind the weights a checkpoint's run started from (`--init` chains)."""
+    return int(ckpt.get("init_steps", 0)) if ckpt else 0
 
 
 def load_run_config(
@@ -146,6 +171,7 @@ def train(
     arch = load_arch(cfg.arch)
     state = LoopState()
     ckpt = load_checkpoint(run_dir / "agent.pt") if resume else None
+    init = load_init(cfg, len(action_meanings(cfg.env))) if cfg.init and ckpt is None else None
     if ckpt is not None:
         state = LoopState.from_checkpoint(ckpt)
         set_rng_state(ckpt["rng"], device)
@@ -155,8 +181,9 @@ def train(
     else:
         torch.manual_seed(cfg.seed + 104_729 * dist.rank)
     collector = make_collector(cfg, state.step, dist.rank, device)
+    weights = ckpt or init
     model: ActorCritic = (
-        agent_from_checkpoint(ckpt) if ckpt else build_agent(arch, collector.n_actions)
+        agent_from_checkpoint(weights) if weights else build_agent(arch, collector.n_actions)
     )
     model = model.to(device)
     if model.n_actions != collector.n_actions:
@@ -171,10 +198,13 @@ def train(
     )
     if ckpt is not None:
         optimizer.load_state_dict(ckpt["optimizer"])
+    elif init and "optimizer" in init and init.get("config", {}).get("optimizer") == cfg.optimizer:
+        optimizer.load_state_dict(init["optimizer"])  # keep its RMSProp statistics
     teacher = check_distill(cfg, collector.n_actions, device)
     logger = open_logger(run_dir, state.step if ckpt else None, dist)
     loop = TrainLoop(cfg, run_dir, model, optimizer, collector, logger, state, teacher)
     loop.arch, loop.dist = arch, dist
+    loop.init_steps = prior_steps(ckpt) if ckpt else prior_steps(init) + (init or {}).get("step", 0)
     run_loop(loop, "train")
     return TrainResult(run_dir, state.step, state.last_eval, loop.sps)
 
@@ -208,6 +238,7 @@ class TrainLoop:
         self.teacher = teacher
         self.dist = DistInfo()
         self.arch: dict[str, Any] = {}
+        self.init_steps = 0  # agent steps behind the --init weights
         self.scores: deque[float] = deque(maxlen=20)
         self.sps = 0.0
 
@@ -329,6 +360,7 @@ class TrainLoop:
                 "world_size": self.dist.world,
                 "teacher": self.teacher.source if self.teacher else "",
                 "distill": cfg.distill_mode(),
+                "init_steps": self.init_steps,
             },
         )
 

@@ -20,7 +20,7 @@ from a2d_edge.errors import A2DError
 from a2d_edge.zoo import ZOO_DIR
 
 KEEP = ("format", "arch", "env_id", "obs_shape", "n_actions", "atari", "step", "config",
-        "teacher", "distill", "best_eval", "last_eval", "world_size")  # fmt: skip
+        "teacher", "distill", "best_eval", "last_eval", "world_size", "init_steps")  # fmt: skip
 
 
 def slim(ckpt: dict[str, Any]) -> dict[str, Any]:
@@ -69,7 +69,7 @@ def publish(
         "n_actions": int(ckpt["n_actions"]),
         "params": count_params(model),
         "flops": fvcore_flops(model),
-        "agent_steps": int(ckpt["step"]),
+        "agent_steps": int(ckpt["step"]) + int(ckpt.get("init_steps", 0)),
         "weights": "float16 (restored to float32 on load)",
         "eval": {
             "protocol": f"{episodes} episodes, up to 30 no-op starts, raw game score, "

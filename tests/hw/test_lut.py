@@ -159,7 +159,9 @@ def test_tiny_profile_run_makes_a_loadable_table(tmp_path):
     table = LatencyTable.load(out)
     assert table.meta["threads"] == 1 and table.mode == "warm"
     assert table.predict(random_arch("edge", 5)) > 0
-    assert set(table.validation) >= {"plain_sum", "corrected"}
+    assert set(table.validation) >= {"plain_sum", "corrected", "samples"}
+    samples = table.validation["samples"]
+    assert len(samples) == 4 and all(s["p50_us"] > 0 and len(s["ops"]) == 14 for s in samples)
     assert profile_main(argv) == 2  # refuses to overwrite without --force
 
 

@@ -179,3 +179,25 @@ def test_io_binding_returns_what_run_returns(bundle):
     for batch in (1, 1, 3):
         frames = rng.integers(0, 256, (batch, 4, 84, 84), dtype=np.uint8)
         np.testing.assert_array_equal(bound.logits(frames), plain.logits(frames))
+
+
+def test_spin_window_and_prewarm(bundle):
+    class Counting(SlowPolicy):
+        calls = 0
+
+        def logits(self, frames):
+            Counting.calls += 1
+            return super().logits(frames)
+
+    slept: list[float] = []
+
+    def sleep(seconds):
+        slept.append(seconds)
+        time.sleep(seconds)
+
+    settings = RunSettings(hz=50, max_steps=6, status=False, spin_ms=5.0, prewarm=True)
+    r = run_agent(bundle, settings, PolicySpec(), policy=Counting(seconds=0), sleep=sleep)
+    assert r["steps"] == 6 and r["spin_ms"] == 5.0 and r["prewarm"] is True
+    assert Counting.calls == 6 + 5  # one discarded inference before every tick but the first
+    assert slept and max(slept) <= 0.020 - 0.005 + 1e-3  # it woke 5 ms before each tick
+    assert r["misses"] == 0

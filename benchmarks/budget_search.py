@@ -1,0 +1,85 @@
+"""Search under latency budgets: does each derived arch meet its budget on this machine?
+
+For a latency table, runs `a2d search --lut TABLE --latency-budget-ms B` at several budgets
+(multiples of the fastest arch the table predicts for its space), then times every derived arch
+end to end with the table's own backend, precision, threads and mode (interleaved, one sitting)
+and prints budget, table prediction, measurement, measured/budget and whether the search had to
+repair its argmax arch. Searches are resumable (a killed benchmark continues); a finished one is
+reused.
+
+    python benchmarks/budget_search.py \\
+        latency_tables/amd-epyc-2c-onnxruntime-int8-edge-inloop.json --budgets 1.25,2,3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import machine, table
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("lut")
+    p.add_argument("--budgets", default="1.25,2,3", help="multiples of the fastest arch's latency")
+    p.add_argument("--steps", type=float, default=20_000, help="agent steps per search")
+    p.add_argument("--teacher", default="zoo:pong")
+    p.add_argument("--env", default="ALE/Pong-v5")
+    p.add_argument("--out", default="runs/budget-search")
+    p.add_argument("--repeats", type=int, default=200, help="timed calls per derived arch")
+    args = p.parse_args()
+
+    from a2d_edge.cli import main as a2d
+    from a2d_edge.hw.lut import LatencyTable
+    from a2d_edge.hw.profile import measure_archs, settings_for
+
+    lut = LatencyTable.load(args.lut)
+    fastest, _ = lut.minimum_ms()
+    runs = []
+    for factor in (float(f) for f in args.budgets.split(",")):
+        budget = round(fastest * factor, 4)
+        out = Path(args.out) / f"{Path(args.lut).stem}-x{factor:g}"
+        if not (out / "search.json").exists() or _unfinished(out, args.steps):
+            common = ["--lut", args.lut, "--latency-budget-ms", str(budget)]
+            argv = (
+                ["search", "--resume", str(out)]
+                if (out / "config.json").exists()
+                else [
+                    *f"search --preset {lut.space.name} --mode hard --eval-every 0".split(),
+                    *["--env", args.env, "--steps", str(int(args.steps))],
+                    *["--teacher", args.teacher, "--out", str(out), *common],
+                ]
+            )
+            if a2d(argv) != 0:
+                return 1
+        runs.append((factor, budget, json.loads((out / "search.json").read_text())))
+    archs = [r[2]["derived"] for r in runs]
+    measured = measure_archs(lut.space, archs, settings_for(lut, args.repeats)) / 1000.0
+    rows = []
+    for (factor, budget, result), ms in zip(runs, measured, strict=True):
+        lat = result["latency"]
+        rows.append([
+            f"{factor:g}× fastest = {budget:.3f}", f"{lat['predicted_ms']:.3f}", f"{ms:.3f}",
+            f"{ms / budget:.2f}", "yes" if ms <= budget else "NO",
+            "yes" if lat["repaired"] else "no", f"{result['derived_flops'] / 1e6:.1f}",
+        ])  # fmt: skip
+    print(
+        f"\n{Path(args.lut).name} ({lut.mode}), searches of {int(args.steps)} steps; {machine()}\n"
+    )
+    print(table(["budget ms", "predicted ms", "measured ms", "measured / budget", "meets",
+                 "repaired", "MFLOPs"], rows))  # fmt: skip
+    return 0
+
+
+def _unfinished(out: Path, steps: float) -> bool:
+    result = json.loads((out / "search.json").read_text())
+    return int(result.get("step", 0)) < int(steps)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
