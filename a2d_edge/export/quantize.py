@@ -42,29 +42,15 @@ def head_nodes(model: bytes) -> list[str]:
     return heads
 
 
-def depthwise_nodes(model: bytes) -> list[str]:
-    """Names of the grouped (depthwise) Conv nodes."""
-    import onnx
-
-    graph = onnx.load_from_string(model).graph
-    return [
-        n.name
-        for n in graph.node
-        if n.op_type == "Conv" and any(a.name == "group" and a.i > 1 for a in n.attribute)
-    ]
-
-
 def quantize_int8(
     model: bytes,
     calibration: np.ndarray,
     flavour: str = "cpu",
     input_name: str = "frames",
     rewrites: tuple[str, ...] | None = None,
-    fp32_depthwise: bool = False,
 ) -> bytes:
     """Static QDQ quantisation calibrated on `calibration` (MinMax), then the flavour's graph
-    rewrites (`rewrites=None`: `DEFAULT_REWRITES[flavour]`; `()`: the plain QDQ graph).
-    `fp32_depthwise` leaves the depthwise convs in fp32 (ORT CPU's int8 depthwise kernel)."""
+    rewrites (`rewrites=None`: `DEFAULT_REWRITES[flavour]`; `()`: the plain QDQ graph)."""
     import onnx
     from onnxruntime.quantization import (
         CalibrationDataReader,
@@ -101,7 +87,7 @@ def quantize_int8(
             per_channel=True,
             activation_type=QuantType.QInt8 if symmetric else QuantType.QUInt8,
             weight_type=QuantType.QInt8,
-            nodes_to_exclude=head_nodes(model) + (depthwise_nodes(model) if fp32_depthwise else []),
+            nodes_to_exclude=head_nodes(model),
             calibrate_method=CalibrationMethod.MinMax,
             extra_options={
                 "ActivationSymmetric": symmetric,
