@@ -101,9 +101,10 @@ def load_init(cfg: TrainConfig, n_actions: int) -> dict[str, Any]:
     return ckpt
 
 
-def prior_steps(ckpt: dict[str, Any] | None) -> int:
-    """Agent steps behind the weights a checkpoint's run started from (`--init` chains)."""
-    return int(ckpt.get("init_steps", 0)) if ckpt else 0
+def agent_steps(ckpt: dict[str, Any]) -> int:
+    """All agent steps behind a checkpoint's weights: its run's, plus those of the weights the
+    run started from (`--init`, chained)."""
+    return int(ckpt["step"]) + int(ckpt.get("init_steps", 0))
 
 
 def load_run_config(
@@ -204,7 +205,7 @@ def train(
     logger = open_logger(run_dir, state.step if ckpt else None, dist)
     loop = TrainLoop(cfg, run_dir, model, optimizer, collector, logger, state, teacher)
     loop.arch, loop.dist = arch, dist
-    loop.init_steps = prior_steps(ckpt) if ckpt else prior_steps(init) + (init or {}).get("step", 0)
+    loop.init_steps = int(ckpt.get("init_steps", 0)) if ckpt else agent_steps(init) if init else 0
     run_loop(loop, "train")
     return TrainResult(run_dir, state.step, state.last_eval, loop.sps)
 

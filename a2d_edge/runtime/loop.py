@@ -108,6 +108,8 @@ def run_agent(
     check_game(bundle, env_id)
     if settings.overrun not in OVERRUN:
         raise A2DError(f"overrun policy must be one of {OVERRUN}")
+    if settings.spin_ms < 0 or (settings.prewarm and settings.spin_ms <= 0):
+        raise A2DError("--spin-ms must be >= 0, and --prewarm needs a --spin-ms window (> 0)")
     what = "given policy"
     if policy is None:
         policy, what = load_policy(bundle, spec)
@@ -148,8 +150,9 @@ def _loop(env, policy: Policy, s: RunSettings, stats: Stats, frames: list[np.nda
         tick = t0 + stats.steps * period_ns
         now = time.perf_counter_ns()
         if period_ns and now < tick:
-            now = _wait(tick, now, spin_ns, sleep)
-            if s.prewarm and stats.steps:
+            if tick - now > spin_ns:  # a sleeping core loses its caches and clock
+                sleep((tick - now - spin_ns) / 1e9)
+            if s.prewarm:
                 policy.logits(obs)  # caches, branch predictors and clocks warm before the tick
             while (now := time.perf_counter_ns()) < tick:
                 pass
@@ -188,14 +191,6 @@ def _loop(env, policy: Policy, s: RunSettings, stats: Stats, frames: list[np.nda
     if s.status:
         _status(stats, tracker)
         print(file=sys.stderr)
-
-
-def _wait(tick: int, now: int, spin_ns: int, sleep: Callable[[float], None]) -> int:
-    """Sleep until `spin_ns` before the tick (a sleeping core loses its caches and clock; the
-    caller busy-waits the rest)."""
-    if tick - now > spin_ns:
-        sleep((tick - now - spin_ns) / 1e9)
-    return time.perf_counter_ns()
 
 
 def choose_action(logits: list[float], greedy: bool, rng: random.Random) -> int:

@@ -46,6 +46,7 @@ def publish(
     from a2d_edge.hw.flops import count_params, fvcore_flops
     from a2d_edge.rl.checkpoint import load_agent, load_checkpoint, save_checkpoint
     from a2d_edge.rl.evaluate import evaluate_checkpoint
+    from a2d_edge.rl.trainer import agent_steps
 
     if not name.replace("-", "").replace("_", "").isalnum():
         raise A2DError(f"zoo name {name!r}: letters, digits, - and _ only")
@@ -69,7 +70,7 @@ def publish(
         "n_actions": int(ckpt["n_actions"]),
         "params": count_params(model),
         "flops": fvcore_flops(model),
-        "agent_steps": int(ckpt["step"]) + int(ckpt.get("init_steps", 0)),
+        "agent_steps": agent_steps(ckpt),
         "weights": "float16 (restored to float32 on load)",
         "eval": {
             "protocol": f"{episodes} episodes, up to 30 no-op starts, raw game score, "

@@ -201,3 +201,10 @@ def test_spin_window_and_prewarm(bundle):
     assert Counting.calls == 6 + 5  # one discarded inference before every tick but the first
     assert slept and max(slept) <= 0.020 - 0.005 + 1e-3  # it woke 5 ms before each tick
     assert r["misses"] == 0
+
+
+@pytest.mark.parametrize("flags", [["--prewarm"], ["--spin-ms", "-1"]])
+def test_prewarm_without_a_spin_window_is_refused(bundle, flags, capsys):
+    assert main(["run", str(bundle), "--quiet", "--max-steps", "3", *flags]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--prewarm needs a --spin-ms window" in err and len(err.splitlines()) == 1
