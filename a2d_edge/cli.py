@@ -158,6 +158,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     from a2d_edge.runtime.loop import RunSettings, run_agent, summary
     from a2d_edge.runtime.policy import PolicySpec
+    from a2d_edge.runtime.realtime import RealtimeSettings, parse_cpus
 
     settings = RunSettings(
         env_id=args.env,
@@ -172,6 +173,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         record=args.record or "",
         spin_ms=args.spin_ms,
         prewarm=args.prewarm,
+        realtime=RealtimeSettings(
+            parse_cpus(args.cpus) if args.cpus else frozenset(), args.rt_priority, args.lock_memory
+        ),
     )
     spec = PolicySpec(args.backend, args.precision, args.threads)
     report = run_agent(args.bundle, settings, spec, args.report)
@@ -307,6 +311,26 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run one discarded inference at the start of the spin window (set --spin-ms above "
         "the inference time) so the timed one finds warm caches",
+    )
+    r.add_argument(
+        "--cpus",
+        metavar="LIST",
+        help="pin the loop (env and inference threads) to these CPUs, e.g. 3 or 2-3 (taskset "
+        "syntax); a pinned loop is never migrated to a core with cold caches",
+    )
+    r.add_argument(
+        "--rt-priority",
+        type=int,
+        default=0,
+        metavar="P",
+        help="run the loop under SCHED_FIFO at priority P (1-99; needs root or CAP_SYS_NICE) so "
+        "ordinary processes cannot preempt it",
+    )
+    r.add_argument(
+        "--lock-memory",
+        action="store_true",
+        help="mlockall: keep the loop's pages in RAM (no page fault inside a period); for the "
+        "CPU backends (untested with CUDA/TensorRT, whose large mappings it would pin)",
     )
     r.add_argument(
         "--overrun",

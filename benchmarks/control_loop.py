@@ -5,7 +5,14 @@ into inference (the session call), the env step (ALE, preprocessing included) an
 the loop's own overhead (reading the observation, choosing the action, bookkeeping).
 
     python benchmarks/control_loop.py BUNDLE --steps 5000
+    python benchmarks/control_loop.py BUNDLE --steps 5000 --cpus 1 --rt-priority 50
     python benchmarks/control_loop.py BUNDLE --steps 5000 --hz 60 --hz-steps 600
+
+Each model runs `--rounds` times, interleaved, and the table gives medians over the rounds. With
+`--cpus`/`--rt-priority` each round also runs the loop pinned, under SCHED_FIFO and with its
+memory locked (`a2d run --cpus C --rt-priority P --lock-memory`). The "floor" rows time the bare
+session call back to back on one real frame, with no loop: no loop's inference p99/p50 can
+be steadier than the machine repeats that call.
 
 With `--hz F` it also runs the loop at a fixed rate F three ways, in interleaved rounds: sleeping
 until each tick, busy-waiting the last `--spin-ms` before it, and spinning with one discarded
@@ -33,24 +40,54 @@ def main() -> None:
     p.add_argument("--hz-steps", type=int, default=600, help="steps per fixed-rate round")
     p.add_argument("--spin-ms", type=float, default=2.0)
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--cpus", default="", help="also run pinned to these CPUs (taskset syntax)")
+    p.add_argument(
+        "--rt-priority", type=int, default=0, help="... under SCHED_FIFO at this priority, mlocked"
+    )
     args = p.parse_args()
     from a2d_edge.runtime.loop import RunSettings, run_agent
     from a2d_edge.runtime.policy import PolicySpec
+    from a2d_edge.runtime.realtime import RealtimeSettings, parse_cpus
 
+    rt = RealtimeSettings(parse_cpus(args.cpus), args.rt_priority, args.rt_priority > 0)
+    ways = {"default": RealtimeSettings()}
+    if rt.active:
+        ways[f"cpus {args.cpus}, FIFO {args.rt_priority}, mlock"] = rt
+    got: dict[tuple[str, str], list[dict]] = {}  # type: ignore[type-arg]
+    floor: dict[str, list[tuple[float, float]]] = {}
+    for _ in range(args.rounds):  # interleaved, so drift spreads over every row
+        for precision in ("fp32", "int8"):
+            floor.setdefault(precision, []).append(back_to_back(args.bundle, precision, args))
+            for way, realtime in ways.items():
+                settings = RunSettings(hz=0, max_steps=args.steps, episodes=10**6, status=False,
+                                       realtime=realtime)  # fmt: skip
+                spec = PolicySpec("ort-cpu", precision, args.threads)
+                got.setdefault((precision, way), []).append(run_agent(args.bundle, settings, spec))
     rows = []
-    for precision in ("fp32", "int8"):
-        settings = RunSettings(hz=0, max_steps=args.steps, episodes=10**6, status=False)
-        r = run_agent(args.bundle, settings, PolicySpec("ort-cpu", precision, args.threads))
-        lat = r["latency_us"]
-        inf, over = lat["inference"], lat["overhead"]
+    for (precision, way), runs in got.items():
+        lat = [r["latency_us"] for r in runs]
+        p50 = median([x["inference"]["p50"] for x in lat])
+        p99 = median([x["inference"]["p99"] for x in lat])
+        ratios = [x["inference"]["p99"] / x["inference"]["p50"] for x in lat]
         rows.append([
-            r["policy"], f"{inf['p50']:.1f}", f"{inf['p99']:.1f}",
-            f"{inf['p99'] / inf['p50']:.2f}", f"{lat['env_step']['p50']:.1f}",
-            f"{over['p50']:.1f}", f"{over['p99']:.1f}",
+            precision, way, f"{p50:.1f}", f"{p99:.1f}", f"{median(ratios):.2f}",
+            " / ".join(f"{r:.2f}" for r in ratios),
+            f"{median([x['env_step']['p50'] for x in lat]):.1f}",
+            f"{median([x['overhead']['p50'] for x in lat]):.1f}",
+            f"{median([x['overhead']['p99'] for x in lat]):.1f}",
         ])  # fmt: skip
-    print(f"\n{args.steps} steps, free-running, {args.threads} thread(s); {machine()}\n")
-    print(table(["model", "inference p50 µs", "inference p99 µs", "p99/p50",
-                 "env step p50 µs", "loop overhead p50 µs", "overhead p99 µs"], rows))  # fmt: skip
+    for precision, pairs in floor.items():
+        ratios = [p99 / p50 for p50, p99 in pairs]
+        rows.append([
+            precision, "floor: the same call back to back, no loop",
+            f"{median([p[0] for p in pairs]):.1f}", f"{median([p[1] for p in pairs]):.1f}",
+            f"{median(ratios):.2f}", " / ".join(f"{r:.2f}" for r in ratios), "", "", "",
+        ])  # fmt: skip
+    print(f"\n{args.steps} steps free-running per run, {args.rounds} interleaved rounds (medians), "
+          f"{args.threads} thread(s); {machine()}\n")  # fmt: skip
+    print(table(["model", "loop", "inference p50 µs", "inference p99 µs", "p99/p50",
+                 "p99/p50 per round", "env step p50 µs", "loop overhead p50 µs",
+                 "overhead p99 µs"], rows))  # fmt: skip
     print("\nparts of a step, median of interleaved calls:\n")
     print(table(["part", "old", "old µs", "now", "now µs"], components(args.bundle, args.threads)))
     if args.hz > 0:
@@ -82,6 +119,35 @@ def fixed_rate(args: argparse.Namespace) -> list[list[str]]:
         misses = sum(r[2] for r in runs)
         rows.append([way, f"{p50:.1f}", f"{p99:.1f}", f"{p99 / p50:.2f}", str(misses)])
     return rows
+
+
+def back_to_back(bundle: str, precision: str, args: argparse.Namespace) -> tuple[float, float]:
+    """p50 and p99 (µs) of the bare session call on one real frame, back to back: what this
+    machine repeats with no loop around the call, the floor under any loop's p99/p50."""
+    import time
+
+    import numpy as np
+
+    from a2d_edge.envs import AtariSettings, make_vec_env
+    from a2d_edge.runtime.bundle import load_bundle
+    from a2d_edge.runtime.policy import OrtPolicy
+
+    b = load_bundle(bundle)
+    env = make_vec_env(b.env_id, 1, AtariSettings.from_dict(b.manifest["preprocessing"]))
+    try:
+        frames, _ = env.reset(seed=0)
+    finally:
+        env.close()
+    policy = OrtPolicy(str(b.model_path(precision)), args.threads)
+    for _ in range(200):
+        policy.logits(frames)
+    ns = []
+    for _ in range(args.steps):
+        t = time.perf_counter_ns()
+        policy.logits(frames)
+        ns.append(time.perf_counter_ns() - t)
+    a = np.asarray(ns, dtype=np.float64) / 1000.0
+    return float(np.percentile(a, 50)), float(np.percentile(a, 99))
 
 
 def _median_us(f, n: int = 3000) -> float:  # type: ignore[no-untyped-def]

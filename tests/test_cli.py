@@ -144,3 +144,23 @@ def test_init_fine_tunes_from_an_agent_and_refuses_a_mismatch(tmp_path, tiny_tra
         err = capsys.readouterr().err.strip()
         assert message in err and len(err.splitlines()) == 1, err
         assert not (tmp_path / f"bad{i}").exists()
+
+
+def test_resume_under_another_world_size_is_refused_and_keeps_the_run(
+    tmp_path, tiny_train_args, capsys
+):
+    from a2d_edge.rl.checkpoint import save_checkpoint
+
+    run = tmp_path / "run"
+    assert main(tiny_train_args(run, steps=80)) == 0
+    ckpt = load_checkpoint(run / "agent.pt")
+    assert ckpt["world_size"] == 1
+    ckpt["world_size"] = 2  # as if saved by `torchrun --nproc-per-node 2`, then killed
+    ckpt["config"]["steps"] = 160
+    save_checkpoint(run / "agent.pt", ckpt)
+    before = (run / "agent.pt").read_bytes(), (run / "metrics.jsonl").read_bytes()
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "saved by 2 process(es)" in err and len(err.splitlines()) == 1, err
+    assert ((run / "agent.pt").read_bytes(), (run / "metrics.jsonl").read_bytes()) == before

@@ -27,7 +27,12 @@ from a2d_edge.rl.optim import make_optimizer
 from a2d_edge.rl.rollout import Rollout, RolloutCollector
 from a2d_edge.rl.schedule import lr_at
 from a2d_edge.utils.accel import module_device, resolve_device, rng_state, set_rng_state
-from a2d_edge.utils.dist import DistInfo, average_gradients, broadcast_module
+from a2d_edge.utils.dist import (
+    DistInfo,
+    average_gradients,
+    broadcast_module,
+    check_resume_world,
+)
 from a2d_edge.utils.io import read_json, write_json
 from a2d_edge.utils.logging import NullLogger, RunLogger
 
@@ -174,6 +179,7 @@ def train(
     ckpt = load_checkpoint(run_dir / "agent.pt") if resume else None
     init = load_init(cfg, len(action_meanings(cfg.env))) if cfg.init and ckpt is None else None
     if ckpt is not None:
+        check_resume_world(ckpt.get("world_size"), dist, run_dir)
         state = LoopState.from_checkpoint(ckpt)
         set_rng_state(ckpt["rng"], device)
         arch = ckpt["arch"]
@@ -358,7 +364,6 @@ class TrainLoop:
                 "arch": self.arch,
                 "obs_shape": [4, 84, 84],
                 "atari": cfg.atari().to_dict(),
-                "world_size": self.dist.world,
                 "teacher": self.teacher.source if self.teacher else "",
                 "distill": cfg.distill_mode(),
                 "init_steps": self.init_steps,
@@ -380,6 +385,7 @@ class TrainLoop:
             "optimizer": self.optimizer.state_dict(),
             "rng": rng_state(module_device(self.model)),
             "config": to_dict(self.cfg),
+            "world_size": self.dist.world,
         }
 
     def postfix(self) -> str:

@@ -31,6 +31,7 @@ from a2d_edge.envs import AtariSettings, EpisodeTracker, make_vec_env, resolve_g
 from a2d_edge.errors import A2DError
 from a2d_edge.runtime.bundle import Bundle, load_bundle
 from a2d_edge.runtime.policy import Policy, PolicySpec, load_policy
+from a2d_edge.runtime.realtime import RealtimeSettings
 from a2d_edge.utils.device import describe_host
 
 OVERRUN = ("repeat", "late")
@@ -50,6 +51,7 @@ class RunSettings:
     record: str = ""
     spin_ms: float = 0.0  # busy-wait this long before each tick instead of sleeping
     prewarm: bool = False  # one discarded inference at the start of the spin window
+    realtime: RealtimeSettings = field(default_factory=RealtimeSettings)  # pinning, FIFO, mlock
 
 
 @dataclass
@@ -110,19 +112,21 @@ def run_agent(
         raise A2DError(f"overrun policy must be one of {OVERRUN}")
     if settings.spin_ms < 0 or (settings.prewarm and settings.spin_ms <= 0):
         raise A2DError("--spin-ms must be >= 0, and --prewarm needs a --spin-ms window (> 0)")
-    what = "given policy"
-    if policy is None:
-        policy, what = load_policy(bundle, spec)
-    env = make_vec_env(env_id, 1, _settings(bundle))
+    settings.realtime.check()
     stats = Stats()
     frames: list[np.ndarray] = []
     interrupted = False
-    try:
-        _loop(env, policy, settings, stats, frames, sleep)
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        env.close()
+    what = "given policy"
+    with settings.realtime.apply():  # the env's and the session's threads inherit the pinning
+        if policy is None:
+            policy, what = load_policy(bundle, spec)
+        env = make_vec_env(env_id, 1, _settings(bundle))
+        try:
+            _loop(env, policy, settings, stats, frames, sleep)
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            env.close()
     report = _report(bundle, env_id, settings, spec, what, stats, interrupted)
     if settings.record and frames:
         report["recording"] = write_recording(settings.record, frames, settings.hz or 15.0)
@@ -242,6 +246,7 @@ def _report(bundle: Bundle, env_id: str, s: RunSettings, spec: PolicySpec, what:
         "overrun_policy": s.overrun,
         "spin_ms": s.spin_ms,
         "prewarm": s.prewarm,
+        "realtime": s.realtime.describe(),
         "steps": stats.steps,
         "interrupted": interrupted,
         "latency_us": {

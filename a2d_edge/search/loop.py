@@ -43,7 +43,12 @@ from a2d_edge.search.cost import (
     tau_at,
 )
 from a2d_edge.utils.accel import resolve_device, set_rng_state
-from a2d_edge.utils.dist import DistInfo, average_gradients, broadcast_module
+from a2d_edge.utils.dist import (
+    DistInfo,
+    average_gradients,
+    broadcast_module,
+    check_resume_world,
+)
 from a2d_edge.utils.io import atomic_write, write_json
 
 FORMAT = "a2d.supernet/1"
@@ -103,6 +108,7 @@ def search(
     state, ckpt = LoopState(), None
     if resume:
         ckpt = load_search_checkpoint(run_dir / "supernet.pt")
+        check_resume_world(ckpt.get("world_size"), dist, run_dir)
         state = LoopState.from_checkpoint(ckpt)
         set_rng_state(ckpt["rng"], device)
         space = SearchSpace.from_dict(ckpt["space"])

@@ -16,6 +16,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from a2d_edge.errors import A2DError
+
 
 @dataclass(frozen=True)
 class DistInfo:
@@ -41,6 +43,18 @@ def init_from_env(device: str = "cpu") -> DistInfo:
         backend = "nccl" if device.startswith("cuda") and torch.cuda.is_available() else "gloo"
         dist.init_process_group(backend=backend)
     return DistInfo(dist.get_rank(), dist.get_world_size(), dist.get_backend())
+
+
+def check_resume_world(saved: int | None, info: DistInfo, run_dir: object) -> None:
+    """A run resumes under the number of processes it was saved with: the batch per update, the
+    envs' seed ranges and the step count per update all follow the world size. Checkpoints that
+    predate the field (`saved` None) are not checked."""
+    if saved is None or saved == info.world:
+        return
+    how = "without torchrun" if saved == 1 else f"under torchrun with {saved} processes in all"
+    raise A2DError(
+        f"{run_dir} was saved by {saved} process(es), this launch has {info.world}; resume it {how}"
+    )
 
 
 def average_gradients(params: Iterable[nn.Parameter], info: DistInfo) -> None:

@@ -208,3 +208,78 @@ def test_prewarm_without_a_spin_window_is_refused(bundle, flags, capsys):
     assert main(["run", str(bundle), "--quiet", "--max-steps", "3", *flags]) == 2
     err = capsys.readouterr().err.strip()
     assert "--prewarm needs a --spin-ms window" in err and len(err.splitlines()) == 1
+
+
+def test_cpu_lists_parse_like_taskset():
+    from a2d_edge.errors import A2DError
+    from a2d_edge.runtime.realtime import parse_cpus
+
+    assert parse_cpus("1") == {1}
+    assert parse_cpus("0,2-3") == {0, 2, 3}
+    assert parse_cpus(" 2 - 2 ") == {2}
+    for bad in ("", "a", "3-1", "-1", "1,,2"):
+        with pytest.raises(A2DError, match="--cpus"):
+            parse_cpus(bad)
+
+
+def test_realtime_settings_hold_during_the_loop_and_are_undone(bundle, tmp_path):
+    import os
+
+    from a2d_edge.runtime.realtime import RealtimeSettings
+
+    cpu = max(os.sched_getaffinity(0))
+    before = os.sched_getaffinity(0), os.sched_getscheduler(0)
+    seen: list[tuple[set[int], int]] = []
+
+    class Probe(SlowPolicy):
+        def logits(self, frames):
+            seen.append((os.sched_getaffinity(0), os.sched_getscheduler(0)))
+            return super().logits(frames)
+
+    privileged = os.geteuid() == 0
+    rt = RealtimeSettings(frozenset({cpu}), 10 if privileged else 0, privileged)
+    settings = RunSettings(hz=0, max_steps=5, status=False, realtime=rt)
+    r = run_agent(bundle, settings, PolicySpec(), tmp_path / "r.json", policy=Probe(seconds=0))
+    assert r["steps"] == 5
+    assert r["realtime"] == {
+        "cpus": [cpu],
+        "rt_priority": 10 if privileged else None,
+        "lock_memory": privileged,
+    }
+    want = os.SCHED_FIFO if privileged else before[1]
+    assert seen and all(aff == {cpu} and pol == want for aff, pol in seen)
+    assert (os.sched_getaffinity(0), os.sched_getscheduler(0)) == before
+
+
+def test_a_refused_priority_is_one_line_and_undoes_the_pinning(monkeypatch):
+    import os
+
+    from a2d_edge.errors import A2DError
+    from a2d_edge.runtime.realtime import RealtimeSettings
+
+    def refuse(*_args):
+        raise PermissionError(1, "Operation not permitted")
+
+    before = os.sched_getaffinity(0)
+    monkeypatch.setattr(os, "sched_setscheduler", refuse)
+    rt = RealtimeSettings(frozenset({min(before)}), 50, False)
+    with pytest.raises(A2DError, match="CAP_SYS_NICE"), rt.apply():
+        pass
+    assert os.sched_getaffinity(0) == before
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--cpus", "4096"], "CPU 4096 is not available here"),
+        (["--cpus", "x"], "not a CPU list"),
+        (["--rt-priority", "100"], "--rt-priority must be 1-99"),
+    ],
+)
+def test_bad_realtime_flags_are_refused_before_running(bundle, tmp_path, flags, message, capsys):
+    report = tmp_path / "r.json"
+    argv = ["run", str(bundle), "--quiet", "--max-steps", "3", "--report", str(report), *flags]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1, err
+    assert not report.exists()
