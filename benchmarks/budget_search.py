@@ -9,6 +9,12 @@ reused.
 
     python benchmarks/budget_search.py \\
         latency_tables/amd-epyc-2c-onnxruntime-int8-edge-inloop.json --budgets 1.25,2,3
+    python benchmarks/budget_search.py TABLE --search-flags "--alpha-lr 1e-2 --flops-weight 0" \\
+        --out runs/budget-search-lat-only
+
+`--search-flags` passes more `a2d search` flags to every search (here: the latency hinge as the
+only cost, and architecture logits that move 10x faster, so a CPU-length search leaves the
+near-uniform start and the budget shapes the arch).
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ def main() -> int:
     p.add_argument("--env", default="ALE/Pong-v5")
     p.add_argument("--out", default="runs/budget-search")
     p.add_argument("--repeats", type=int, default=200, help="timed calls per derived arch")
+    p.add_argument("--search-flags", default="", help="more `a2d search` flags, one string")
     args = p.parse_args()
 
     from a2d_edge.cli import main as a2d
@@ -53,6 +60,7 @@ def main() -> int:
                     *f"search --preset {lut.space.name} --mode hard --eval-every 0".split(),
                     *["--env", args.env, "--steps", str(int(args.steps))],
                     *["--teacher", args.teacher, "--out", str(out), *common],
+                    *args.search_flags.split(),
                 ]
             )
             if a2d(argv) != 0:
@@ -67,13 +75,22 @@ def main() -> int:
             f"{factor:g}× fastest = {budget:.3f}", f"{lat['predicted_ms']:.3f}", f"{ms:.3f}",
             f"{ms / budget:.2f}", "yes" if ms <= budget else "NO",
             "yes" if lat["repaired"] else "no", f"{result['derived_flops'] / 1e6:.1f}",
+            f"{_entropy(result):.2f}",
         ])  # fmt: skip
-    print(
-        f"\n{Path(args.lut).name} ({lut.mode}), searches of {int(args.steps)} steps; {machine()}\n"
-    )
+    flags = f", flags `{args.search_flags}`" if args.search_flags else ""
+    print(f"\n{Path(args.lut).name} ({lut.mode}), searches of {int(args.steps)} steps{flags}; "
+          f"{machine()}\n")  # fmt: skip
     print(table(["budget ms", "predicted ms", "measured ms", "measured / budget", "meets",
-                 "repaired", "MFLOPs"], rows))  # fmt: skip
+                 "repaired", "MFLOPs", "op entropy (uniform 2.20)"], rows))  # fmt: skip
     return 0
+
+
+def _entropy(result: dict) -> float:  # type: ignore[type-arg]
+    """Mean per-block entropy (nats) of the final op probabilities: how far α left uniform."""
+    import math
+
+    ents = [-sum(p * math.log(p) for p in row if p > 0) for row in result["probabilities"]]
+    return sum(ents) / len(ents)
 
 
 def _unfinished(out: Path, steps: float) -> bool:

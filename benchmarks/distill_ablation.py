@@ -5,6 +5,12 @@
     python benchmarks/distill_ablation.py --steps 250000 --evals 5 --arch nature \
         --out runs/table2-250k --report runs/table2-250k-report --set learner_threads=2
     python benchmarks/distill_ablation.py --report-only         # redraw from the run folders
+    python benchmarks/distill_ablation.py --arch resnet14 --seeds 1 \\
+        --also benchmarks/results/table2-cpu
+
+`--also` adds run folders finished in earlier sittings to the report: a run folder's
+config.json + metrics.jsonl are all the report reads, and that much of each finished run is
+kept in the repository (benchmarks/results/), since run folders do not outlive a machine.
 
 Runs `a2d sweep configs/table2.yaml` (resumable: a killed benchmark continues where it
 stopped), then `a2d report`, and prints one row per (student, mode): best and final eval mean
@@ -76,6 +82,13 @@ def main() -> int:
         help="any other run setting, e.g. learner_threads=2 (repeatable)",
     )
     p.add_argument("--report-only", action="store_true")
+    p.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="more finished run folders (or folders above them) for the report (repeatable)",
+    )
     args = p.parse_args()
 
     from a2d_edge.cli import main as a2d
@@ -94,7 +107,7 @@ def main() -> int:
         rc = a2d(["sweep", args.config, "--out", args.out, *sets, *seeds])
         if rc != 0:
             return rc
-    rc = a2d(["report", args.out, "--out", args.report])
+    rc = a2d(["report", args.out, *args.also, "--out", args.report])
     if rc != 0:
         return rc
     import json
