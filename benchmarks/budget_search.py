@@ -75,14 +75,27 @@ def main() -> int:
             f"{factor:g}× fastest = {budget:.3f}", f"{lat['predicted_ms']:.3f}", f"{ms:.3f}",
             f"{ms / budget:.2f}", "yes" if ms <= budget else "NO",
             "yes" if lat["repaired"] else "no", f"{result['derived_flops'] / 1e6:.1f}",
-            f"{_entropy(result):.2f}",
+            f"{_expected_ms(lut, result):.3f}", f"{_entropy(result):.2f}",
         ])  # fmt: skip
     flags = f", flags `{args.search_flags}`" if args.search_flags else ""
     print(f"\n{Path(args.lut).name} ({lut.mode}), searches of {int(args.steps)} steps{flags}; "
           f"{machine()}\n")  # fmt: skip
     print(table(["budget ms", "predicted ms", "measured ms", "measured / budget", "meets",
-                 "repaired", "MFLOPs", "op entropy (uniform 2.20)"], rows))  # fmt: skip
+                 "repaired", "MFLOPs", "E[lat] at the end ms", "op entropy (uniform 2.20)"],
+                rows))  # fmt: skip
+    uniform = _expected_ms(lut, {"probabilities": [[1.0 / len(lut.space.ops)] * len(lut.space.ops)]
+                                 * lut.space.n_blocks})  # fmt: skip
+    print(f"\nE[lat] by the table under uniform op probabilities (the search's start): "
+          f"{uniform:.3f} ms; fastest arch {fastest:.3f} ms")  # fmt: skip
     return 0
+
+
+def _expected_ms(lut, result: dict) -> float:  # type: ignore[no-untyped-def, type-arg]
+    """The table's expected latency under the search's final op probabilities (what the
+    latency hinge saw), against the argmax arch's prediction."""
+    import torch
+
+    return float(lut.expected(torch.tensor(result["probabilities"], dtype=torch.float64)))
 
 
 def _entropy(result: dict) -> float:  # type: ignore[type-arg]

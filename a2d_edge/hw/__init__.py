@@ -1,1 +1,23 @@
-"""Hardware cost: FLOPs (fvcore-verified) and, later, measured latency tables."""
+"""Hardware cost: FLOPs (fvcore-verified) and measured latency tables.
+
+`a2d_edge.hw.LatencyTable` is the documented entry point (`LatencyTable.load(path).predict(arch)`
+-> ms at batch 1); it is imported on first use, so the profiler's torch-free parts (timing,
+parsing) do not pull in torch through this package.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from a2d_edge.hw.lut import LatencyTable
+
+__all__ = ["LatencyTable"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "LatencyTable":
+        from a2d_edge.hw.lut import LatencyTable
+
+        return LatencyTable
+    raise AttributeError(f"module 'a2d_edge.hw' has no attribute {name!r}")

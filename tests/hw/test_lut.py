@@ -225,3 +225,15 @@ def test_recalibrate_rescales_a_table_in_place(tmp_path, capsys):
     assert after.predict(arch) == pytest.approx(before.predict(arch) * rec["drift_factor"])
     assert after.entries == before.entries  # only the correction moves
     assert profile_main(["--recalibrate", str(tmp_path / "nope.json")]) == 2
+
+
+def test_the_documented_entry_point_loads_a_shipped_table():
+    import a2d_edge.hw
+
+    path = "latency_tables/amd-epyc-2c-onnxruntime-int8-edge-inloop.json"
+    table = a2d_edge.hw.LatencyTable.load(path)
+    assert table is not None and a2d_edge.hw.LatencyTable is LatencyTable
+    ms = table.predict(random_arch("edge", 0))
+    assert isinstance(ms, float) and 0.0 < ms < 100.0
+    with pytest.raises(AttributeError):
+        a2d_edge.hw.NoSuchThing  # noqa: B018
