@@ -7,12 +7,19 @@ the same net (`--arch nature`), 16 envs and rollout 5. Each configuration runs i
 process, one after the other (never two at once), `--repeats` times; medians are reported.
 
     python benchmarks/train_throughput.py --steps 40000 --repeats 3
+
+It also times, on one thread and in its own process, the four parts of one update of 80 agent
+steps (16 envs x rollout 5): stepping the envs, the no-grad forwards that pick the actions,
+the forward + backward over the rollout, and RMSProp with clipping. Their sum is the CPU work of
+an update; spread perfectly over the machine's cores, it bounds the steps/s any trainer of this
+algorithm, net and env count can reach here, printed against SB3's best (same run).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -26,6 +33,8 @@ OURS = {
     "a2d default (fp32, 1 thread)": [],
     "a2d fp32, update on 2 threads": ["--learner-threads", "2"],
     "a2d bf16 autocast, update on 2 threads": ["--precision", "bf16", "--learner-threads", "2"],
+    "a2d pipelined (fp32)": ["--update", "pipelined"],
+    "a2d pipelined, bf16 autocast": ["--update", "pipelined", "--precision", "bf16"],
 }
 
 
@@ -93,6 +102,61 @@ def ours_worker(steps: int, env_id: str, flags: list[str]) -> float:
         return (t1["step"] - t0["step"]) / (t1["time"] - t0["time"])
 
 
+def parts_worker(env_id: str, bf16: bool, repeats: int = 40) -> dict[str, float]:
+    """Median ms of each part of one update (80 agent steps), one thread, nothing overlapped;
+    the network parts under bf16 autocast with `bf16`, as `a2d train --precision bf16`."""
+    import numpy as np
+    import torch
+
+    from a2d_edge.envs import AtariSettings, make_vec_env
+    from a2d_edge.nets import build_agent, load_arch
+    from a2d_edge.rl.optim import make_optimizer
+
+    torch.set_num_threads(1)
+    n, t_len = 16, 5
+    env = make_vec_env(env_id, n, AtariSettings(), num_threads=1)
+    obs, _ = env.reset(seed=0)
+    model = build_agent(load_arch("nature"), int(env.single_action_space.n))
+    model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # as trained
+    opt = make_optimizer("rmsprop-tf", model.parameters(), 1e-3, 0.99, 1e-5)
+    rng = np.random.default_rng(0)
+    frames = torch.from_numpy(np.stack([obs] * t_len).reshape(t_len * n, *obs.shape[1:]))
+    times: dict[str, list[float]] = {"env": [], "act": [], "update": [], "optimizer": []}
+
+    def timed(name: str, f) -> None:  # type: ignore[no-untyped-def]
+        t = time.perf_counter()
+        f()
+        times[name].append((time.perf_counter() - t) * 1000)
+
+    def step_envs() -> None:
+        for _ in range(t_len):
+            env.step(rng.integers(0, env.single_action_space.n, n, dtype=np.int32))
+
+    def act() -> None:
+        with torch.no_grad(), torch.autocast("cpu", torch.bfloat16, enabled=bf16):
+            for _ in range(t_len):
+                model(torch.from_numpy(obs))
+
+    def update() -> None:
+        opt.zero_grad(set_to_none=True)
+        with torch.autocast("cpu", torch.bfloat16, enabled=bf16):
+            logits, values = model(frames)
+        (logits.float().logsumexp(-1).mean() + values.float().square().mean()).backward()
+
+    def optimize() -> None:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 0.5)
+        opt.step()
+
+    for i in range(repeats + 5):  # the first 5 warm up
+        for name, f in (("env", step_envs), ("act", act), ("update", update),
+                        ("optimizer", optimize)):  # fmt: skip
+            timed(name, f)
+        if i == 4:
+            times = {k: [] for k in times}
+    env.close()
+    return {k: median(v) for k, v in times.items()}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--steps", type=int, default=40_000)
@@ -104,6 +168,9 @@ def main() -> None:
     args = p.parse_args()
     if args.worker == "sb3":
         print("RESULT " + json.dumps(sb3_worker(args.steps, args.threads, args.env)))
+        return
+    if args.worker == "parts":
+        print("PARTS " + json.dumps(parts_worker(args.env, json.loads(args.flags) == ["bf16"])))
         return
     if args.worker == "ours":
         print("RESULT " + json.dumps(ours_worker(args.steps, args.env, json.loads(args.flags))))
@@ -135,6 +202,26 @@ def main() -> None:
         f"median of {args.repeats}; {machine()}\n"
     )
     print(table(["trainer", "agent-steps/s", "vs best SB3", "vs SB3 1 thread"], rows))
+    names = {"env": "env stepping (16 envs x 5)", "act": "no-grad forwards choosing actions",
+             "update": "forward + backward over the rollout (batch 80)",
+             "optimizer": "clipping + RMSProp"}  # fmt: skip
+    cores = os.cpu_count() or 1
+    got = {}
+    for precision in ("fp32", "bf16"):
+        flags = json.dumps([precision])
+        out = run_worker([me, "--worker", "parts", "--env", args.env, "--flags", flags])
+        got[precision] = json.loads(out.split("PARTS ")[-1].splitlines()[0])
+    print("\nOne update of 80 agent steps, its parts on one thread (median of 40, ms):\n")
+    prow = [[names[k], f"{got['fp32'][k]:.1f}", f"{got['bf16'][k]:.1f}"] for k in names]
+    totals = {p: sum(v.values()) for p, v in got.items()}
+    prow.append(["sum: the CPU work of one update", *(f"{totals[p]:.1f}" for p in got)])
+    bounds = {p: 80 / (t / cores / 1000) for p, t in totals.items()}
+    prow.append([f"at most, over {cores} perfectly used cores (agent-steps/s)",
+                 *(f"{bounds[p]:,.0f}" for p in got)])  # fmt: skip
+    prow.append(
+        ["that bound vs SB3's best in this run", *(f"{bounds[p] / sb3_best:.2f}×" for p in got)]
+    )
+    print(table(["part", "fp32 ms", "bf16 autocast ms"], prow))
 
 
 if __name__ == "__main__":

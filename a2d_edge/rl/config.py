@@ -66,8 +66,10 @@ class TrainConfig:
     update: str = field(
         "batched",
         "batched: no-grad rollout, one forward+backward over the batch; keep-graph: keep the "
-        "rollout's autograd graph (no second forward, but T small backward passes)",
-        choices=("batched", "keep-graph"),
+        "rollout's autograd graph (no second forward, but T small backward passes); pipelined: "
+        "batched, learned on a second thread while the next rollout is collected with the "
+        "weights from before that update (a policy lag of one update; uses two cores)",
+        choices=("batched", "keep-graph", "pipelined"),
     )
     channels_last: bool = field(True, "channels-last memory format for the convs")
     eval_every: int = field(250_000, "steps between evaluations (0: none)")

@@ -111,7 +111,8 @@ class RolloutCollector:
         logits_l: list[torch.Tensor] = []
         values_l: list[torch.Tensor] = []
         actions_l: list[torch.Tensor] = []
-        obs_l: list[torch.Tensor] = []
+        # the frames each step acted on, written once into one buffer ([T, N] t-major)
+        obs_buf = np.empty((steps, N, *self._obs[0].shape[1:]), np.uint8) if keep_obs else None
         rewards = np.zeros((steps, N), dtype=np.float32)
         dones = np.zeros((steps, N), dtype=np.float32)
         step_rewards = np.zeros((steps, N), dtype=np.float64)
@@ -128,8 +129,8 @@ class RolloutCollector:
                 logits_l.append(logits)
                 values_l.append(value)
                 actions_l.append(action)
-                if keep_obs:
-                    obs_l.append(torch.from_numpy(self._obs[g].copy()))
+                if obs_buf is not None:
+                    obs_buf[t, self.offsets[g] : self.offsets[g + 1]] = self._obs[g]
         for g in range(G):
             self._receive(g, steps - 1, rewards, dones, step_rewards, step_frames)
         for t in range(steps):
@@ -144,7 +145,7 @@ class RolloutCollector:
             rewards=to_device(torch.from_numpy(rewards), self.device),
             dones=to_device(torch.from_numpy(dones), self.device),
             last_obs=self._tensor(np.concatenate(self._obs)),
-            obs=self._tensor(torch.cat(obs_l).numpy()) if keep_obs else None,
+            obs=None if obs_buf is None else self._tensor(obs_buf.reshape(-1, *obs_buf.shape[2:])),
         )
 
     def _receive(

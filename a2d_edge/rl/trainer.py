@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import signal
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -26,7 +28,13 @@ from a2d_edge.rl.objective import a2d_loss, batched_forward
 from a2d_edge.rl.optim import make_optimizer
 from a2d_edge.rl.rollout import Rollout, RolloutCollector
 from a2d_edge.rl.schedule import lr_at
-from a2d_edge.utils.accel import module_device, resolve_device, rng_state, set_rng_state
+from a2d_edge.utils.accel import (
+    autocast,
+    module_device,
+    resolve_device,
+    rng_state,
+    set_rng_state,
+)
 from a2d_edge.utils.dist import (
     DistInfo,
     average_gradients,
@@ -216,6 +224,15 @@ def train(
     return TrainResult(run_dir, state.step, state.last_eval, loop.sps)
 
 
+@torch.no_grad()
+def copy_weights(dst: torch.nn.Module, src: torch.nn.Module) -> None:
+    """dst's parameters and buffers := src's (same architecture), in place."""
+    for a, b in zip(dst.parameters(), src.parameters(), strict=True):
+        a.copy_(b)
+    for x, y in zip(dst.buffers(), src.buffers(), strict=True):
+        x.copy_(y)
+
+
 @contextlib.contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
     def handler(signum: int, frame: Any) -> None:
@@ -248,6 +265,8 @@ class TrainLoop:
         self.init_steps = 0  # agent steps behind the --init weights
         self.scores: deque[float] = deque(maxlen=20)
         self.sps = 0.0
+        self.actor: torch.nn.Module | None = None  # --update pipelined: the collecting copy
+        self.pending: Rollout | None = None  # --update pipelined: collected, not yet learned
 
     def run(self) -> None:
         cfg, st = self.cfg, self.state
@@ -296,6 +315,8 @@ class TrainLoop:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         bf16 = cfg.precision == "bf16"
+        if cfg.update == "pipelined":
+            return dict(self._update_pipelined(bf16), lr=lr)
         keep_graph = cfg.update == "keep-graph"
         ro = self.collector.collect(
             self.model,
@@ -312,12 +333,52 @@ class TrainLoop:
         scalars["lr"] = lr
         return scalars
 
+    def _update_pipelined(self, bf16: bool) -> dict[str, float]:
+        """Learn rollout k on a second thread while rollout k+1 is collected.
+
+        The actor is a copy of the model that changes only between updates: rollout k+1 is
+        collected with the weights from before update k, which is the pipeline's policy lag of
+        one update (the update's own forward recomputes the logits with the current weights, as
+        the batched update does). torch ops and the envs' C++ stepping release the GIL, so the
+        two threads use both cores; each runs torch with --threads intra-op threads."""
+        if self.actor is None:  # under bf16 it holds bf16 weights: no casts on every forward
+            self.actor = copy.deepcopy(self.model).requires_grad_(False)
+            if bf16:
+                self.actor.to(torch.bfloat16)
+        if self.pending is None:  # the first rollout (or the first after a resume)
+            self.pending = self._collect(self.actor, bf16)
+        ro = self.pending
+        scalars: list[dict[str, float]] = []
+        errors: list[BaseException] = []
+
+        def learn() -> None:
+            try:
+                scalars.append(self._learn(ro, bf16, keep_graph=False))
+            except BaseException as e:  # re-raised in the calling thread
+                errors.append(e)
+
+        learner = threading.Thread(target=learn, name="a2d-learner", daemon=True)
+        learner.start()
+        try:
+            self.pending = self._collect(self.actor, bf16)
+        finally:
+            learner.join()
+        if errors:
+            raise errors[0]
+        copy_weights(self.actor, self.model)
+        return scalars[0]
+
+    def _collect(self, model: torch.nn.Module, bf16: bool) -> Rollout:
+        return self.collector.collect(
+            model, self.cfg.rollout, keep_obs=True, autocast=bf16, keep_graph=False
+        )
+
     def _learn(self, ro: Rollout, bf16: bool, keep_graph: bool) -> dict[str, float]:
         if not keep_graph:
             batched_forward(self.model, ro, bf16)
-        with torch.no_grad():
+        with torch.no_grad(), autocast(ro.last_obs.device, bf16):
             _, last_value = self.model(ro.last_obs)
-        total, scalars = a2d_loss(self.cfg, ro, last_value, self.teacher)
+        total, scalars = a2d_loss(self.cfg, ro, last_value.float(), self.teacher)
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         average_gradients(self.model.parameters(), self.dist)

@@ -76,6 +76,8 @@ def resolve_lut(path: str) -> LatencyTable:
 def prepare(cfg: SearchConfig) -> tuple[SearchSpace, LatencyTable | None]:
     """Check the space, the table and the budget before anything is written."""
     space = get_space(cfg.preset)
+    if cfg.update != "batched":
+        raise A2DError(f"--update {cfg.update} is for a2d train; a search always updates batched")
     if cfg.latency_budget_ms > 0 and not cfg.lut:
         raise A2DError("--latency-budget-ms needs --lut TABLE (a2d-profile makes one)")
     if not cfg.lut:
