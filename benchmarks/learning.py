@@ -1,6 +1,7 @@
 """Learning curves of our A2C: eval score vs agent steps and wall time, PNG + markdown table.
 
     python benchmarks/learning.py quick          # ALE/Seaquest-v5, Nature CNN, 16 envs, 500k steps
+    python benchmarks/learning.py quick-pipelined  # the same, --update pipelined --precision bf16
     python benchmarks/learning.py pong           # ALE/Pong-v5, 10M steps (hours; resumable)
     python benchmarks/learning.py plot RUN_DIR [--compare RUN_DIR ...]   # only redraw curves
 
@@ -29,6 +30,23 @@ RUNS = {
             "50000",
             "--eval-episodes",
             "10",
+        ],
+    },
+    "quick-pipelined": {
+        "dir": "runs/bench-seaquest-pipelined",
+        "args": [
+            "--env",
+            "ALE/Seaquest-v5",
+            "--steps",
+            "500000",
+            "--eval-every",
+            "50000",
+            "--eval-episodes",
+            "10",
+            "--update",
+            "pipelined",
+            "--precision",
+            "bf16",
         ],
     },
     "pong": {
@@ -78,7 +96,8 @@ def _label(run_dir: Path) -> str:
     import json
 
     cfg = json.loads((run_dir / "config.json").read_text())["config"]
-    return f"{run_dir.name} ({cfg.get('optimizer', 'rmsprop')})"
+    extra = "" if cfg.get("update", "batched") == "batched" else f", {cfg['update']}"
+    return f"{run_dir.name} ({cfg.get('optimizer', 'rmsprop')}{extra})"
 
 
 def plot(run_dir: Path, others: list[Path] | None = None) -> str:
@@ -131,7 +150,7 @@ def plot(run_dir: Path, others: list[Path] | None = None) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("what", choices=["quick", "pong", "plot"])
+    p.add_argument("what", choices=[*RUNS, "plot"])
     p.add_argument("run_dir", nargs="?")
     p.add_argument("--compare", nargs="*", default=[], help="other run folders to overlay")
     args = p.parse_args()
