@@ -18,36 +18,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import table
 
+QUICK = ["--env", "ALE/Seaquest-v5", "--steps", "500000", "--eval-every", "50000",
+         "--eval-episodes", "10"]  # fmt: skip
 RUNS = {
-    "quick": {
-        "dir": "runs/bench-seaquest",
-        "args": [
-            "--env",
-            "ALE/Seaquest-v5",
-            "--steps",
-            "500000",
-            "--eval-every",
-            "50000",
-            "--eval-episodes",
-            "10",
-        ],
-    },
+    "quick": {"dir": "runs/bench-seaquest", "args": QUICK},
     "quick-pipelined": {
         "dir": "runs/bench-seaquest-pipelined",
-        "args": [
-            "--env",
-            "ALE/Seaquest-v5",
-            "--steps",
-            "500000",
-            "--eval-every",
-            "50000",
-            "--eval-episodes",
-            "10",
-            "--update",
-            "pipelined",
-            "--precision",
-            "bf16",
-        ],
+        "args": [*QUICK, "--update", "pipelined", "--precision", "bf16"],
     },
     "pong": {
         "dir": "runs/pong-nature",

@@ -43,7 +43,7 @@ def test_the_next_rollout_is_collected_with_the_weights_before_the_update(
 
     monkeypatch.setattr(trainer, "run_loop", two_updates)
     args = tiny_train_args(tmp_path / "run", steps=200, extra=["--update", "pipelined"])
-    assert main(args + ["--lr", "1e-2"]) == 0
+    assert main([*args, "--lr", "1e-2"]) == 0
     assert max(seen["old"]) < 1e-5  # the pre-update weights made those logits
     assert min(seen["new"]) > 1e-4  # and the update changed them
 
@@ -61,7 +61,8 @@ def test_search_refuses_the_pipelined_update(tmp_path, capsys):
     # a2d search has no --update flag; a settings file shared with a2d train can still set it
     (tmp_path / "c.yaml").write_text("update: pipelined\n")
     argv = ["search", "--preset", "edge", "--mode", "hard", "--steps", "40", "--num-envs", "2",
-            "--config", str(tmp_path / "c.yaml"), "--no-progress", "--out", str(tmp_path / "s")]  # fmt: skip
+            "--config", str(tmp_path / "c.yaml"), "--no-progress",
+            "--out", str(tmp_path / "s")]  # fmt: skip
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert "--update pipelined is for a2d train" in err and len(err.splitlines()) == 1
