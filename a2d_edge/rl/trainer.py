@@ -75,6 +75,7 @@ def start_run(cfg: TrainConfig, out: str | Path, kind: str = "train") -> Path:
             "or choose another --out"
         )
     if kind == "train":
+        check_update(cfg)
         load_arch(cfg.arch)  # fail before creating anything
         if cfg.init:
             load_init(cfg, len(action_meanings(cfg.env)))
@@ -83,6 +84,16 @@ def start_run(cfg: TrainConfig, out: str | Path, kind: str = "train") -> Path:
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_dir / "config.json", {"kind": kind, "config": to_dict(cfg)})
     return run_dir
+
+
+def check_update(cfg: TrainConfig) -> None:
+    """The pipelined update runs its learner beside the collection with --threads threads each;
+    a separate --learner-threads count has no place there."""
+    if cfg.update == "pipelined" and cfg.learner_threads not in (0, cfg.threads):
+        raise A2DError(
+            "--update pipelined learns on its own thread with --threads intra-op threads; "
+            "drop --learner-threads"
+        )
 
 
 def check_distill(
@@ -180,6 +191,7 @@ def train(
     when launched by torchrun)."""
     dist = dist or DistInfo()
     run_dir = Path(run_dir)
+    check_update(cfg)
     torch.set_num_threads(cfg.threads)
     device = resolve_device(cfg.device)
     arch = load_arch(cfg.arch)

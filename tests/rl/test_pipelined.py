@@ -67,3 +67,11 @@ def test_search_refuses_the_pipelined_update(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "--update pipelined is for a2d train" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "s").exists()
+
+
+def test_learner_threads_are_refused_with_the_pipeline(tmp_path, tiny_train_args, capsys):
+    extra = ["--update", "pipelined", "--learner-threads", "2"]
+    assert main(tiny_train_args(tmp_path / "run", steps=40, extra=extra)) == 2
+    err = capsys.readouterr().err.strip()
+    assert "drop --learner-threads" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "run").exists()
