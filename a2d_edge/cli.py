@@ -323,8 +323,9 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=0,
         metavar="P",
-        help="run the loop under SCHED_FIFO at priority P (1-99; needs root or CAP_SYS_NICE) so "
-        "ordinary processes cannot preempt it",
+        help="run the loop under SCHED_FIFO at priority P (1-99; needs root, CAP_SYS_NICE or "
+        "ulimit -r P) so ordinary processes cannot preempt it; with --hz 0 it holds its core "
+        "(the kernel's RT throttling leaves others 5%%)",
     )
     r.add_argument(
         "--lock-memory",
