@@ -6,7 +6,7 @@
         --out runs/table2-250k --report runs/table2-250k-report --set learner_threads=2
     python benchmarks/distill_ablation.py --report-only         # redraw from the run folders
     python benchmarks/distill_ablation.py --arch resnet14 --seeds 1 \\
-        --also benchmarks/results/table2-cpu
+        --also benchmarks/results/table2-cpu --figure-prefix table2-resnet14
 
 `--also` adds run folders finished in earlier sittings to the report: a run folder's
 config.json + metrics.jsonl are all the report reads, and that much of each finished run is
@@ -83,6 +83,11 @@ def main() -> int:
     )
     p.add_argument("--report-only", action="store_true")
     p.add_argument(
+        "--figure-prefix",
+        default="table2",
+        help="the curves are copied to docs/img/PREFIX-curves-<game>.png",
+    )
+    p.add_argument(
         "--also",
         action="append",
         default=[],
@@ -122,8 +127,8 @@ def main() -> int:
     img = Path("docs/img")
     img.mkdir(parents=True, exist_ok=True)
     for fig in Path(args.report).glob("curves-*.png"):
-        shutil.copy(fig, img / f"table2-{fig.name}")
-        print(f"curve: {img / f'table2-{fig.name}'}")
+        shutil.copy(fig, img / f"{args.figure_prefix}-{fig.name}")
+        print(f"curve: {img / f'{args.figure_prefix}-{fig.name}'}")
     return 0
 
 
