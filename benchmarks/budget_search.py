@@ -100,10 +100,11 @@ def _expected_ms(lut, result: dict) -> float:  # type: ignore[no-untyped-def, ty
 
 def _entropy(result: dict) -> float:  # type: ignore[type-arg]
     """Mean per-block entropy (nats) of the final op probabilities: how far α left uniform."""
-    import math
+    import torch
 
-    ents = [-sum(p * math.log(p) for p in row if p > 0) for row in result["probabilities"]]
-    return sum(ents) / len(ents)
+    from a2d_edge.search.cost import alpha_entropy
+
+    return alpha_entropy(torch.tensor(result["probabilities"], dtype=torch.float64).log())
 
 
 def _unfinished(out: Path, steps: float) -> bool:

@@ -112,12 +112,11 @@ def run_agent(
         raise A2DError(f"overrun policy must be one of {OVERRUN}")
     if settings.spin_ms < 0 or (settings.prewarm and settings.spin_ms <= 0):
         raise A2DError("--spin-ms must be >= 0, and --prewarm needs a --spin-ms window (> 0)")
-    settings.realtime.check()
     stats = Stats()
     frames: list[np.ndarray] = []
     interrupted = False
     what = "given policy"
-    with settings.realtime.apply():  # the env's and the session's threads inherit the pinning
+    with settings.realtime.apply():  # checks first; the env's and session's threads inherit it
         if policy is None:
             policy, what = load_policy(bundle, spec)
         env = make_vec_env(env_id, 1, _settings(bundle))
