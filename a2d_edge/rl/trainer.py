@@ -282,7 +282,6 @@ class TrainLoop:
 
     def run(self) -> None:
         cfg, st = self.cfg, self.state
-        per_update = self.steps_per_update()
         main = self.dist.main
         bar = _progress(cfg, st.step) if main else None
         next_log = _next_multiple(st.step, cfg.log_every)
@@ -291,6 +290,7 @@ class TrainLoop:
         t0, s0 = time.perf_counter(), st.step
         last_time = t0
         while st.step < cfg.steps:
+            per_update = self.steps_per_update()  # before the update: a search's may change
             stats = self.update()
             st.step += per_update
             st.updates += 1

@@ -28,6 +28,12 @@ class SearchConfig(TrainConfig):
     tau_every: int = field(100_000, "steps between temperature decays")
     alpha_lr: float = field(1e-3, "Adam learning rate of the architecture logits")
     alpha_beta1: float = field(0.9, "Adam beta1 of the architecture logits")
+    alpha_warmup: int = field(
+        0,
+        "agent steps in which only the weights train and the architecture logits stay put "
+        "(ops sampled uniformly, so each one learns before the cost and the score judge it; "
+        "FBNet / ProxylessNAS warm up). 0: alphas move from the first step (paper)",
+    )
     flops_weight: float = field(1e-3, "lambda: cost per expected MFLOP (Eq. 9)")
     lut: str = field(
         "",

@@ -200,8 +200,13 @@ class SearchLoop(TrainLoop):
         assert isinstance(self.cfg, SearchConfig)
         return self.cfg
 
+    def alpha_active(self) -> bool:
+        """Whether this update moves the architecture logits (false during --alpha-warmup)."""
+        return self.state.step >= self.cfg_s.alpha_warmup
+
     def steps_per_update(self) -> int:
-        rollouts = 2 if self.cfg_s.optimization == "bi-level" else 1
+        bi_level = self.cfg_s.optimization == "bi-level" and self.alpha_active()
+        rollouts = 2 if bi_level else 1
         return rollouts * self.cfg.rollout * self.collector.num_envs * self.dist.world
 
     def update(self) -> dict[str, float]:
@@ -210,12 +215,15 @@ class SearchLoop(TrainLoop):
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.tau = tau_at(st.step, cfg.tau, cfg.tau_decay, cfg.tau_every)
-        if cfg.optimization == "one-level":
+        if not self.alpha_active():
+            scalars = self._step(update_weights=True, update_alpha=False, draw=0)
+        elif cfg.optimization == "one-level":
             scalars = self._step(update_weights=True, update_alpha=True, draw=0)
         else:
             scalars = self._step(update_weights=True, update_alpha=False, draw=0)
             scalars.update(self._step(update_weights=False, update_alpha=True, draw=1))
         scalars.update(lr=lr, tau=self.tau, alpha_entropy=alpha_entropy(self.model.alpha))
+        scalars["alpha_active"] = float(self.alpha_active())
         return scalars
 
     def _step(self, update_weights: bool, update_alpha: bool, draw: int) -> dict[str, float]:
@@ -368,6 +376,7 @@ class SearchLoop(TrainLoop):
                 "tau": self.tau,
                 "mode": cfg.mode,
                 "optimization": cfg.optimization,
+                "alpha_warmup": cfg.alpha_warmup,
                 "distill": cfg.distill_mode(),
                 "teacher": cfg.teacher,
                 "ops": list(self.space.ops),

@@ -1,4 +1,5 @@
 import json
+import math
 
 import pytest
 
@@ -27,6 +28,30 @@ def test_huge_flops_weight_derives_the_cheapest_op_everywhere(tmp_path):
     info = json.loads((out / "search.json").read_text())
     assert info["derived_flops"] == info["space_flops"]["min"]
     assert info["derived_flops"] == get_space("edge").arch_flops(["skip"] * 14, 6)
+
+
+def test_alpha_warmup_trains_weights_only_then_searches(tmp_path):
+    """During --alpha-warmup the logits stay uniform (no cost, no alpha rollout); then they move.
+
+    Bi-level: a warm-up update is one rollout (4 envs x 5 steps), a searching one two."""
+    out = tmp_path / "s"
+    extra = ["--mode", "hard", "--optimization", "bi-level", "--flops-weight", "1e6",
+             "--alpha-lr", "0.2", "--alpha-warmup", "80"]  # fmt: skip
+    assert main(_args(out, 160, *extra)) == 0
+    rows = [r for r in read_jsonl(out / "metrics.jsonl") if r["kind"] == "train"]
+    assert [(r["step"], r["alpha_active"]) for r in rows] == [
+        (20, 0.0),
+        (40, 0.0),
+        (60, 0.0),
+        (80, 0.0),
+        (120, 1.0),
+        (160, 1.0),
+    ]
+    uniform = math.log(9)
+    assert all(abs(r["alpha_entropy"] - uniform) < 1e-6 for r in rows[:4])
+    assert rows[-1]["alpha_entropy"] < uniform - 1e-3
+    info = json.loads((out / "search.json").read_text())
+    assert info["alpha_warmup"] == 80 and info["step"] == 160
 
 
 @pytest.mark.parametrize(
