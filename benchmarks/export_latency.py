@@ -8,12 +8,18 @@ shown beside the plain QDQ graph it was rewritten from; the ratios are the bundl
 its greedy-action agreement with fp32 on held-out frames is shown.
 
     python benchmarks/export_latency.py --repeats 2000 [--checkpoint runs/pong-nature/agent.pt]
+
+`--profile N` then runs each ORT model N more times under ORT's profiler and prints where its
+node time goes, by op type (µs per call): the graph ORT actually runs, after its fusions.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import tempfile
+from collections import defaultdict
 from functools import partial
 from pathlib import Path
 
@@ -39,11 +45,36 @@ def agents(checkpoint: str | None) -> dict[str, ActorCritic]:
     }
 
 
+def op_profile(model: bytes, feed: dict[str, np.ndarray], threads: int, calls: int) -> dict:
+    """µs per call of each op type in ORT's per-node profile, and their total (`"all"`)."""
+    from a2d_edge.runtime.backends import ort_session
+
+    with tempfile.TemporaryDirectory() as tmp:
+        session = ort_session(model, threads, profile=str(Path(tmp) / "p"))
+        for _ in range(calls):
+            session.run(None, feed)
+        events = json.loads(Path(session.end_profiling()).read_text())
+    per_op: dict[str, float] = defaultdict(float)
+    for e in events:
+        if e.get("cat") == "Node" and e["name"].endswith("_kernel_time"):
+            per_op[e["args"]["op_name"]] += e["dur"] / calls
+    return {"all": sum(per_op.values()), **dict(sorted(per_op.items(), key=lambda t: -t[1]))}
+
+
+def profile_rows(name: str, profiles: dict[str, dict], top: int = 6) -> list[list[str]]:
+    rows = []
+    for form, prof in profiles.items():
+        ops = [f"{op} {us:.0f}" for op, us in list(prof.items())[1 : top + 1]]
+        rows.append([name, form, f"{prof['all']:.0f}", ", ".join(ops)])
+    return rows
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--repeats", type=int, default=2000)
     p.add_argument("--checkpoint", help="a trained Nature-CNN agent.pt (for real INT8 agreement)")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--profile", type=int, default=0, metavar="N", help="ORT profile calls")
     args = p.parse_args()
 
     from a2d_edge.export.frames import gather_frames
@@ -54,7 +85,7 @@ def main() -> None:
     from a2d_edge.runtime.backends import ort_session
 
     torch.set_num_threads(args.threads)
-    rows = []
+    rows, prof_rows = [], []
     for name, model in agents(args.checkpoint).items():
         model.eval()
         calib = gather_frames(model, "ALE/Pong-v5", 128, seed=0)
@@ -94,6 +125,12 @@ def main() -> None:
             f"{100 * agreement['action_agreement']:.1f}% / "
             f"{100 * agreement['decisive_agreement']:.1f}%",
         ])  # fmt: skip
+        if args.profile:
+            forms = {"ORT fp32": fp32, "ORT INT8 rewritten": int8}
+            profiles = {
+                k: op_profile(m, feed, args.threads, args.profile) for k, m in forms.items()
+            }
+            prof_rows += profile_rows(name, profiles)
         print(f"  {name} done", file=sys.stderr)
     print(
         f"\nbatch 1, {args.threads} thread(s), {args.repeats} interleaved calls each; {machine()}\n"
@@ -103,6 +140,9 @@ def main() -> None:
                  "INT8 / ORT fp32", "plain INT8 / ORT fp32",
                  "INT8 action agreement: all / not tied"],
                 rows))  # fmt: skip
+    if prof_rows:
+        print(f"\nORT per-node profile, {args.profile} calls: node time per call (µs)\n")
+        print(table(["agent", "model", "all nodes µs", "largest op types µs"], prof_rows))
 
 
 if __name__ == "__main__":

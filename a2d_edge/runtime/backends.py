@@ -14,9 +14,12 @@ PROVIDERS = {
 }
 
 
-def ort_session(model: bytes | str, threads: int = 1, provider: str = "cpu") -> Any:
+def ort_session(
+    model: bytes | str, threads: int = 1, provider: str = "cpu", profile: str | None = None
+) -> Any:
     """An ORT session: all graph optimisations, sequential, `threads` intra-op threads with
-    spinning off (spinning threads pushed p99 up on a shared 2-core machine)."""
+    spinning off (spinning threads pushed p99 up on a shared 2-core machine). `profile`: a
+    file prefix for ORT's per-node profile (`session.end_profiling()` returns the file)."""
     import onnxruntime as ort
 
     if provider not in PROVIDERS:
@@ -32,5 +35,8 @@ def ort_session(model: bytes | str, threads: int = 1, provider: str = "cpu") -> 
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if profile:
+        opts.enable_profiling = True
+        opts.profile_file_prefix = profile
     providers = [name] if name == "CPUExecutionProvider" else [name, "CPUExecutionProvider"]
     return ort.InferenceSession(model, opts, providers=providers)
