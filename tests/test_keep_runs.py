@@ -1,0 +1,50 @@
+import json
+
+from benchmarks.keep_runs import keep, main
+
+
+def _run(root, name, steps, reached, search=False, lr=1e-3):
+    run = root / "Pong" / name
+    run.mkdir(parents=True)
+    kind = "search" if search else "train"
+    (run / "config.json").write_text(
+        json.dumps({"kind": kind, "config": {"steps": steps, "lr": lr}})
+    )
+    rows = [{"step": s, "kind": "train"} for s in range(0, reached + 1, 50)]
+    text = "\n".join(json.dumps(r) for r in rows) + '\n{"step": 99'  # a line cut by a kill
+    (run / "metrics.jsonl").write_text(text)
+    (run / "agent.pt").write_bytes(b"weights")
+    if search:
+        (run / "search.json").write_text(json.dumps({"step": reached}))
+        (run / "arch.json").write_text("{}")
+    return run
+
+
+def test_keeps_finished_runs_and_only_their_report_files(tmp_path):
+    src, dst = tmp_path / "runs", tmp_path / "kept"
+    _run(src, "a-s0", 100, 100)
+    _run(src, "a-s1", 100, 50)
+    _run(src, "s-s0", 100, 100, search=True)
+    kept, left = keep(src, dst)
+    assert kept == ["Pong/a-s0", "Pong/s-s0"]
+    assert left == ["Pong/a-s1: at step 50 of 100"]
+    assert sorted(p.name for p in (dst / "Pong/a-s0").iterdir()) == ["config.json", "metrics.jsonl"]
+    assert sorted(p.name for p in (dst / "Pong/s-s0").iterdir()) == [
+        "arch.json", "config.json", "metrics.jsonl", "search.json"
+    ]  # fmt: skip
+    assert (dst / "Pong/a-s0/metrics.jsonl").read_text() == (
+        src / "Pong/a-s0/metrics.jsonl"
+    ).read_text()
+
+
+def test_a_kept_run_of_other_settings_is_not_replaced(tmp_path, capsys):
+    src, dst, other = tmp_path / "runs", tmp_path / "kept", tmp_path / "other"
+    _run(dst, "a-s0", 100, 100, lr=1e-4)
+    before = (dst / "Pong/a-s0/config.json").read_text()
+    _run(src, "a-s0", 100, 100)
+    kept, left = keep(src, dst)
+    assert kept == [] and "other settings" in left[0]
+    assert (dst / "Pong/a-s0/config.json").read_text() == before
+    assert keep(src, dst, force=True)[0] == ["Pong/a-s0"]
+    assert main([str(other), str(dst)]) == 2
+    assert "is not a folder" in capsys.readouterr().err
