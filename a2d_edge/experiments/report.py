@@ -229,11 +229,17 @@ def _rel(path: Path, base: Path | None) -> str:
 
 
 def _fmt_value(v: Any) -> str:
+    """A setting's value in a column or legend; an arch.json path by its name (the file's, or
+    its folder's for a search's `DIR/arch.json`), not the whole path."""
     if isinstance(v, float):
         return f"{v:g}"
     if isinstance(v, bool):
         return str(v).lower()
-    return str(v)
+    text = str(v)
+    if text.endswith(".json") and "/" in text:
+        path = Path(text)
+        return path.parent.name if path.stem == "arch" else path.stem
+    return text
 
 
 def build_report(roots: list[str | Path]) -> dict[str, Any]:

@@ -134,6 +134,20 @@ def test_columns_are_the_settings_that_vary(tmp_path):
     ) in md
 
 
+def test_an_arch_file_is_named_by_its_file_or_search_folder(tmp_path):
+    root = tmp_path / "runs"
+    found = tmp_path / "kept" / "Pong" / "distill=actor-critic-s0"
+    found.mkdir(parents=True)
+    (found / "arch.json").write_text(json.dumps(load_arch("nature")))
+    (tmp_path / "a2d-pong.json").write_text(json.dumps(load_arch("nature")))
+    archs = ("nature", str(found / "arch.json"), str(tmp_path / "a2d-pong.json"))
+    for i, arch in enumerate(archs):
+        _run(root, f"Pong/{i}", TrainConfig(arch=arch, teacher="zoo:pong", steps=100), [(100, 1)])
+    assert main(["report", str(root), "--out", str(tmp_path / "r")]) == 0
+    md = (tmp_path / "r" / "report.md").read_text()
+    assert "| game | nature | distill=actor-critic-s0 | a2d-pong |" in md
+
+
 def test_no_runs_is_one_line_error(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert main(["report", str(tmp_path / "empty"), "--out", str(tmp_path / "r")]) == 2
