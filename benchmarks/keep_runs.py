@@ -13,61 +13,41 @@ kept run is overwritten only by a finished run of the same config (`--force` oth
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from a2d_edge.errors import A2DError
+
 KEPT = ("config.json", "metrics.jsonl", "search.json", "arch.json")
 
 
-def last_step(run_dir: Path) -> int:
-    """The furthest step the run's metrics (or its search summary) reached."""
-    step = 0
-    metrics = run_dir / "metrics.jsonl"
-    if metrics.is_file():
-        for line in metrics.read_text().splitlines():
-            try:
-                step = max(step, int(json.loads(line).get("step", 0)))
-            except (ValueError, AttributeError):
-                continue  # a line cut by a kill
-    search = run_dir / "search.json"
-    if search.is_file():
-        step = max(step, int(json.loads(search.read_text()).get("step", 0)))
-    return step
-
-
-def run_config(run_dir: Path) -> dict | None:
-    try:
-        data = json.loads((run_dir / "config.json").read_text())
-    except (OSError, ValueError):
-        return None
-    ok = isinstance(data, dict) and isinstance(data.get("config"), dict)
-    return data if ok else None
-
-
 def keep(src: Path, dst: Path, force: bool = False) -> tuple[list[str], list[str]]:
-    """Copy the finished runs under `src` to `dst`; returns (kept, left out with the reason)."""
+    """Copy the finished runs under `src` to `dst`; returns (kept, left out with the reason).
+    A run is read as `a2d report` reads it (`load_run`: its config and the furthest step)."""
+    from a2d_edge.experiments.report import load_run
+
     kept, left = [], []
     for cfg_path in sorted(src.rglob("config.json")):
-        run_dir = cfg_path.parent
-        rel = run_dir.relative_to(src)
-        data = run_config(run_dir)
-        if data is None:
-            continue
-        steps, step = int(data["config"].get("steps", 0)), last_step(run_dir)
-        if step < steps:
-            left.append(f"{rel}: at step {step:,} of {steps:,}")
+        run = load_run(cfg_path.parent)
+        if run is None:
+            continue  # some other tool's config.json
+        rel = run.path.relative_to(src)
+        steps = int(run.config.get("steps", 0))
+        if run.last_step < steps:
+            left.append(f"{rel}: at step {run.last_step:,} of {steps:,}")
             continue
         target = dst / rel
-        old = run_config(target)
-        if old is not None and old["config"] != data["config"] and not force:
+        old = load_run(target) if (target / "config.json").is_file() else None
+        if old is not None and old.config != run.config and not force:
             left.append(f"{rel}: {target} holds a run of other settings (--force replaces it)")
             continue
         target.mkdir(parents=True, exist_ok=True)
         for name in KEPT:
-            if (run_dir / name).is_file():
-                shutil.copyfile(run_dir / name, target / name)
+            if (run.path / name).is_file():
+                shutil.copyfile(run.path / name, target / name)
         kept.append(str(rel))
     return kept, left
 
@@ -81,7 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.src.is_dir():
         print(f"keep_runs: {args.src} is not a folder", file=sys.stderr)
         return 2
-    kept, left = keep(args.src, args.dst, args.force)
+    try:
+        kept, left = keep(args.src, args.dst, args.force)
+    except A2DError as e:  # an unreadable config.json or search.json
+        print(f"keep_runs: {e}", file=sys.stderr)
+        return 2
     for name in kept:
         print(f"kept  {name}")
     for why in left:

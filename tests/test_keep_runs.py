@@ -48,3 +48,7 @@ def test_a_kept_run_of_other_settings_is_not_replaced(tmp_path, capsys):
     assert keep(src, dst, force=True)[0] == ["Pong/a-s0"]
     assert main([str(other), str(dst)]) == 2
     assert "is not a folder" in capsys.readouterr().err
+    (src / "Pong/a-s0/config.json").write_text("{not json")
+    assert main([str(src), str(dst)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("keep_runs: ") and len(err.splitlines()) == 1
