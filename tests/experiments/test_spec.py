@@ -30,6 +30,7 @@ TABLE3_MORE = ["Atlantis", "Bowling", "Breakout", "Centipede", "CrazyClimber", "
         ("table2.yaml", "train", 8 * 3),
         ("fig3.yaml", "search", 12),
         ("fig2.yaml", "search", 4),
+        ("fig3-pong.yaml", "train", 4 * 3),
     ],
 )
 def test_paper_configs_load_validate_and_expand(name, command, runs):
