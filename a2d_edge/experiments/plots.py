@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,12 @@ def _plain(x: float, _pos: int | None = None) -> str:
     return f"{x:g}"
 
 
+def _plain_minor(x: float, _pos: int | None = None) -> str:
+    """Minor log ticks labelled at 2, 3 and 5 times a power of ten only (0.8 and 0.9 collide)."""
+    mantissa = x / 10 ** math.floor(math.log10(x)) if x > 0 else 0.0
+    return _plain(x) if any(math.isclose(mantissa, m) for m in (2, 3, 5)) else ""
+
+
 def _points(groups: list[dict[str, Any]], cost: str) -> list[tuple[float, dict[str, Any]]]:
     pts = []
     for g in groups:
@@ -98,7 +105,7 @@ def plot_tradeoff(groups: list[dict[str, Any]], out: Path) -> list[str]:
             if cost == "flops":
                 ax.set_xscale("log")
                 ax.xaxis.set_major_formatter(_plain)
-                ax.xaxis.set_minor_formatter(_plain)
+                ax.xaxis.set_minor_formatter(_plain_minor)
             ax.set(xlabel=xlabel, ylabel="best eval score", title=f"{game}: score vs {xlabel}")
             ax.grid(alpha=0.3)
     fig.tight_layout()

@@ -153,3 +153,11 @@ def test_no_runs_is_one_line_error(tmp_path, capsys):
     assert main(["report", str(tmp_path / "empty"), "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err.strip()
     assert "no a2d run folders (config.json) under" in err and len(err.splitlines()) == 1
+
+
+def test_log_axis_labels_only_minor_ticks_that_cannot_collide():
+    from a2d_edge.experiments.plots import _plain, _plain_minor
+
+    assert [_plain(x) for x in (1.0, 10.0, 0.1)] == ["1", "10", "0.1"]
+    labelled = [x for x in (0.8, 0.9, 2.0, 3.0, 4.0, 5.0, 30.0, 0.3, 40.0) if _plain_minor(x)]
+    assert labelled == [2.0, 3.0, 5.0, 30.0, 0.3]
