@@ -23,6 +23,9 @@ from a2d_edge.errors import A2DError
 from a2d_edge.utils.io import read_json
 from benchmarks.common import table
 
+TOP = ("optimization", "distill", "mode", "preset", "step", "derived")
+POINT = ("step", "score_mean", "derived_mflops", "expected_mflops", "alpha_entropy", "tau")
+
 
 def find_searches(roots: list[Path]) -> list[tuple[str, dict[str, Any]]]:
     """(name, search.json) of every search under the roots, named by its folder."""
@@ -34,6 +37,12 @@ def find_searches(roots: list[Path]) -> list[tuple[str, dict[str, Any]]]:
             data = read_json(path, "search summary")
             if not isinstance(data, dict) or not isinstance(data.get("trajectory"), list):
                 raise A2DError(f"{path} is not an a2d search summary (no trajectory)")
+            missing = sorted(
+                {k for k in TOP if k not in data}
+                | {k for p in data["trajectory"] for k in POINT if k not in p}
+            )
+            if missing or not isinstance(data["derived"], dict) or "ops" not in data["derived"]:
+                raise A2DError(f"{path} lacks {', '.join(missing) or 'derived ops'}")
             found.append((path.parent.name, data))
     if not found:
         raise A2DError(f"no search.json under {', '.join(map(str, roots))}")
@@ -59,29 +68,25 @@ def op_counts(search: dict[str, Any]) -> str:
     return ", ".join(f"{n}× {op}" for op, n in counts.most_common())
 
 
+def _series(search: dict[str, Any], key: str) -> list[float]:
+    return [float(p[key]) for p in search["trajectory"]]
+
+
 def figure(searches: list[tuple[str, dict[str, Any]]], out: Path) -> None:
     from a2d_edge.experiments.plots import _pyplot
 
     plt = _pyplot()
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6.5), sharex=True)
     for name, s in searches:
-        steps = [p["step"] for p in s["trajectory"]]
-        score = [p["score_mean"] for p in s["trajectory"]]
-        (line,) = top.plot(steps, score, marker="o", label=name)
-        bottom.plot(
-            steps,
-            [p["derived_mflops"] for p in s["trajectory"]],
-            marker="o",
-            color=line.get_color(),
-            label=f"{name}: derived",
-        )
-        bottom.plot(
-            steps,
-            [p["expected_mflops"] for p in s["trajectory"]],
-            linestyle="--",
-            color=line.get_color(),
-            label=f"{name}: expected",
-        )
+        steps = _series(s, "step")
+        (line,) = top.plot(steps, _series(s, "score_mean"), marker="o", label=name)
+        for key, style, what in (
+            ("derived_mflops", "o-", "derived"),
+            ("expected_mflops", "--", "expected"),
+        ):
+            bottom.plot(
+                steps, _series(s, key), style, color=line.get_color(), label=f"{name}: {what}"
+            )
     top.set(ylabel="derived net's eval score", title="Search: the derived (argmax) net over time")
     bottom.set(xlabel="agent steps", ylabel="MFLOPs")
     for ax in (top, bottom):

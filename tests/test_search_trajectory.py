@@ -54,3 +54,13 @@ def test_bad_input_is_one_line(tmp_path, capsys):
     (tmp_path / "search.json").write_text("[1]")
     assert main([str(tmp_path)]) == 2
     assert "not an a2d search summary" in capsys.readouterr().err
+
+
+def test_a_search_json_without_the_fields_is_one_line(tmp_path, capsys):
+    _search(tmp_path, "ok", [(100, -21.0, 2.0, 9.0, 2.2)], ["skip"])
+    run = tmp_path / "old"
+    run.mkdir()
+    (run / "search.json").write_text(json.dumps({"trajectory": [{"step": 1}], "step": 1}))
+    assert main([str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "lacks alpha_entropy, derived, derived_mflops" in err
