@@ -52,3 +52,12 @@ def test_a_kept_run_of_other_settings_is_not_replaced(tmp_path, capsys):
     assert main([str(src), str(dst)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("keep_runs: ") and len(err.splitlines()) == 1
+
+
+def test_a_search_json_that_is_not_an_object_is_one_line(tmp_path, capsys):
+    src = tmp_path / "runs"
+    run = _run(src, "s-s0", 100, 100, search=True)
+    (run / "search.json").write_text("[1]")
+    assert main([str(src), str(tmp_path / "kept")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "is not an a2d search summary" in err and len(err.splitlines()) == 1

@@ -109,6 +109,8 @@ def load_run(run_dir: Path) -> RunData | None:
     search = None
     if (run_dir / "search.json").is_file():
         search = read_json(run_dir / "search.json", "search summary")
+        if not isinstance(search, dict):
+            raise A2DError(f"{run_dir / 'search.json'} is not an a2d search summary")
         last = max(last, int(search.get("step", 0)))
     kind = str(data.get("kind", "train"))
     return RunData(run_dir, kind, data["config"], evals, last, search)
