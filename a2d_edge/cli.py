@@ -7,6 +7,7 @@ import dataclasses
 import json
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from a2d_edge import __version__
 from a2d_edge.config import RESUME_OVERRIDES
@@ -81,7 +82,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
     from a2d_edge.search.loop import prepare, search
 
     cfg = _resolve_config(args, SearchConfig, "search")
-    prepare(cfg)  # bad table / infeasible budget: refused before anything is written
+    prepare(cfg, say=False)  # bad table / infeasible budget: refused before anything is written
     dist = init_from_env(cfg.device)
     run_dir = args.resume or _start_on_main(
         lambda: start_run(cfg, args.out, kind="search"), args.out, dist
@@ -130,6 +131,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     settings = ExportSettings(
         int8=args.int8,
+        target=args.target,
+        int8_recipe=args.int8_recipe or "",
         tensorrt=args.tensorrt or "",
         min_agreement=args.min_agreement,
         tie_margin=args.tie_margin,
@@ -139,6 +142,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
     )
     manifest = export_bundle(args.checkpoint, args.out, settings)
     print(f"bundle {args.out}: {', '.join(f'{k}={v}' for k, v in manifest['models'].items())}")
+    if manifest["int8_graph"]:
+        g = manifest["int8_graph"]
+        print(f"  int8 recipe {g['recipe']} for {g['target']} ({g['recipe_detail']['summary']}); "
+              f"gated on {g['verified_on']['how']}")  # fmt: skip
     for name, v in manifest["verification"].items():
         if isinstance(v, dict):
             print(
@@ -178,11 +185,40 @@ def _cmd_run(args: argparse.Namespace) -> int:
         ),
     )
     spec = PolicySpec(args.backend, args.precision, args.threads)
-    report = run_agent(args.bundle, settings, spec, args.report)
+    prediction = lut_prediction(args.lut, args.bundle, settings.pacing, spec) if args.lut else None
+    report = run_agent(args.bundle, settings, spec, args.report, prediction=prediction)
     print(summary(report))
     if args.report:
         print(f"report: {args.report}")
     return 130 if report["interrupted"] else 0
+
+
+def lut_prediction(path: str, bundle_dir: str, pacing: Any, spec: Any) -> dict[str, Any]:
+    """`a2d run --lut`: the table (the one beside `path` timed as this run waits, when there
+    is one) and its prediction for the bundle's arch."""
+    from a2d_edge.hw.lut import LatencyTable, host_mismatch, resolve_for_run
+    from a2d_edge.runtime.bundle import load_bundle
+    from a2d_edge.runtime.policy import model_key
+
+    table_path = resolve_for_run(path, pacing)
+    table = LatencyTable.load(table_path)
+    bundle = load_bundle(bundle_dir)
+    arch = bundle.manifest["arch"]
+    runs = model_key(bundle, spec)
+    if table.meta.get("precision") != runs.removeprefix("tensorrt-"):
+        print(f"a2d run: warning: table {table_path} times {table.meta.get('precision')}, this "
+              f"run runs the {runs} model", file=sys.stderr)  # fmt: skip
+    match = table.host_match()
+    if match != "same":
+        print(f"a2d run: warning: {host_mismatch(table_path, table)}: its prediction is not of "
+              "this host", file=sys.stderr)  # fmt: skip
+    return {
+        "table": str(table_path),
+        "mode": table.describe_mode(),
+        "precision": table.meta.get("precision"),
+        "predicted_ms": table.predict(arch),
+        "table_host": match,
+    }
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
@@ -271,7 +307,24 @@ def _parser() -> argparse.ArgumentParser:
     x = sub.add_parser("export", help="verified ONNX fp32 / INT8 / TensorRT bundle of an agent")
     x.add_argument("checkpoint", help="agent.pt path or zoo:NAME")
     x.add_argument("--out", required=True, help="bundle folder to write")
-    x.add_argument("--int8", action="store_true", help="add ORT static INT8 (QDQ, U8S8)")
+    x.add_argument(
+        "--int8",
+        action="store_true",
+        help="add ORT static INT8 (QDQ), by the recipe of --target's instruction set",
+    )
+    x.add_argument(
+        "--target",
+        default="host",
+        choices=["host", "x86-vnni", "x86-avx2", "arm64"],
+        help="the CPU the INT8 model is for: host (this one), x86-vnni (AVX-512 VNNI / AVX-VNNI "
+        "/ AMX: U8S8), x86-avx2 (no VNNI: 7-bit weights, no saturation), arm64 (U8S8); a "
+        "target other than this host is gated on the QDQ graph's exact arithmetic",
+    )
+    x.add_argument(
+        "--int8-recipe",
+        choices=["u8s8", "u8s8-rr", "u8u8"],
+        help="override the target's INT8 recipe",
+    )
     x.add_argument("--tensorrt", choices=["fp16", "int8"], help="TensorRT engine (or recipe)")
     x.add_argument(
         "--min-agreement",
@@ -349,6 +402,13 @@ def _parser() -> argparse.ArgumentParser:
         help="model to run (int8 falls back to fp32 if the bundle has none)",
     )
     r.add_argument("--threads", type=int, default=1)
+    r.add_argument(
+        "--lut",
+        metavar="TABLE",
+        help="latency table to judge the run by: its prediction for the bundle's arch (the "
+        "table beside TABLE timed at this --hz / --spin-ms / --prewarm when there is one) is "
+        "printed and reported beside the measured p50 / p99",
+    )
     r.add_argument("--greedy", action="store_true", help="argmax actions instead of sampling")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--max-steps", type=int, default=0, help="stop after this many steps")

@@ -11,9 +11,14 @@ from collections.abc import Sequence
 
 
 def machine() -> str:
-    from a2d_edge.utils.device import cpu_model
+    """The benchmark header's host: CPU, cores, the ISA that decides kernels, its slug."""
+    from a2d_edge.utils.fingerprint import this_host
 
-    return f"{cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    h = this_host()
+    return (
+        f"{h.cpu}, {h.cores} cores, ISA {h.describe_isa()} ({h.slug}), "
+        f"Python {platform.python_version()}"
+    )
 
 
 def median(xs: Sequence[float]) -> float:

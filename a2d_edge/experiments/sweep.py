@@ -318,7 +318,7 @@ class _Sweep:
             if self.command == "search":
                 from a2d_edge.search.loop import prepare, search
 
-                prepare(cfg)
+                prepare(cfg, say=False)
                 if state.status == "pending":
                     _start(cfg, run_dir, "search")
                 res: Any = search(cfg, run_dir, resume=resume, dist=DistInfo())

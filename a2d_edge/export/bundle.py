@@ -25,7 +25,14 @@ from a2d_edge.export.onnx_export import (
     ort_predict,
     torch_predict,
 )
-from a2d_edge.export.quantize import DEFAULT_REWRITES, quantize_int8
+from a2d_edge.export.quantize import (
+    RECIPES,
+    TARGET_RECIPES,
+    Int8Recipe,
+    get_recipe,
+    quantize_int8,
+    resolve_target,
+)
 from a2d_edge.export.tensorrt import build_engine, tensorrt_available, trtexec_command
 from a2d_edge.rl.checkpoint import load_agent, resolve_checkpoint
 from a2d_edge.runtime.bundle import sha256, write_manifest
@@ -36,6 +43,8 @@ FP32_PARITY = 0.999  # torch vs ORT fp32 must agree (anything less is an export 
 @dataclass(frozen=True)
 class ExportSettings:
     int8: bool = False
+    target: str = "host"  # the INT8 kernel class the ORT INT8 model is for (quantize.TARGETS)
+    int8_recipe: str = ""  # "": the target's recipe (quantize.TARGET_RECIPES)
     tensorrt: str = ""  # "", "fp16" or "int8"
     min_agreement: float = 0.99
     tie_margin: float = TIE_MARGIN
@@ -48,6 +57,8 @@ def export_bundle(spec: str, out: str | Path, s: ExportSettings) -> dict[str, An
     out = Path(out)
     if (out / "manifest.json").exists() and not s.force:
         raise A2DError(f"{out} already holds a bundle; pass --force to replace it")
+    if s.int8:
+        int8_plan(s)  # an unknown target or recipe ends before any frame is gathered
     model, ckpt = load_agent(spec)
     settings = AtariSettings.from_dict(ckpt.get("atari", {}))
     env_id = ckpt["env_id"]
@@ -94,8 +105,8 @@ def _build(model, ckpt, spec, tmp: Path, calib, held_out, s: ExportSettings, env
             trt_q = quantize_int8(fp32, calib, "tensorrt")
             (tmp / "agent-int8-trt.onnx").write_bytes(trt_q)
             models["int8-trt-onnx"] = source = "agent-int8-trt.onnx"
-            verification["int8_trt_vs_fp32_on_ort"] = _check_int8(
-                fp32_ort, trt_q, held_out, s, "TensorRT INT8 (QDQ, S8S8)"
+            verification["int8_trt_vs_fp32_on_ort"] = _check_int8(  # TensorRT sums in int32
+                fp32_ort, trt_q, held_out, s, "TensorRT INT8 (QDQ, S8S8)", exact=True
             )
         engine = f"agent-{s.tensorrt}.engine"
         command = trtexec_command(source, engine, s.tensorrt)
@@ -146,24 +157,59 @@ def _build(model, ckpt, spec, tmp: Path, calib, held_out, s: ExportSettings, env
     return manifest
 
 
-def _int8(fp32: bytes, fp32_ort, calib, held_out, s: ExportSettings,  # type: ignore[no-untyped-def]
+def int8_plan(s: ExportSettings) -> tuple[str, Int8Recipe, bool]:
+    """The INT8 target, its recipe, and whether this CPU runs the target's kernels (else the
+    gate checks the QDQ graph's exact arithmetic: `onnx_export.ort_predict(exact=True)`)."""
+    from a2d_edge.utils.fingerprint import int8_target, this_host
+
+    target = resolve_target(s.target)
+    if target == "tensorrt":
+        raise A2DError("--target tensorrt is --tensorrt int8; --int8 makes an ONNX Runtime model")
+    recipe = get_recipe(s.int8_recipe) if s.int8_recipe else RECIPES[TARGET_RECIPES[target]]
+    if recipe.name == "tensorrt":
+        raise A2DError("the tensorrt recipe is for --tensorrt int8, not an ONNX Runtime model")
+    return target, recipe, target == int8_target(this_host())
+
+
+def _int8(fp32, fp32_ort, calib, held_out, s: ExportSettings,  # type: ignore[no-untyped-def]
           verification: dict[str, Any]) -> tuple[bytes, dict[str, Any]]:  # fmt: skip
-    """The `cpu` INT8 model: plain QDQ, then the graph rewrites, each form checked on the
-    held-out frames (the rewritten one against the plain one, and the agreement gate)."""
-    plain = quantize_int8(fp32, calib, "cpu", rewrites=())
-    int8, applied = rewrite_int8(plain, DEFAULT_REWRITES["cpu"])
+    """The ORT INT8 model for the target: plain QDQ by the target's recipe, then the graph
+    rewrites, each form checked on the held-out frames (the rewritten one against the plain
+    one, and the agreement gate) with this CPU's kernels when they are the target's."""
+    from a2d_edge.utils.fingerprint import this_host
+
+    target, recipe, native = int8_plan(s)
+    plain = quantize_int8(fp32, calib, recipe, rewrites=())
+    int8, applied = rewrite_int8(plain, recipe.rewrites) if recipe.rewrites else (plain, [])
+    exact = not native
     verification["int8_rewritten_vs_plain_qdq"] = compare(
-        ort_predict(plain), ort_predict(int8), held_out
+        ort_predict(plain, exact=exact), ort_predict(int8, exact=exact), held_out
     )
-    verification["int8_vs_fp32"] = _check_int8(fp32_ort, int8, held_out, s, "int8")
-    recipe = "ORT static QDQ (MinMax): U8 activations, S8 per-channel weights, fp32 heads"
-    return int8, {"recipe": recipe, "rewrites": applied}
+    verification["int8_vs_fp32"] = _check_int8(
+        fp32_ort, int8, held_out, s, f"int8 ({recipe.name} for {target})", exact
+    )
+    check = (
+        "this host's ONNX Runtime int8 kernels"
+        if native
+        else "the QDQ graph's exact arithmetic (ORT, graph optimisations off): this host's "
+        "int8 kernels are not the target's, which sum in int32"
+    )
+    return int8, {
+        "recipe": recipe.name,
+        "recipe_detail": recipe.describe(),
+        "target": target,
+        "rewrites": applied,
+        "verified_on": {"target": target, "check": "kernels" if native else "exact",
+                        "how": check, "host": this_host().to_dict()},
+    }  # fmt: skip
 
 
-def _check_int8(fp32_ort, model: bytes, held_out, s: ExportSettings, what: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def _check_int8(fp32_ort, model: bytes, held_out, s: ExportSettings, what: str,  # type: ignore[no-untyped-def]
+                exact: bool = False) -> dict[str, Any]:  # fmt: skip
     """The gate: greedy agreement with fp32 on the held-out frames where fp32 is not tied
     between its top two actions (`--tie-margin`, 0 gates on every frame)."""
-    stats = compare(fp32_ort, ort_predict(model), held_out, tie_margin=s.tie_margin)
+    stats = compare(fp32_ort, ort_predict(model, exact=exact), held_out, tie_margin=s.tie_margin)
+    stats["arithmetic"] = "exact QDQ" if exact else "this host's kernels"
     stats["min_agreement"] = s.min_agreement
     if stats["decisive_agreement"] < s.min_agreement and not s.force:
         raise A2DError(

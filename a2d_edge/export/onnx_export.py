@@ -50,10 +50,13 @@ def torch_predict(model: ActorCritic) -> Predict:
     return predict
 
 
-def ort_predict(model: bytes, threads: int = 1) -> Predict:
+def ort_predict(model: bytes, threads: int = 1, exact: bool = False) -> Predict:
+    """Logits and values by ONNX Runtime on this CPU; `exact`: a QDQ model's arithmetic as
+    written (fp32 between Q/DQ, what int8 kernels summing in int32 compute), not this CPU's
+    own int8 kernels (which may saturate: `export.quantize`)."""
     from a2d_edge.runtime.backends import ort_session
 
-    sess = ort_session(model, threads)
+    sess = ort_session(model, threads, optimize=not exact)
 
     def predict(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         logits, value = sess.run(["logits", "value"], {"frames": frames})

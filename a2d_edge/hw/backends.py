@@ -3,7 +3,7 @@ the target, and (in timing.py) parse the samples. Heavy imports live inside the 
 
 - `torch`: eager PyTorch on the CPU (or CUDA), inference mode.
 - `onnxruntime`: ONNX export + ORT CPU EP, all graph optimisations (BatchNorm folded), fp32 or
-  INT8 (static QDQ, per-channel weights, U8S8 — what ran fastest on ORT CPU).
+  INT8 (static QDQ by the export's recipe for this host's ISA, `export.quantize`).
 - `tensorrt`: ONNX -> TensorRT engine (fp16 / int8) on an NVIDIA GPU or Jetson.
 """
 
@@ -27,7 +27,8 @@ from a2d_edge.hw.timing import Runner
 class Backend:
     name: str
     precisions: tuple[str, ...]
-    load: Callable[[nn.Module, torch.Tensor, str, int], Runner]
+    load: Callable[[nn.Module, torch.Tensor, str, int, str], Runner]  # module, example,
+    # precision, threads, INT8 recipe
     versions: Callable[[], dict[str, str]]
 
 
@@ -47,7 +48,9 @@ def onnx_bytes(module: nn.Module, example: torch.Tensor) -> bytes:
     return buf.getvalue()
 
 
-def _torch_load(module: nn.Module, example: torch.Tensor, precision: str, threads: int) -> Runner:
+def _torch_load(
+    module: nn.Module, example: torch.Tensor, precision: str, threads: int, recipe: str = ""
+) -> Runner:
     if precision != "fp32":
         raise A2DError("the torch backend profiles fp32 only")
     torch.set_num_threads(threads)
@@ -70,17 +73,21 @@ def random_calibration(example: torch.Tensor, samples: int = 16) -> np.ndarray:
     return rng.standard_normal((samples, *x.shape[1:])).astype(x.dtype).clip(0, None)
 
 
-def quantize_qdq(model: bytes, example: torch.Tensor, flavour: str = "cpu") -> bytes:
-    """The export's own INT8 recipe (export/quantize.py), so tables time what ships."""
-    from a2d_edge.export.quantize import quantize_int8
+def quantize_qdq(model: bytes, example: torch.Tensor, recipe: str = "") -> bytes:
+    """The export's own INT8 recipe (export/quantize.py; "": the one for this host), so tables
+    time what ships."""
+    from a2d_edge.export.quantize import quantize_int8, recipe_for
 
-    return quantize_int8(model, random_calibration(example), flavour, input_name="x")
+    chosen = recipe or recipe_for("host").name
+    return quantize_int8(model, random_calibration(example), chosen, input_name="x")
 
 
-def _ort_load(module: nn.Module, example: torch.Tensor, precision: str, threads: int) -> Runner:
+def _ort_load(
+    module: nn.Module, example: torch.Tensor, precision: str, threads: int, recipe: str = ""
+) -> Runner:
     model = onnx_bytes(module, example)
     if precision == "int8":
-        model = quantize_qdq(model, example)
+        model = quantize_qdq(model, example, recipe)
     elif precision != "fp32":
         raise A2DError("the onnxruntime backend profiles fp32 or int8")
     from a2d_edge.runtime.backends import ort_session
@@ -94,7 +101,9 @@ def _ort_load(module: nn.Module, example: torch.Tensor, precision: str, threads:
     return run
 
 
-def _trt_load(module: nn.Module, example: torch.Tensor, precision: str, threads: int) -> Runner:
+def _trt_load(
+    module: nn.Module, example: torch.Tensor, precision: str, threads: int, recipe: str = ""
+) -> Runner:
     try:
         import tensorrt as trt
     except ImportError:

@@ -15,6 +15,13 @@ def _recalibrate(args: argparse.Namespace) -> int:
     from a2d_edge.hw.profile import recalibrate, settings_for
 
     table = LatencyTable.load(args.recalibrate)
+    if table.host_match() != "same" and not args.force:
+        from a2d_edge.hw.lut import host_mismatch
+
+        raise A2DError(
+            f"{host_mismatch(args.recalibrate, table)}: a recalibration rescales one machine's "
+            "drift, not another machine's table; profile this host instead (--force to go on)"
+        )
     out = Path(args.out or args.recalibrate)
     if out.exists() and out != Path(args.recalibrate) and not args.force:
         raise A2DError(f"{out} exists; pass --force to replace it")
@@ -36,19 +43,23 @@ def _run(args: argparse.Namespace) -> int:
     from a2d_edge.hw.lut import LatencyTable, Timing
     from a2d_edge.hw.profile import ProfileSettings, device_slug, profile_space, validate
     from a2d_edge.nets import get_space
+    from a2d_edge.runtime.pacing import Pacing
 
     backend = get_backend(args.backend, args.precision)
     space = get_space(args.preset)
+    if args.int8_recipe and args.precision != "int8":
+        raise A2DError("--int8-recipe is for --precision int8")
     settings = ProfileSettings(
-        backend, args.precision, args.threads, args.mode, args.repeats, args.warmup
-    )
+        backend, args.precision, args.threads, args.mode, args.repeats, args.warmup,
+        int8_recipe=args.int8_recipe or "", pacing=Pacing(args.hz, args.spin_ms, args.prewarm),
+    )  # fmt: skip
     if args.out:
         out = Path(args.out)
     else:
         from a2d_edge.hw.profile import describe_device
 
-        suffix = "-inloop" if args.mode == "in-loop" else ""
-        slug = device_slug(describe_device(args.threads))
+        suffix = {"warm": "", "in-loop": "-inloop"}.get(args.mode, settings.pacing.suffix())
+        slug = device_slug(describe_device(args.threads), args.backend)
         out = Path("latency_tables") / (
             f"{slug}-{args.backend}-{args.precision}-{args.preset}{suffix}.json"
         )
@@ -74,7 +85,9 @@ def _run(args: argparse.Namespace) -> int:
     partial_path.unlink(missing_ok=True)
     print(
         f"wrote {out}: {len(table.entries)} op entries, overhead "
-        f"{table.fixed['overhead'].p50_us:.1f} us, mode {args.mode}, {args.threads} thread(s)"
+        f"{table.fixed['overhead'].p50_us:.1f} us, mode {table.describe_mode()}, "
+        f"{args.threads} thread(s)"
+        + (f", INT8 recipe {settings.int8_recipe}" if settings.int8_recipe else "")
     )
     if table.validation:
         v = table.validation
@@ -96,8 +109,18 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--mode",
         default="warm",
-        choices=["warm", "in-loop"],
-        help="warm: back-to-back calls; in-loop: an env step before each call",
+        choices=["warm", "in-loop", "controller"],
+        help="warm: back-to-back calls; in-loop: an env step before each call; controller: an "
+        "env step and a2d run's wait before each call, at --hz (what a fixed-rate loop sees: "
+        "a core woken from sleep; each sample costs 1/hz of wall time)",
+    )
+    p.add_argument("--hz", type=float, default=0.0, help="controller mode: the control rate")
+    p.add_argument("--spin-ms", type=float, default=0.0, help="controller mode: a2d run --spin-ms")
+    p.add_argument("--prewarm", action="store_true", help="controller mode: a2d run --prewarm")
+    p.add_argument(
+        "--int8-recipe",
+        default="",
+        help="INT8 recipe to time (u8s8, u8s8-rr, u8u8; default: the export's for this host's ISA)",
     )
     p.add_argument("--repeats", type=int, default=200, help="timed runs per part")
     p.add_argument("--warmup", type=int, default=20)

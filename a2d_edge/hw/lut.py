@@ -10,6 +10,7 @@ layout reorders, per-op overhead).
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,11 +20,16 @@ import torch
 from a2d_edge.errors import A2DError
 from a2d_edge.nets.arch import Arch
 from a2d_edge.nets.space import BlockShape, SearchSpace
+from a2d_edge.runtime.pacing import Pacing
+from a2d_edge.utils.fingerprint import Fingerprint, differences, same_kind, this_host
 from a2d_edge.utils.io import read_json, write_json
 
 SCHEMA = "a2d.lut/1"
 FIXED_PARTS = ("stem", "head", "overhead")
-MODES = ("warm", "in-loop")
+# warm: calls back to back; in-loop: an env step before each call; controller: an env step and
+# the wait of `a2d run` at a control rate before each call (the table's "controller" record).
+MODES = ("warm", "in-loop", "controller")
+MODE_SUFFIX = re.compile(r"(-inloop|-ctl[\d.]+hz(-spin[\d.]+ms)?(-prewarm)?)$")
 
 
 @dataclass(frozen=True, order=True)
@@ -88,15 +94,18 @@ class LatencyTable:
     correction: Correction | None = None
     validation: dict[str, Any] = field(default_factory=dict)
     input_hw: tuple[int, int] = (84, 84)
+    path: str = ""  # where it was loaded from (not saved)
 
     # ----- reading and writing -----
     @classmethod
     def load(cls, path: str | Path) -> LatencyTable:
         data = read_json(path, "latency table")
         try:
-            return cls.from_dict(data)
+            table = cls.from_dict(data)
         except A2DError as e:
             raise A2DError(f"latency table {path}: {e}") from None
+        table.path = str(path)
+        return table
 
     @classmethod
     def from_dict(cls, data: Any) -> LatencyTable:
@@ -110,6 +119,13 @@ class LatencyTable:
             raise A2DError(f"missing field(s): {', '.join(missing)}")
         if data["mode"] not in MODES:
             raise A2DError(f"mode must be one of {MODES}, got {data['mode']!r}")
+        ctl = data.get("controller")
+        if data["mode"] == "controller" and not (
+            isinstance(ctl, dict) and isinstance(ctl.get("hz"), int | float) and ctl["hz"] > 0
+        ):
+            raise A2DError("a controller-mode table needs a 'controller' record with hz > 0")
+        if not isinstance(data["device"], dict):
+            raise A2DError("'device' must be an object")
         space = SearchSpace.from_dict(data["space"])
         try:
             entries = {OpKey.from_dict(e): Timing.from_dict(e) for e in data["entries"]}
@@ -158,6 +174,31 @@ class LatencyTable:
     @property
     def mode(self) -> str:
         return str(self.meta.get("mode", "warm"))
+
+    @property
+    def pacing(self) -> Pacing:
+        """The controller's rate and wait policy (controller mode), else free-running."""
+        return Pacing.from_dict(self.meta.get("controller") or {})
+
+    def describe_mode(self) -> str:
+        if self.mode != "controller":
+            return self.mode
+        p = self.pacing
+        extra = f", spin {p.spin_ms:g} ms" if p.spin_ms else ""
+        return f"controller at {p.hz:g} Hz{extra}{', prewarm' if p.prewarm else ''}"
+
+    @property
+    def device(self) -> dict[str, Any]:
+        return dict(self.meta.get("device") or {})
+
+    def host_match(self, here: Fingerprint | None = None) -> str:
+        """`same`: profiled on this machine (by the fingerprint); `lookalike`: on a machine of
+        the same CPU name and cores whose ISA, caches or model differ (or an old table with no
+        ISA): its numbers are not this host's; `other`: another device (a search *for* it)."""
+        here = here or this_host()
+        if not differences(self.device, here):
+            return "same"
+        return "lookalike" if same_kind(self.device, here) else "other"
 
     def required_keys(self) -> list[list[OpKey]]:
         return [
@@ -245,3 +286,31 @@ class LatencyTable:
         ops = [self.space.ops[i] for i in m.argmin(dim=1).tolist()]
         one_hot = torch.zeros_like(m).scatter_(1, m.argmin(dim=1, keepdim=True), 1.0)
         return float(self.expected(one_hot)), ops
+
+
+def host_mismatch(name: str | Path, table: LatencyTable, here: Fingerprint | None = None) -> str:
+    """One line: the table `name` was profiled on another machine than this one, and how."""
+    from a2d_edge.utils.fingerprint import mismatch_message
+
+    return mismatch_message(f"latency table {name}", table.device, here or this_host())
+
+
+def variant_path(path: str | Path, suffix: str) -> Path:
+    """The table of the same device / backend / precision / space in another timing mode:
+    `suffix` '' (warm), '-inloop' or a `Pacing.suffix()`."""
+    p = Path(path)
+    return p.with_name(MODE_SUFFIX.sub("", p.stem) + suffix + p.suffix)
+
+
+def resolve_for_run(path: str | Path, pacing: Pacing | None = None) -> Path:
+    """The table that predicts an agent run at `pacing` (a2d run's rate and wait policy): the
+    controller-mode table of that pacing beside `path` when there is one; else `path` itself
+    when it is timed in a loop (in-loop or another controller table); else its in-loop twin
+    (`-inloop`) when there is one; else `path`."""
+    p = Path(path)
+    if pacing is not None and pacing.hz > 0 and variant_path(p, pacing.suffix()).is_file():
+        return variant_path(p, pacing.suffix())
+    if MODE_SUFFIX.search(p.stem):
+        return p
+    twin = variant_path(p, "-inloop")
+    return twin if twin.is_file() else p

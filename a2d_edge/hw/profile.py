@@ -15,7 +15,7 @@ import random
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,11 +24,12 @@ from torch import nn
 
 from a2d_edge.errors import A2DError
 from a2d_edge.hw.backends import Backend
-from a2d_edge.hw.lut import SCHEMA, Correction, LatencyTable, OpKey, Timing
+from a2d_edge.hw.lut import MODES, SCHEMA, Correction, LatencyTable, OpKey, Timing
 from a2d_edge.hw.timing import Runner, control_loop_work, parse_samples, time_interleaved
 from a2d_edge.nets import build_agent, searched_arch
 from a2d_edge.nets.ops import OPS, ConvBNReLU
 from a2d_edge.nets.space import SearchSpace
+from a2d_edge.runtime.pacing import Pacing
 from a2d_edge.utils.device import describe_host
 
 
@@ -87,6 +88,7 @@ def fixed_parts(space: SearchSpace, input_hw: tuple[int, int], n_actions: int) -
 
 
 def describe_device(threads: int) -> dict[str, Any]:
+    """This machine's fingerprint (utils.fingerprint: CPU, ISA, caches, GPU) and the threads."""
     return {
         **describe_host(),
         "threads": threads,
@@ -94,10 +96,26 @@ def describe_device(threads: int) -> dict[str, Any]:
     }
 
 
-def device_slug(device: dict[str, Any]) -> str:
+GPU_BACKENDS = ("tensorrt",)
+
+
+def device_slug(device: dict[str, Any], backend: str = "onnxruntime") -> str:
+    """The name part of a table: the CPU's fingerprint slug (`amd-epyc-2c-avx2`), or the GPU's
+    (`nvidia-h200-sm90`) for a GPU backend; older records: CPU name and cores."""
+    if backend in GPU_BACKENDS and device.get("gpu_slug"):
+        return str(device["gpu_slug"])
+    if device.get("slug"):
+        return str(device["slug"])
     name = device.get("cuda") or device.get("cpu") or "device"
     slug = re.sub(r"[^a-z0-9]+", "-", str(name).lower()).strip("-")
     return f"{slug}-{device.get('cores')}c"
+
+
+def default_recipe(backend: str) -> str:
+    """The INT8 recipe the export uses for this host (tables time what ships)."""
+    from a2d_edge.export.quantize import recipe_for
+
+    return "tensorrt" if backend == "tensorrt" else recipe_for("host").name
 
 
 @dataclass
@@ -110,17 +128,30 @@ class ProfileSettings:
     warmup: int = 20
     n_actions: int = 6
     input_hw: tuple[int, int] = (84, 84)
+    int8_recipe: str = ""  # "": the export's recipe for this host (int8 only)
+    pacing: Pacing = field(default_factory=Pacing)  # controller mode: a2d run's rate and wait
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise A2DError(f"timing mode must be one of {', '.join(MODES)}, not {self.mode!r}")
+        if (self.mode == "controller") != (self.pacing.hz > 0):
+            raise A2DError("--mode controller needs --hz F > 0 (and --hz is for that mode only)")
+        self.pacing.check()
+        if self.precision == "int8" and not self.int8_recipe:
+            self.int8_recipe = default_recipe(self.backend.name)
 
 
 def _between(settings: ProfileSettings) -> Runner | None:
-    return control_loop_work() if settings.mode == "in-loop" else None
+    return control_loop_work() if settings.mode in ("in-loop", "controller") else None
 
 
 def measure(parts: dict[Any, Part], s: ProfileSettings) -> dict[Any, Timing]:
     runners = {
-        k: s.backend.load(p.module, p.example, s.precision, s.threads) for k, p in parts.items()
+        k: s.backend.load(p.module, p.example, s.precision, s.threads, s.int8_recipe)
+        for k, p in parts.items()
     }
-    samples = time_interleaved(runners, s.repeats, s.warmup, _between(s))
+    pacing = s.pacing if s.mode == "controller" else None
+    samples = time_interleaved(runners, s.repeats, s.warmup, _between(s), pacing)
     return {k: parse_samples(v) for k, v in samples.items()}
 
 
@@ -175,6 +206,8 @@ def table_meta(s: ProfileSettings) -> dict[str, Any]:
         "batch": 1,
         "mode": s.mode,
         "n_actions": s.n_actions,
+        "int8_recipe": s.int8_recipe or None,
+        "controller": s.pacing.describe() if s.mode == "controller" else None,
         "timing": {
             "repeats": s.repeats,
             "warmup": s.warmup,
@@ -182,7 +215,11 @@ def table_meta(s: ProfileSettings) -> dict[str, Any]:
             "statistic": "p50 of per-call wall time (perf_counter_ns)",
             "entries": "op alone minus one call's overhead (fixed.overhead)",
             "in_loop_work": "one ALE Pong step + observation copy before each call"
-            if s.mode == "in-loop"
+            if s.mode in ("in-loop", "controller")
+            else None,
+            "pacing": "each call on a tick of the controller's rate, waited for as `a2d run` "
+            "waits (sleep, spin, prewarm)"
+            if s.mode == "controller"
             else None,
         },
     }
@@ -197,6 +234,31 @@ def error_stats(measured: np.ndarray, predicted: np.ndarray) -> dict[str, float]
         "within_10pct": float((rel <= 0.10).mean()),
         "n": int(measured.size),
     }
+
+
+def kendall_tau(a: np.ndarray, b: np.ndarray) -> float:
+    """Kendall's tau-b between two samples (pure): +1 when every pair of archs is ordered the
+    same way by both, what a search needs of a table to rank archs; ties count as neither."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    i, j = np.triu_indices(len(a), k=1)
+    da, db = np.sign(a[i] - a[j]), np.sign(b[i] - b[j])
+    denom = np.sqrt(np.count_nonzero(da) * np.count_nonzero(db))
+    return float((da * db).sum() / denom) if denom else 0.0
+
+
+TARGETS = {"kendall_tau": 0.9, "within_10pct": 0.95, "mape_over_floor": 1.5}
+
+
+def judge(prediction: dict[str, float], floor: dict[str, float], tau: float) -> dict[str, Any]:
+    """A table's prediction against the targets (TARGETS), its MAPE against the machine's own
+    repeatability (`floor`: the same archs re-measured, scored as a prediction) (pure)."""
+    ratio = prediction["mape_pct"] / floor["mape_pct"] if floor["mape_pct"] > 0 else float("inf")
+    checks = {
+        "kendall_tau": tau >= TARGETS["kendall_tau"],
+        "within_10pct": prediction["within_10pct"] >= TARGETS["within_10pct"],
+        "mape_over_floor": ratio <= TARGETS["mape_over_floor"],
+    }
+    return {"tau": tau, "mape_over_floor": ratio, "checks": checks, "meets": all(checks.values())}
 
 
 def fit_correction(
@@ -279,10 +341,11 @@ def settings_for(table: LatencyTable, repeats: int = 200, warmup: int = 20) -> P
     from a2d_edge.hw.backends import get_backend
 
     m = table.meta
+    recipe = m.get("int8_recipe") or ("u8s8" if m["precision"] == "int8" else "")  # older tables
     return ProfileSettings(
         get_backend(str(m["backend"]), str(m["precision"])), str(m["precision"]),
         int(m.get("threads", 1)), table.mode, repeats, warmup, int(m.get("n_actions", 6)),
-        table.input_hw,
+        table.input_hw, str(recipe), table.pacing,
     )  # fmt: skip
 
 

@@ -1,4 +1,5 @@
-"""The timing protocol: warm-up, interleaved repeats, optional in-loop work; parse to p50/p90."""
+"""The timing protocol: warm-up, interleaved repeats, optional in-loop work and controller pacing;
+parse to p50/p90."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from a2d_edge.hw.lut import Timing
+from a2d_edge.runtime.pacing import Pacing, wait_for_tick
 
 Runner = Callable[[], object]
 
@@ -25,21 +27,36 @@ def time_interleaved(
     repeats: int,
     warmup: int = 10,
     between: Runner | None = None,
+    pacing: Pacing | None = None,
 ) -> dict[str, list[int]]:
     """Time every runner `repeats` times, round-robin (rotating the order each round) so that
     drift and background load spread over all of them. `between` runs before every timed call
-    (in-loop mode: the control loop's own work, which evicts caches) and is not timed."""
+    (in-loop mode: the control loop's own work, which evicts caches) and is not timed.
+
+    With a `pacing` of hz > 0 (controller mode) every timed call starts on a tick of that
+    rate, waited for as `a2d run` waits (`runtime.pacing.wait_for_tick`: sleep, optional spin
+    and prewarm), after `between`: the call finds the core as the controller's inference does.
+    That costs 1/hz of wall time per sample."""
     names = list(runners)
     for name in names:
         for _ in range(warmup):
             runners[name]()
+    period = pacing.period_ns if pacing is not None else 0
+    spin = int(pacing.spin_ms * 1e6) if pacing is not None else 0
     samples: dict[str, list[int]] = {n: [] for n in names}
+    t_start = time.perf_counter_ns() + period
+    i = 0
     for r in range(repeats):
         k = r % len(names)
         for name in names[k:] + names[:k]:
             if between is not None:
                 between()
             run = runners[name]
+            if period:
+                tick = max(t_start + i * period, time.perf_counter_ns() + period // 2)
+                t_start = tick - i * period  # a late call moves the schedule, as `late` does
+                wait_for_tick(tick, spin, run if pacing and pacing.prewarm else None)
+                i += 1
             t0 = time.perf_counter_ns()
             run()
             samples[name].append(time.perf_counter_ns() - t0)

@@ -62,7 +62,12 @@ class TrainConfig:
     )
     env_threads: int = field(1, "threads of each C++ vector env")
     env_groups: int = field(2, "env groups stepped while the net works on another group")
-    precision: str = field("fp32", "network math: fp32, or bf16 autocast", choices=("fp32", "bf16"))
+    precision: str = field(
+        "auto",
+        "network math: auto (bf16 autocast where bf16 is native: a GPU, or a CPU with "
+        "AVX512_BF16 / AMX; fp32 elsewhere, where bf16 is emulated and slower), fp32, or bf16",
+        choices=("auto", "fp32", "bf16"),
+    )
     update: str = field(
         "batched",
         "batched: no-grad rollout, one forward+backward over the batch; keep-graph: keep the "

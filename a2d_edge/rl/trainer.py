@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import signal
 import sys
 import threading
@@ -18,6 +19,7 @@ import torch
 
 from a2d_edge.config import build_config, to_dict
 from a2d_edge.envs import action_meanings, resolve_game
+from a2d_edge.envs.atari import OBS_SHAPE
 from a2d_edge.errors import A2DError
 from a2d_edge.nets import ActorCritic, build_agent, load_arch
 from a2d_edge.rl.checkpoint import agent_from_checkpoint, load_checkpoint, save_checkpoint
@@ -32,6 +34,7 @@ from a2d_edge.utils.accel import (
     autocast,
     module_device,
     resolve_device,
+    resolve_precision,
     rng_state,
     set_rng_state,
 )
@@ -217,6 +220,8 @@ def train(
         raise A2DError(
             f"checkpoint has {model.n_actions} actions but {cfg.env} has {collector.n_actions}"
         )
+    precision = resolve_precision(cfg.precision, device, model, OBS_SHAPE, say=dist.main)
+    cfg = dataclasses.replace(cfg, precision=precision)  # what runs (config.json keeps "auto")
     broadcast_module(model, dist)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]

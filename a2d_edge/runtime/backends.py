@@ -15,11 +15,17 @@ PROVIDERS = {
 
 
 def ort_session(
-    model: bytes | str, threads: int = 1, provider: str = "cpu", profile: str | None = None
+    model: bytes | str,
+    threads: int = 1,
+    provider: str = "cpu",
+    profile: str | None = None,
+    optimize: bool = True,
 ) -> Any:
     """An ORT session: all graph optimisations, sequential, `threads` intra-op threads with
     spinning off (spinning threads pushed p99 up on a shared 2-core machine). `profile`: a
-    file prefix for ORT's per-node profile (`session.end_profiling()` returns the file)."""
+    file prefix for ORT's per-node profile (`session.end_profiling()` returns the file).
+    `optimize=False` runs the graph as written: a QDQ model then computes in fp32 between its
+    Quantize/Dequantize nodes, the exact arithmetic of int8 kernels that sum in int32."""
     import onnxruntime as ort
 
     if provider not in PROVIDERS:
@@ -33,7 +39,8 @@ def ort_session(
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    level = ort.GraphOptimizationLevel
+    opts.graph_optimization_level = level.ORT_ENABLE_ALL if optimize else level.ORT_DISABLE_ALL
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if profile:
         opts.enable_profiling = True

@@ -49,6 +49,34 @@ class Bundle:
         return self.root / models[precision]
 
 
+def int8_host_warning(bundle: Bundle, model_key: str) -> str | None:
+    """One line when the bundle's ORT INT8 model runs on a host whose ISA is not the one it
+    was verified for (its int8 kernels may compute otherwise here: `export.quantize`)."""
+    from a2d_edge.utils.fingerprint import INT8_TARGETS, int8_target, isa_words, this_host
+
+    if model_key != "int8":
+        return None
+    here = this_host()
+    name = bundle.manifest["models"]["int8"]
+    verified = (bundle.manifest.get("int8_graph") or {}).get("verified_on")
+    if not isinstance(verified, dict):
+        return (f"{name} records no instruction set it was verified on (exported before a2d "
+                f"recorded one): its agreement with fp32 is unchecked on this {here.slug}; "
+                "re-export it here (a2d export ... --int8)")  # fmt: skip
+    target, target_here = verified.get("target"), int8_target(here)
+    host = verified.get("host") or {}
+    if target != target_here:
+        return (f"{name} was verified for {target} ({host.get('slug', '?')}), this host is "
+                f"{target_here} ({here.slug}: {INT8_TARGETS[target_here]}): its agreement with "
+                f"fp32 is unchecked here; re-export here or with --target "
+                f"{target_here}")  # fmt: skip
+    lacks = [f for f in host.get("isa", []) if f not in here.isa]
+    if verified.get("check") == "kernels" and lacks:
+        return (f"{name} was verified on {host.get('slug', '?')}; this host ({here.slug}) lacks "
+                f"{isa_words(lacks)}: its agreement with fp32 is unchecked here")  # fmt: skip
+    return None
+
+
 def write_manifest(root: str | Path, manifest: dict[str, Any]) -> None:
     """Hash every file the manifest names under `files` and write manifest.json atomically."""
     from a2d_edge.utils.io import write_json

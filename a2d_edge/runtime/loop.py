@@ -29,8 +29,9 @@ import numpy as np
 
 from a2d_edge.envs import AtariSettings, EpisodeTracker, make_vec_env, resolve_game
 from a2d_edge.errors import A2DError
-from a2d_edge.runtime.bundle import Bundle, load_bundle
-from a2d_edge.runtime.policy import Policy, PolicySpec, load_policy
+from a2d_edge.runtime.bundle import Bundle, int8_host_warning, load_bundle
+from a2d_edge.runtime.pacing import Pacing, wait_for_tick
+from a2d_edge.runtime.policy import Policy, PolicySpec, load_policy, model_key
 from a2d_edge.runtime.realtime import RealtimeSettings
 from a2d_edge.utils.device import describe_host
 
@@ -52,6 +53,10 @@ class RunSettings:
     spin_ms: float = 0.0  # busy-wait this long before each tick instead of sleeping
     prewarm: bool = False  # one discarded inference at the start of the spin window
     realtime: RealtimeSettings = field(default_factory=RealtimeSettings)  # pinning, FIFO, mlock
+
+    @property
+    def pacing(self) -> Pacing:
+        return Pacing(self.hz, self.spin_ms, self.prewarm)
 
 
 @dataclass
@@ -103,19 +108,25 @@ def run_agent(
     report_path: str | Path | None = None,
     policy: Policy | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    prediction: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Run the control loop; returns (and writes) the report, also after Ctrl-C."""
+    """Run the control loop; returns (and writes) the report, also after Ctrl-C.
+    `prediction`: a latency table's prediction for this agent (`a2d run --lut`), reported
+    beside the measured latency."""
     bundle = load_bundle(bundle_dir)
     env_id = settings.env_id or bundle.env_id
     check_game(bundle, env_id)
     if settings.overrun not in OVERRUN:
         raise A2DError(f"overrun policy must be one of {OVERRUN}")
-    if settings.spin_ms < 0 or (settings.prewarm and settings.spin_ms <= 0):
-        raise A2DError("--spin-ms must be >= 0, and --prewarm needs a --spin-ms window (> 0)")
+    settings.pacing.check()
     stats = Stats()
     frames: list[np.ndarray] = []
     interrupted = False
     what = "given policy"
+    warnings = []
+    if policy is None and (warning := int8_host_warning(bundle, model_key(bundle, spec))):
+        warnings.append(warning)
+        print(f"a2d run: warning: {warning}", file=sys.stderr)
     with settings.realtime.apply():  # checks first; the env's and session's threads inherit it
         if policy is None:
             policy, what = load_policy(bundle, spec)
@@ -127,6 +138,9 @@ def run_agent(
         finally:
             env.close()
     report = _report(bundle, env_id, settings, spec, what, stats, interrupted)
+    report["warnings"] = warnings
+    if prediction is not None:
+        report["lut"] = judge_prediction(prediction, report["latency_us"]["inference"])
     if settings.record and frames:
         report["recording"] = write_recording(settings.record, frames, settings.hz or 15.0)
     if report_path:
@@ -151,14 +165,11 @@ def _loop(env, policy: Policy, s: RunSettings, stats: Stats, frames: list[np.nda
     last_status = t0
     while len(stats.scores) < s.episodes and not (s.max_steps and stats.steps >= s.max_steps):
         tick = t0 + stats.steps * period_ns
-        now = time.perf_counter_ns()
-        if period_ns and now < tick:
-            if tick - now > spin_ns:  # a sleeping core loses its caches and clock
-                sleep((tick - now - spin_ns) / 1e9)
-            if s.prewarm:
-                policy.logits(obs)  # caches, branch predictors and clocks warm before the tick
-            while (now := time.perf_counter_ns()) < tick:
-                pass
+        if period_ns:
+            prewarm = (lambda o=obs: policy.logits(o)) if s.prewarm else None
+            now = wait_for_tick(tick, spin_ns, prewarm, sleep)
+        else:
+            now = time.perf_counter_ns()
         start = now
         stats.jitter_ns.append(start - tick if period_ns else 0)
         t_inf = time.perf_counter_ns()
@@ -268,6 +279,18 @@ def _report(bundle: Bundle, env_id: str, s: RunSettings, spec: PolicySpec, what:
     }
 
 
+def judge_prediction(prediction: dict[str, Any], inference_us: dict[str, float]) -> dict[str, Any]:
+    """The table's prediction beside the measured inference p50 / p99 (pure)."""
+    predicted_us = float(prediction["predicted_ms"]) * 1000.0
+    p50, p99 = inference_us.get("p50"), inference_us.get("p99")
+    return {
+        **prediction,
+        "measured_p50_ms": None if p50 is None else p50 / 1000.0,
+        "measured_p99_ms": None if p99 is None else p99 / 1000.0,
+        "p50_over_predicted": None if p50 is None else p50 / predicted_us,
+    }
+
+
 def write_recording(path: str, frames: list[np.ndarray], fps: float) -> str:
     """The agent's view (last grayscale frame of each observation, upscaled 3x) as a GIF or,
     with imageio-ffmpeg installed, an MP4."""
@@ -291,12 +314,21 @@ def write_recording(path: str, frames: list[np.ndarray], fps: float) -> str:
 
 def summary(report: dict[str, Any]) -> str:
     inf, loop = report["latency_us"]["inference"], report["latency_us"]["loop"]
-    return (
+    text = (
         f"{report['steps']} steps, {report['episodes']} episode(s), scores {report['scores']}; "
         f"inference p50 {inf.get('p50', 0):.1f} us p99 {inf.get('p99', 0):.1f} us; loop p50 "
         f"{loop.get('p50', 0):.1f} us; deadline misses {report['misses']} "
         f"({report['overrun_policy']})"
     )
+    lut = report.get("lut")
+    if lut and lut.get("p50_over_predicted") is not None:
+        text += (
+            f"\ntable {lut['table']} ({lut['mode']}) predicts {1000 * lut['predicted_ms']:.1f} "
+            f"us; measured p50 {1000 * lut['measured_p50_ms']:.1f} us = "
+            f"{lut['p50_over_predicted']:.2f}x the prediction, p99 "
+            f"{1000 * lut['measured_p99_ms']:.1f} us"
+        )
+    return text
 
 
 __all__ = ["RunSettings", "run_agent", "summary"]

@@ -111,6 +111,14 @@ class PolicySpec:
     threads: int = 1
 
 
+def model_key(bundle: Bundle, spec: PolicySpec) -> str:
+    """The manifest's `models` key that `load_policy` runs for `spec`."""
+    models = bundle.manifest["models"]
+    if spec.backend == "tensorrt":
+        return next((k for k in models if k.startswith("tensorrt-")), "")
+    return spec.precision if spec.precision in models else "fp32"
+
+
 def load_policy(bundle: Bundle, spec: PolicySpec) -> tuple[Policy, str]:
     """The policy and a description of what runs (backend, model file)."""
     if spec.backend not in BACKENDS:
@@ -125,7 +133,6 @@ def load_policy(bundle: Bundle, spec: PolicySpec) -> tuple[Policy, str]:
             )
         path = bundle.root / models[engines[0]]
         return TensorRTPolicy(str(path)), f"tensorrt {path.name}"
-    precision = spec.precision if spec.precision in models else "fp32"
-    path = bundle.model_path(precision)
+    path = bundle.model_path(model_key(bundle, spec))
     provider = spec.backend.removeprefix("ort-")
     return OrtPolicy(str(path), spec.threads, provider), f"onnxruntime {provider} {path.name}"

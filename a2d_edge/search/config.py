@@ -37,9 +37,15 @@ class SearchConfig(TrainConfig):
     flops_weight: float = field(1e-3, "lambda: cost per expected MFLOP (Eq. 9)")
     lut: str = field(
         "",
-        "latency table of the target device (a2d-profile); its in-loop twin "
-        "(-inloop.json beside it) is preferred when present",
+        "latency table of the target device (a2d-profile); the table beside it timed the way "
+        "the agent will run is preferred: the controller-mode one of --run-hz (-ctl<F>hz), "
+        "else the in-loop twin (-inloop)",
     )
+    run_hz: float = field(
+        15.0, "control rate the agent will run at (a2d run --hz; 0: free-running)"
+    )
+    run_spin_ms: float = field(0.0, "a2d run --spin-ms the agent will run with")
+    run_prewarm: bool = field(False, "whether the agent will run with a2d run --prewarm")
     latency_budget_ms: float = field(0.0, "latency budget by the table (0: no budget)")
     latency_weight: float = field(
         1.0, "weight of the latency cost: of max(0, E[lat]/budget - 1), or of E[lat] in ms"

@@ -9,6 +9,7 @@ settings, the trajectory of tau / alpha entropy / expected FLOPs / derived-net s
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +17,9 @@ from typing import Any
 
 import torch
 
+from a2d_edge.envs.atari import OBS_SHAPE
 from a2d_edge.errors import A2DError
-from a2d_edge.hw.lut import LatencyTable
+from a2d_edge.hw.lut import LatencyTable, host_mismatch, resolve_for_run
 from a2d_edge.nets.space import SearchSpace, get_space, searched_arch
 from a2d_edge.nets.supernet import Supernet, as_agent, gumbel_weights, sample_gumbel
 from a2d_edge.rl.checkpoint import torch_load
@@ -34,6 +36,7 @@ from a2d_edge.rl.trainer import (
     open_logger,
     run_loop,
 )
+from a2d_edge.runtime.pacing import Pacing
 from a2d_edge.search.config import SearchConfig
 from a2d_edge.search.cost import (
     FlopsTable,
@@ -42,7 +45,7 @@ from a2d_edge.search.cost import (
     repair_to_budget,
     tau_at,
 )
-from a2d_edge.utils.accel import resolve_device, set_rng_state
+from a2d_edge.utils.accel import resolve_device, resolve_precision, set_rng_state
 from a2d_edge.utils.dist import (
     DistInfo,
     average_gradients,
@@ -64,17 +67,22 @@ class SearchResult:
     final_eval: float | None
 
 
-def resolve_lut(path: str) -> LatencyTable:
-    """Load a table, preferring its in-loop twin (`NAME-inloop.json`) when one exists."""
-    p = Path(path)
-    twin = p.with_name(p.stem + "-inloop" + p.suffix)
-    if not p.stem.endswith("-inloop") and twin.is_file():
-        p = twin
-    return LatencyTable.load(p)
+def run_pacing(cfg: SearchConfig) -> Pacing:
+    return Pacing(cfg.run_hz, cfg.run_spin_ms, cfg.run_prewarm).check()
 
 
-def prepare(cfg: SearchConfig) -> tuple[SearchSpace, LatencyTable | None]:
-    """Check the space, the table and the budget before anything is written."""
+def resolve_lut(cfg: SearchConfig, say: bool = True) -> LatencyTable:
+    """Load the table that predicts how the agent will run (`hw.lut.resolve_for_run`)."""
+    path = resolve_for_run(cfg.lut, run_pacing(cfg))
+    table = LatencyTable.load(path)
+    if say and path != Path(cfg.lut):
+        print(f"latency table: {path} ({table.describe_mode()}, the mode the agent will run in)")
+    return table
+
+
+def prepare(cfg: SearchConfig, say: bool = True) -> tuple[SearchSpace, LatencyTable | None]:
+    """Check the space, the table and the budget before anything is written; `say`: print
+    which table is used and whether it is another host's."""
     space = get_space(cfg.preset)
     if cfg.update != "batched":
         raise A2DError(f"--update {cfg.update} is for a2d train; a search always updates batched")
@@ -82,7 +90,10 @@ def prepare(cfg: SearchConfig) -> tuple[SearchSpace, LatencyTable | None]:
         raise A2DError("--latency-budget-ms needs --lut TABLE (a2d-profile makes one)")
     if not cfg.lut:
         return space, None
-    table = resolve_lut(cfg.lut)
+    table = resolve_lut(cfg, say)
+    if say and table.host_match() == "lookalike":
+        print(f"warning: {host_mismatch(cfg.lut, table)}; its latencies are not this host's, so "
+              "the derived arch is not timed here (a2d-profile makes this host's)")  # fmt: skip
     if table.space != space:
         raise A2DError(
             f"latency table {cfg.lut} was profiled for space {table.space.name!r}, which is not "
@@ -106,7 +117,7 @@ def search(
     dist = dist or DistInfo()
     torch.set_num_threads(cfg.threads)
     device = resolve_device(cfg.device)
-    space, table = prepare(cfg)
+    space, table = prepare(cfg, say=dist.main)
     state, ckpt = LoopState(), None
     if resume:
         ckpt = load_search_checkpoint(run_dir / "supernet.pt")
@@ -120,6 +131,8 @@ def search(
         torch.manual_seed(cfg.seed + 104_729 * dist.rank)
     collector = make_collector(cfg, state.step, dist.rank, device)
     supernet = Supernet(space, collector.n_actions).to(device)
+    precision = resolve_precision(cfg.precision, device, supernet, OBS_SHAPE, say=dist.main)
+    cfg = dataclasses.replace(cfg, precision=precision)  # what runs (config.json keeps "auto")
     broadcast_module(supernet, dist)
     if cfg.channels_last:
         supernet = supernet.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
@@ -150,14 +163,9 @@ def search(
 
 
 def latency_is_local(table: LatencyTable | None) -> bool:
-    """Whether the table was measured on a machine like this one (same CPU/GPU and cores)."""
-    if table is None:
-        return False
-    from a2d_edge.hw.profile import describe_device
-
-    here = describe_device(int(table.meta.get("threads", 1)))
-    there = table.meta.get("device") or {}
-    return all(here.get(k) == there.get(k) for k in ("cpu", "cores", "cuda"))
+    """Whether the table was measured on this machine (its fingerprint: CPU, ISA, caches,
+    GPU), so that the derived arch can be timed here against it."""
+    return table is not None and table.host_match() == "same"
 
 
 def measure_here(table: LatencyTable, arch: dict[str, Any]) -> float | None:
@@ -328,8 +336,9 @@ class SearchLoop(TrainLoop):
             return arch, {}
         cfg, table = self.cfg_s, self.table
         info: dict[str, Any] = {
-            "table": cfg.lut,
+            "table": table.path or cfg.lut,
             "table_mode": table.mode,
+            "table_controller": table.meta.get("controller"),
             "table_device": table.meta.get("device"),
             "table_backend": table.meta.get("backend"),
             "table_precision": table.meta.get("precision"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import platform
 from typing import Any
 
@@ -19,9 +18,7 @@ def cpu_model() -> str:
 
 
 def describe_host() -> dict[str, Any]:
-    return {
-        "cpu": cpu_model(),
-        "cores": os.cpu_count(),
-        "os": f"{platform.system()} {platform.release()}",
-        "machine": platform.machine(),
-    }
+    """This machine's fingerprint (utils.fingerprint: CPU model, ISA, caches, GPU) and its OS."""
+    from a2d_edge.utils.fingerprint import this_host
+
+    return {**this_host().to_dict(), "os": f"{platform.system()} {platform.release()}"}

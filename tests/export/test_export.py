@@ -132,3 +132,66 @@ def test_policy_agreement_hand_computed():
     assert a["policy_tv_max"] == pytest.approx(0.7616, abs=1e-4)
     assert policy_agreement(ref, cand, tie_margin=0.0)["decisive_agreement"] == pytest.approx(1 / 3)
     assert policy_agreement(ref, ref)["policy_tv_max"] == 0.0
+
+
+def test_the_manifest_records_the_recipe_and_the_host_it_was_verified_on(bundle):
+    from a2d_edge.export.quantize import recipe_for
+    from a2d_edge.utils.fingerprint import int8_target, this_host
+
+    g = load_bundle(bundle).manifest["int8_graph"]
+    here = this_host()
+    assert g["target"] == int8_target(here) and g["recipe"] == recipe_for("host").name
+    assert g["recipe_detail"]["name"] == g["recipe"]
+    v = g["verified_on"]
+    assert v["check"] == "kernels" and v["host"]["slug"] == here.slug
+    assert v["host"]["isa"] == list(here.isa)
+
+
+@pytest.mark.parametrize(
+    ("isa", "target", "recipe"),
+    [
+        (["avx2", "fma"], "x86-avx2", "u8s8-rr"),  # VPMADDUBSW saturates: 7-bit weights
+        (["avx2", "avx512f", "avx512bw"], "x86-avx2", "u8s8-rr"),  # AVX-512 without VNNI too
+        (["avx2", "avx512f", "avx512_vnni", "avx512_bf16"], "x86-vnni", "u8s8"),
+        (["avx2", "avx_vnni"], "x86-vnni", "u8s8"),
+        (["avx512f", "amx_tile", "amx_int8"], "x86-vnni", "u8s8"),
+    ],
+)
+def test_the_recipe_follows_the_isa(isa, target, recipe):
+    from a2d_edge.export.quantize import recipe_for
+    from a2d_edge.utils.fingerprint import int8_target
+
+    assert int8_target({"machine": "x86_64", "isa": isa}) == target
+    assert recipe_for(target).name == recipe
+    assert int8_target({"machine": "aarch64", "isa": ["asimd", "asimddp"]}) == "arm64"
+    assert recipe_for("arm64").name == "u8s8"  # ARM's kernels sum exactly: the uint8 frames stay
+    assert recipe_for("tensorrt").name == "tensorrt"
+
+
+def test_another_target_is_gated_on_exact_arithmetic(tiny_agent_ckpt, tmp_path, capsys):
+    from a2d_edge.utils.fingerprint import int8_target, this_host
+
+    other = "x86-avx2" if int8_target(this_host()) == "x86-vnni" else "x86-vnni"
+    out = tmp_path / "other"
+    argv = ["export", str(tiny_agent_ckpt), "--out", str(out), "--int8", "--frames", "32",
+            "--target", other]  # fmt: skip
+    assert main(argv) == 0
+    assert f"for {other}" in capsys.readouterr().out
+    m = load_bundle(out).manifest
+    assert m["int8_graph"]["target"] == other and m["int8_graph"]["verified_on"]["check"] == "exact"
+    assert m["verification"]["int8_vs_fp32"]["arithmetic"] == "exact QDQ"
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--target", "x86-vnni", "--int8-recipe", "nope"], "invalid choice"),
+        (["--target", "riscv"], "invalid choice"),
+    ],
+)
+def test_bad_targets_and_recipes_are_refused(tiny_agent_ckpt, tmp_path, flags, message, capsys):
+    out = tmp_path / "x"
+    with pytest.raises(SystemExit):
+        main(["export", str(tiny_agent_ckpt), "--out", str(out), "--int8", *flags])
+    assert message in capsys.readouterr().err
+    assert not out.exists()

@@ -12,8 +12,11 @@ from torch import nn
 from a2d_edge.export.frames import gather_frames
 from a2d_edge.export.int8_graph import REWRITES, applied_rewrites, constant, rewrite_int8
 from a2d_edge.export.onnx_export import compare, export_onnx, ort_predict
-from a2d_edge.export.quantize import quantize_int8
+from a2d_edge.export.quantize import RECIPES, quantize_int8, recipe_for
 from a2d_edge.nets import build_agent, load_arch
+
+HOST = recipe_for("host").name  # the recipe this host's exports use
+ORT_RECIPES = [name for name, r in RECIPES.items() if r.rewrites]
 
 EXPECTED = {
     "nature": ["frames_in", "flatten_nhwc", "merge_heads"],
@@ -41,7 +44,7 @@ def agent(request):
     calib = gather_frames(model, "ALE/Pong-v5", 64, seed=0)
     held_out = gather_frames(model, "ALE/Pong-v5", 128, seed=1)
     fp32 = export_onnx(model)
-    plain = quantize_int8(fp32, calib, "cpu", rewrites=())
+    plain = quantize_int8(fp32, calib, HOST, rewrites=())
     rewritten, applied = rewrite_int8(plain)
     return SimpleNamespace(name=request.param, fp32=fp32, plain=plain, rewritten=rewritten,
                            applied=applied, calib=calib, held_out=held_out)  # fmt: skip
@@ -135,9 +138,9 @@ def test_each_rewrite_alone_keeps_the_outputs(agent, name):
 
 
 @pytest.mark.parametrize("agent", ["nature"], indirect=True)
-def test_quantize_int8_applies_them_for_cpu_only(agent):
+def test_quantize_int8_applies_them_for_ort_recipes_only(agent):
     calib = agent.calib[:16]
-    assert applied_rewrites(quantize_int8(agent.fp32, calib, "cpu")) == EXPECTED["nature"]
+    assert applied_rewrites(quantize_int8(agent.fp32, calib, HOST)) == EXPECTED["nature"]
     trt = onnx.load_from_string(quantize_int8(agent.fp32, calib, "tensorrt"))
     assert [n.op_type for n in trt.graph.node if "frames" in n.input] == ["Cast"]
     with pytest.raises(ValueError, match="no graph rewrites"):
@@ -168,7 +171,7 @@ def test_frames_scaled_by_a_division_or_not_at_all(divide, tmp_path):
     rng = np.random.default_rng(0)
     frames = rng.integers(0, 200, (48, 4, 84, 84), dtype=np.uint8)  # max < 255: a real requant
     fp32 = export_onnx(model)  # type: ignore[arg-type]
-    plain = quantize_int8(fp32, frames[:16], "cpu", rewrites=())
+    plain = quantize_int8(fp32, frames[:16], HOST, rewrites=())
     rewritten, applied = rewrite_int8(plain, ("frames_in",))
     assert applied == ["frames_in"]
     graph = onnx.load_from_string(rewritten).graph
@@ -179,6 +182,24 @@ def test_frames_scaled_by_a_division_or_not_at_all(divide, tmp_path):
     ref, got = ort_predict(fp32)(frames[16:]), ort_predict(rewritten)(frames[16:])
     for r, g in zip(ref, got, strict=True):
         assert np.abs(r - g).max() < 0.02 * np.abs(r).max()
+
+
+@pytest.mark.parametrize("recipe", ORT_RECIPES)
+@pytest.mark.parametrize("agent", ["nature"], indirect=True)
+def test_every_ort_recipe_takes_the_rewrites(agent, recipe, tmp_path):
+    """Each recipe's QDQ graph gets its rewrites, ORT runs every conv as a QLinearConv, and
+    the rewritten graph computes what the plain one does (compared in exact arithmetic, so
+    that this host's own int8 kernels do not decide it)."""
+    plain = quantize_int8(agent.fp32, agent.calib[:32], recipe, rewrites=())
+    rewritten, applied = rewrite_int8(plain, RECIPES[recipe].rewrites)
+    assert applied == [r for r in EXPECTED["nature"] if r in RECIPES[recipe].rewrites]
+    assert applied_rewrites(quantize_int8(agent.fp32, agent.calib[:32], recipe)) == applied
+    nodes = ort_graph(rewritten, tmp_path)
+    convs = sum(n.op_type == "Conv" for n in onnx.load_from_string(agent.fp32).graph.node)
+    assert Counter(n.op_type for n in nodes)["QLinearConv"] == convs
+    exact = [ort_predict(m, exact=True) for m in (plain, rewritten)]
+    stats = compare(*exact, agent.held_out[:64])
+    assert stats["action_agreement"] >= 0.99 and stats["logits_max_abs_diff"] < 0.01
 
 
 def test_the_profiler_times_the_rewritten_stem():
@@ -194,3 +215,22 @@ def test_the_profiler_times_the_rewritten_stem():
     with torch.no_grad():
         ref = stem.module(stem.example).numpy()
     assert out.shape == ref.shape and np.abs(out - ref).max() < 0.05 * np.abs(ref).max() + 1e-3
+
+
+@pytest.mark.parametrize("recipe", ORT_RECIPES)
+def test_each_recipe_computes_the_stem_exactly_in_exact_arithmetic(recipe):
+    """The uint8 frames times 8-bit weights are what overflow a VPMADDUBSW int16 pair sum
+    (2 x 255 x 127 > 2^15 - 1) on a CPU without VNNI; computed as the QDQ graph says (the
+    export's check for a target that is not this host) every recipe is within rounding."""
+    from a2d_edge.hw.backends import onnx_bytes, random_calibration
+    from a2d_edge.hw.profile import fixed_parts
+    from a2d_edge.nets.space import SPACES
+    from a2d_edge.runtime.backends import ort_session
+
+    stem = fixed_parts(SPACES["edge"], (84, 84), 6)["stem"]
+    fp32 = onnx_bytes(stem.module, stem.example)
+    model = quantize_int8(fp32, random_calibration(stem.example), recipe, input_name="x")
+    (out,) = ort_session(model, optimize=False).run(None, {"x": stem.example.numpy()})
+    with torch.no_grad():
+        ref = stem.module(stem.example).numpy()
+    assert np.abs(out - ref).max() < 0.05 * np.abs(ref).max() + 1e-3

@@ -237,3 +237,27 @@ def test_the_documented_entry_point_loads_a_shipped_table():
     assert isinstance(ms, float) and 0.0 < ms < 100.0
     with pytest.raises(AttributeError):
         a2d_edge.hw.NoSuchThing  # noqa: B018
+
+
+def test_kendall_tau_hand_computed():
+    from a2d_edge.hw.profile import kendall_tau
+
+    assert kendall_tau([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert kendall_tau([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    # one discordant pair (2, 3) of six: (5 - 1) / 6
+    assert kendall_tau([1, 2, 3, 4], [1, 3, 2, 4]) == pytest.approx(4 / 6)
+    # tau-b with a tie in a: pairs (1,2) +1, (1,3) +1, (2,3) 0 -> 2 / sqrt(2 * 3)
+    assert kendall_tau([1, 2, 2], [1, 2, 3]) == pytest.approx(2 / 6**0.5)
+
+
+def test_judged_against_the_floor_hand_computed():
+    from a2d_edge.hw.profile import judge
+
+    good = {"mape_pct": 3.0, "within_10pct": 0.975}
+    floor = {"mape_pct": 2.5, "within_10pct": 1.0}
+    v = judge(good, floor, tau=0.93)
+    assert v["mape_over_floor"] == pytest.approx(1.2) and v["meets"]
+    v = judge({"mape_pct": 4.0, "within_10pct": 0.9}, floor, tau=0.85)
+    assert v["mape_over_floor"] == pytest.approx(1.6)
+    assert v["checks"] == {"kendall_tau": False, "within_10pct": False, "mape_over_floor": False}
+    assert not v["meets"]

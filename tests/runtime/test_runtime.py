@@ -283,3 +283,54 @@ def test_bad_realtime_flags_are_refused_before_running(bundle, tmp_path, flags, 
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1, err
     assert not report.exists()
+
+
+def _with_int8_record(bundle, tmp_path, edit):
+    """A copy of the bundle whose manifest's INT8 record is edited (and re-vouched for)."""
+    import shutil
+
+    from a2d_edge.runtime.bundle import write_manifest
+
+    copy = tmp_path / "edited"
+    shutil.copytree(bundle, copy)
+    m = json.loads((copy / "manifest.json").read_text())
+    edit(m["int8_graph"])
+    m.pop("schema")
+    m["files"] = list(m["files"])
+    write_manifest(copy, m)
+    return copy
+
+
+@pytest.mark.parametrize("how", ["other-target", "missing-isa", "no-record"])
+def test_an_int8_model_verified_on_another_isa_warns(bundle, tmp_path, how, capsys):
+    from a2d_edge.utils.fingerprint import int8_target, this_host
+
+    here = this_host()
+    other = "x86-avx2" if int8_target(here) != "x86-avx2" else "x86-vnni"
+
+    def edit(g):
+        if how == "other-target":
+            g["verified_on"]["target"] = other
+        elif how == "missing-isa":
+            g["verified_on"]["host"]["isa"] = [*here.isa, "amx_int8"]
+            g["verified_on"]["host"]["slug"] = "elsewhere-2c-amx"
+        else:
+            del g["verified_on"]
+
+    edited = _with_int8_record(bundle, tmp_path, edit)
+    report = tmp_path / "r.json"
+    argv = ["run", str(edited), "--max-steps", "5", "--hz", "0", "--quiet", "--report", str(report)]
+    assert main(argv) == 0
+    err = [ln for ln in capsys.readouterr().err.splitlines() if "warning" in ln]
+    assert len(err) == 1
+    expected = {"other-target": f"verified for {other}", "missing-isa": "lacks amx_int8",
+                "no-record": "records no instruction set"}[how]  # fmt: skip
+    assert expected in err[0]
+    assert json.loads(report.read_text())["warnings"] == [err[0].split("warning: ", 1)[1]]
+
+
+def test_an_int8_model_verified_here_and_fp32_runs_do_not_warn(bundle, capsys):
+    assert main(["run", str(bundle), "--max-steps", "3", "--hz", "0", "--quiet"]) == 0
+    assert main(["run", str(bundle), "--max-steps", "3", "--hz", "0", "--quiet",
+                 "--precision", "fp32"]) == 0  # fmt: skip
+    assert "warning" not in capsys.readouterr().err
