@@ -1,6 +1,7 @@
 """`make demo`: the whole pipeline on the embedded default (ALE/Pong-v5, this CPU).
 
-1. a latency table of this machine (a shipped one when it matches, else a short a2d-profile),
+1. a latency table of this machine, timed as the final run waits (controller mode at --hz): a
+   shipped one when its device fingerprint is this host's, else a short a2d-profile,
 2. a short latency-budgeted A2D search distilled from the shipped Pong teacher (zoo:pong),
 3. a short distilled retrain of the derived agent,
 4. export to a verified INT8 bundle,
@@ -47,21 +48,38 @@ def teacher(out: Path, steps: int) -> str:
     return str(out / "teacher" / "agent.pt")
 
 
-def latency_table(out: Path) -> Path:
-    from a2d_edge.hw.profile import describe_device, device_slug
+def latency_table(out: Path, hz: float) -> Path:
+    """A shipped INT8 edge table of this host (by its fingerprint) timed as the demo's run
+    waits (controller mode at `hz`); else a brief profile of this host in that mode."""
+    from a2d_edge.hw.lut import LatencyTable, host_mismatch
+    from a2d_edge.runtime.pacing import Pacing
+    from a2d_edge.utils.fingerprint import this_host
 
-    slug = device_slug(describe_device(1))
-    for name in (f"{slug}-onnxruntime-int8-edge-inloop.json", f"{slug}-onnxruntime-int8-edge.json"):
-        if (TABLES / name).is_file():
-            print(f"using the shipped table latency_tables/{name}")
-            return TABLES / name
-    path = out / "lut.json"
-    print("no shipped table for this machine: profiling it briefly (INT8, in-loop)")
+    pacing = Pacing(hz)
+    elsewhere = []
+    for path in sorted(TABLES.glob("*-onnxruntime-int8-edge*.json")):
+        try:
+            table = LatencyTable.load(path)
+        except A2DError:
+            continue
+        if table.host_match() != "same":
+            elsewhere.append((path, table))
+        elif table.mode == "controller" and table.pacing == pacing:
+            print(f"using the shipped table latency_tables/{path.name} ({table.describe_mode()})")
+            return path
+    here = this_host().slug
+    if elsewhere:
+        path, table = elsewhere[0]
+        print(
+            f"no shipped table for this host: {host_mismatch('latency_tables/' + path.name, table)}"
+        )
+    path = out / f"{here}-onnxruntime-int8-edge{pacing.suffix()}.json"
+    print(f"profiling this host ({here}) briefly: INT8, controller at {hz:g} Hz")
     from a2d_edge.hw.cli import main as profile
 
     argv = ["--backend", "onnxruntime", "--precision", "int8", "--preset", "edge", "--mode",
-            "in-loop", "--repeats", "40", "--warmup", "5", "--validate", "16",
-            "--out", str(path)]  # fmt: skip
+            "controller", "--hz", f"{hz:g}", "--repeats", "30", "--warmup", "5", "--validate",
+            "16", "--out", str(path)]  # fmt: skip
     print("$ a2d-profile " + " ".join(argv), flush=True)
     if profile(argv) != 0:
         raise SystemExit("a2d-demo: profiling failed")
@@ -94,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         out.mkdir(parents=True)
         _step("1/5 teacher and latency table")
         tch = teacher(out, args.teacher_steps)
-        lut = latency_table(out)
+        lut = latency_table(out, args.hz)
         from a2d_edge.hw.lut import LatencyTable
 
         table = LatencyTable.load(lut)
@@ -103,8 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _step(f"2/5 A2D search, budget {budget} ms (fastest arch {fastest:.3f} ms)")
         _call(["search", "--env", "ALE/Pong-v5", "--teacher", tch, "--preset", "edge", "--mode",
                "hard", "--steps", str(args.search_steps), "--lut", str(lut),
-               "--latency-budget-ms", str(budget), "--eval-every", "0", "--out",
-               str(out / "search")])  # fmt: skip
+               "--latency-budget-ms", str(budget), "--run-hz", f"{args.hz:g}", "--eval-every",
+               "0", "--out", str(out / "search")])  # fmt: skip
         _step("3/5 retrain the derived agent, distilled")
         _call(["train", "--env", "ALE/Pong-v5", "--arch", str(out / "search" / "arch.json"),
                "--teacher", tch, "--steps", str(args.train_steps), "--eval-every", "0",
@@ -118,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _call(export)
         _step(f"5/5 run it at {args.hz:g} Hz")
         _call(["run", str(out / "bundle"), "--episodes", str(args.episodes), "--hz",
-               str(args.hz), "--report", str(out / "run.json"), "--record",
+               str(args.hz), "--lut", str(lut), "--report", str(out / "run.json"), "--record",
                str(out / "run.gif")])  # fmt: skip
     except A2DError as e:
         print(f"a2d-demo: error: {e}", file=sys.stderr)
@@ -135,6 +153,7 @@ def summary(out: Path, budget: float, seconds: float) -> None:
     inf = run["latency_us"]["inference"]
     int8 = manifest["verification"].get("int8_vs_fp32", {}).get("action_agreement")
     rows = [
+        ("latency table", f"{Path(lat['table']).name} ({lat['table_mode']})"),
         ("latency budget (table)", f"{budget:.3f} ms"),
         ("predicted latency (table)", f"{lat['predicted_ms']:.3f} ms"
          + (" (repaired)" if lat["repaired"] else "")),
@@ -142,6 +161,7 @@ def summary(out: Path, budget: float, seconds: float) -> None:
          else "n/a"),
         (f"measured in the run ({run['policy']})", f"p50 {inf['p50'] / 1000:.3f} / p99 "
          f"{inf['p99'] / 1000:.3f} ms"),
+        ("in-run p50 / table prediction", _judged(run.get("lut"))),
         ("deadline misses", f"{run['misses']} of {run['steps']}"),
         ("FLOPs of the derived agent", f"{search['derived_flops'] / 1e6:.2f} M"),
         ("INT8 action agreement with fp32", f"{100 * int8:.1f}%" if int8 else "no INT8 model"),
@@ -155,6 +175,14 @@ def summary(out: Path, budget: float, seconds: float) -> None:
         f" run report: {out / 'run.json'}\n video: {out / 'run.gif'}"
     )
     print(" (short demo budgets: the score is not the point; see README for real runs)")
+
+
+def _judged(lut: dict | None) -> str:  # type: ignore[type-arg]
+    if not lut or lut.get("p50_over_predicted") is None:
+        return "n/a"
+    ratio = float(lut["p50_over_predicted"])
+    verdict = "within" if abs(ratio - 1) <= 0.15 else "outside"
+    return f"{ratio:.2f}x of {lut['predicted_ms']:.3f} ms ({verdict} ±15%)"
 
 
 if __name__ == "__main__":

@@ -9,6 +9,12 @@ its greedy-action agreement with fp32 on held-out frames is shown.
 
     python benchmarks/export_latency.py --repeats 2000 [--checkpoint runs/pong-nature/agent.pt]
 
+INT8 above is the recipe the export picks for this host's ISA (`export.quantize.recipe_for`).
+`--recipes` then times every ORT recipe's rewritten model in the same interleaved run and
+prints its latency and greedy agreement with fp32: computed by this host's own int8 kernels
+(what runs here) and in exact arithmetic (the QDQ graph as written: what a CPU whose int8
+kernels sum in int32 runs), the measurement behind the recipe each ISA gets.
+
 `--profile N` then runs each ORT model N more times under ORT's profiler and prints where its
 node time goes, by op type (µs per call): the graph ORT actually runs, after its fusions.
 """
@@ -75,25 +81,33 @@ def main() -> None:
     p.add_argument("--checkpoint", help="a trained Nature-CNN agent.pt (for real INT8 agreement)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--profile", type=int, default=0, metavar="N", help="ORT profile calls")
+    p.add_argument(
+        "--recipes", default="", help="also time these INT8 recipes (comma-separated, or 'all')"
+    )
     args = p.parse_args()
 
     from a2d_edge.export.frames import gather_frames
     from a2d_edge.export.int8_graph import rewrite_int8
     from a2d_edge.export.onnx_export import compare, export_onnx, ort_predict
-    from a2d_edge.export.quantize import quantize_int8
+    from a2d_edge.export.quantize import RECIPES, quantize_int8, recipe_for
     from a2d_edge.hw.timing import parse_samples, time_interleaved
     from a2d_edge.runtime.backends import ort_session
 
     torch.set_num_threads(args.threads)
-    rows, prof_rows = [], []
+    host = recipe_for("host")
+    recipes = [n for n, r in RECIPES.items() if r.rewrites] if args.recipes == "all" else [
+        n for n in args.recipes.split(",") if n
+    ]  # fmt: skip
+    rows, prof_rows, recipe_rows = [], [], []
     for name, model in agents(args.checkpoint).items():
         model.eval()
         calib = gather_frames(model, "ALE/Pong-v5", 128, seed=0)
         held = gather_frames(model, "ALE/Pong-v5", 256, seed=1)
         fp32 = export_onnx(model)
-        plain = quantize_int8(fp32, calib, "cpu", rewrites=())
-        int8 = rewrite_int8(plain)[0]
+        plain = quantize_int8(fp32, calib, host, rewrites=())
+        int8 = rewrite_int8(plain, host.rewrites)[0]
         agreement = compare(ort_predict(fp32), ort_predict(int8), held)
+        by_recipe = {r: quantize_int8(fp32, calib, r) for r in recipes}
         x = held[:1].copy()
         xt = torch.from_numpy(x)
         s32, s8 = ort_session(fp32, args.threads), ort_session(int8, args.threads)
@@ -110,6 +124,8 @@ def main() -> None:
             "ort8_plain": partial(s8_plain.run, None, feed),
             "ort8": partial(s8.run, None, feed),
         }
+        for r, m in by_recipe.items():
+            runners[f"recipe {r}"] = partial(ort_session(m, args.threads).run, None, feed)
         samples = time_interleaved(runners, args.repeats, warmup=50)
         t = {k: parse_samples(v) for k, v in samples.items()}
         p99 = {k: float(np.percentile(np.asarray(v) / 1000, 99)) for k, v in samples.items()}
@@ -125,6 +141,18 @@ def main() -> None:
             f"{100 * agreement['action_agreement']:.1f}% / "
             f"{100 * agreement['decisive_agreement']:.1f}%",
         ])  # fmt: skip
+        for r, m in by_recipe.items():
+            k = t[f"recipe {r}"]
+            here, exact = (compare(ort_predict(fp32), ort_predict(m, exact=e), held)
+                           for e in (False, True))  # fmt: skip
+            recipe_rows.append([
+                name, r + (" (this host's)" if r == host.name else ""),
+                f"{k.p50_us:.0f} / {p99[f'recipe {r}']:.0f}",
+                f"{k.p50_us / t['ort32'].p50_us:.2f}×",
+                f"{100 * here['action_agreement']:.1f}% / {100 * here['decisive_agreement']:.1f}%",
+                f"{100 * exact['action_agreement']:.1f}% / "
+                f"{100 * exact['decisive_agreement']:.1f}%",
+            ])  # fmt: skip
         if args.profile:
             forms = {"ORT fp32": fp32, "ORT INT8 rewritten": int8}
             profiles = {
@@ -140,6 +168,13 @@ def main() -> None:
                  "INT8 / ORT fp32", "plain INT8 / ORT fp32",
                  "INT8 action agreement: all / not tied"],
                 rows))  # fmt: skip
+    print(f"\nINT8 recipe {host.name} ({host.summary})")
+    if recipe_rows:
+        print("\nINT8 recipes, rewritten, in the same interleaved run; agreement with fp32 on "
+              "256 held-out frames: all / not tied (top-two gap >= 0.05)\n")  # fmt: skip
+        print(table(["agent", "recipe", "p50/p99 µs", "/ ORT fp32",
+                     "agreement, this host's kernels", "agreement, exact arithmetic"],
+                    recipe_rows))  # fmt: skip
     if prof_rows:
         print(f"\nORT per-node profile, {args.profile} calls: node time per call (µs)\n")
         print(table(["agent", "model", "all nodes µs", "largest op types µs"], prof_rows))

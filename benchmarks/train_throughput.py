@@ -30,10 +30,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import machine, median, result, run_worker, table
 
 OURS = {
-    "a2d default (fp32, 1 thread)": [],
-    "a2d fp32, update on 2 threads": ["--learner-threads", "2"],
+    "a2d default (--precision auto, 1 thread)": [],
+    "a2d fp32, 1 thread": ["--precision", "fp32"],
+    "a2d fp32, update on 2 threads": ["--precision", "fp32", "--learner-threads", "2"],
     "a2d bf16 autocast, update on 2 threads": ["--precision", "bf16", "--learner-threads", "2"],
-    "a2d pipelined (fp32)": ["--update", "pipelined"],
+    "a2d pipelined (fp32)": ["--update", "pipelined", "--precision", "fp32"],
+    "a2d pipelined (--precision auto)": ["--update", "pipelined"],
     "a2d pipelined, bf16 autocast": ["--update", "pipelined", "--precision", "bf16"],
 }
 

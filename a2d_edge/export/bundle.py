@@ -36,6 +36,7 @@ from a2d_edge.export.quantize import (
 from a2d_edge.export.tensorrt import build_engine, tensorrt_available, trtexec_command
 from a2d_edge.rl.checkpoint import load_agent, resolve_checkpoint
 from a2d_edge.runtime.bundle import sha256, write_manifest
+from a2d_edge.utils.device import describe_host
 
 FP32_PARITY = 0.999  # torch vs ORT fp32 must agree (anything less is an export bug)
 
@@ -144,6 +145,7 @@ def _build(model, ckpt, spec, tmp: Path, calib, held_out, s: ExportSettings, env
             "sha256": sha256(resolve_checkpoint(spec)),
             "step": int(ckpt["step"]),
         },
+        "exported_on": describe_host(),
         "exported_with": {
             "a2d_edge": __version__,
             "torch": torch.__version__,

@@ -136,6 +136,7 @@ def quantize_int8(
     """Static QDQ quantisation calibrated on `calibration` (MinMax) by `recipe`, then its graph
     rewrites (`rewrites=None`: the recipe's own; `()`: the plain QDQ graph)."""
     import onnx
+    import onnxruntime
     from onnxruntime.quantization import (
         CalibrationDataReader,
         CalibrationMethod,
@@ -145,6 +146,7 @@ def quantize_int8(
     )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
+    onnxruntime.set_default_logger_severity(3)  # the pre-processing's clean-up notices: errors only
     r = get_recipe(recipe)
     names = r.rewrites if rewrites is None else rewrites
     if names and not r.rewrites:

@@ -78,6 +78,7 @@ class Fingerprint:
         d = asdict(self)
         d["isa"] = list(self.isa)
         d["slug"] = self.slug
+        d["gpu_slug"] = self.gpu_slug
         return d
 
     def describe_isa(self) -> str:

@@ -230,7 +230,7 @@ def test_recalibrate_rescales_a_table_in_place(tmp_path, capsys):
 def test_the_documented_entry_point_loads_a_shipped_table():
     import a2d_edge.hw
 
-    path = "latency_tables/amd-epyc-2c-onnxruntime-int8-edge-inloop.json"
+    path = "latency_tables/amd-epyc-2c-avx512vnni-bf16-onnxruntime-int8-edge-inloop.json"
     table = a2d_edge.hw.LatencyTable.load(path)
     assert table is not None and a2d_edge.hw.LatencyTable is LatencyTable
     ms = table.predict(random_arch("edge", 0))

@@ -135,3 +135,13 @@ def test_this_host_is_read_and_its_record_round_trips() -> None:
     d = fp.to_dict()
     assert d["slug"] == fp.slug and fp.cores >= 1 and fp.machine
     assert differences(d, fp) == []
+
+
+def test_a_gpu_backend_names_its_table_by_the_gpu() -> None:
+    from a2d_edge.hw.profile import device_slug
+
+    fp = fingerprint_from(sample("cpuinfo-epyc-avx2.txt"), machine="x86_64", cores=16,
+                          gpu="NVIDIA H200", compute_capability="9.0")  # fmt: skip
+    d = fp.to_dict()
+    assert d["gpu_slug"] == "nvidia-h200-sm90" and device_slug(d, "tensorrt") == "nvidia-h200-sm90"
+    assert device_slug(d, "onnxruntime") == "amd-epyc-16c-avx2"  # ORT CPU times the CPU

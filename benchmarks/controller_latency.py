@@ -1,0 +1,114 @@
+"""Does the table hold inside the controller? Predicted vs in-run inference latency.
+
+For `--archs` random architectures of a table's space, each is exported as a real bundle
+(`a2d export --int8`: the host's INT8 recipe and graph rewrites, calibrated on frames of the
+agent playing; fresh weights, so the agreement gate is not the point and is not enforced) and
+run by `a2d run` at every rate of `--rates` for `--steps` steps (sampled actions, the default
+wait: sleep until the tick). Each run's inference p50 is compared with the prediction of the
+table timed the way that run waits (`a2d run --lut`'s choice: the `-ctl<F>hz` table beside
+TABLE, else the in-loop twin, else TABLE), and the runs are interleaved over archs and rates.
+
+    python benchmarks/controller_latency.py latency_tables/HOST-onnxruntime-int8-edge.json \\
+        --archs 10 --rates 15,60 --steps 300
+
+Target: the measured in-run p50 within ±15% of the matching table's prediction.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np
+
+from benchmarks.common import machine, median, table
+
+TOLERANCE = 0.15
+
+
+def make_bundle(arch: dict, n_actions: int, out: Path, seed: int, frames: int) -> Path:
+    """A bundle of a freshly initialised agent of `arch`, exported as `a2d export --int8`."""
+    import torch
+
+    from a2d_edge.export.bundle import ExportSettings, export_bundle
+    from a2d_edge.nets import build_agent
+    from a2d_edge.rl.checkpoint import save_checkpoint
+
+    torch.manual_seed(seed)
+    model = build_agent(arch, n_actions)
+    ckpt = out.with_suffix(".pt")
+    save_checkpoint(ckpt, {"arch": arch, "env_id": "ALE/Pong-v5", "obs_shape": [4, 84, 84],
+                           "n_actions": n_actions, "step": 0,
+                           "model": model.state_dict()})  # fmt: skip
+    export_bundle(ckpt, out, ExportSettings(int8=True, frames=frames, force=True))
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("table", help="a latency table; its controller-mode twins are used per rate")
+    p.add_argument("--archs", type=int, default=10)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--rates", default="15,60", help="control rates (Hz), comma-separated")
+    p.add_argument("--steps", type=int, default=300, help="steps per run")
+    p.add_argument("--frames", type=int, default=64, help="export frames (calibration + check)")
+    args = p.parse_args()
+
+    from a2d_edge.hw.lut import LatencyTable, host_mismatch, resolve_for_run
+    from a2d_edge.hw.profile import random_archs
+    from a2d_edge.runtime.loop import RunSettings, run_agent
+    from a2d_edge.runtime.pacing import Pacing
+    from a2d_edge.runtime.policy import PolicySpec
+
+    rates = [float(r) for r in args.rates.split(",")]
+    tables = {r: LatencyTable.load(resolve_for_run(args.table, Pacing(r))) for r in rates}
+    for t in tables.values():
+        if t.host_match() != "same":
+            print(f"  warning: {host_mismatch(t.path, t)}", file=sys.stderr)
+    space = next(iter(tables.values())).space
+    archs = random_archs(space, args.archs, args.seed)
+    rows, ratios = [], {r: [] for r in rates}
+    with tempfile.TemporaryDirectory() as tmp:
+        bundles = []
+        for i, arch in enumerate(archs):
+            bundles.append(make_bundle(arch, 6, Path(tmp) / f"arch{i}", args.seed + i, args.frames))
+            print(f"  exported arch {i}", file=sys.stderr)
+        for i, (arch, bundle) in enumerate(zip(archs, bundles, strict=True)):
+            for rate in rates if i % 2 == 0 else rates[::-1]:
+                settings = RunSettings(hz=rate, max_steps=args.steps, status=False,
+                                       seed=args.seed + i)  # fmt: skip
+                report = run_agent(bundle, settings, PolicySpec())
+                measured = report["latency_us"]["inference"]["p50"]
+                predicted = tables[rate].predict(arch) * 1000
+                ratio = measured / predicted
+                ratios[rate].append(ratio)
+                rows.append([
+                    i, f"{rate:g}", Path(tables[rate].path).name, tables[rate].describe_mode(),
+                    f"{predicted:.1f}", f"{measured:.1f}",
+                    f"{report['latency_us']['inference']['p99']:.1f}", f"{ratio:.2f}",
+                    "yes" if abs(ratio - 1) <= TOLERANCE else "no",
+                ])  # fmt: skip
+                print(
+                    f"  arch {i} at {rate:g} Hz: {measured:.1f} us, x{ratio:.2f}", file=sys.stderr
+                )
+    print(f"\n{args.archs} random archs (seed {args.seed}) x {len(rates)} rates, {args.steps} "
+          f"steps per run, INT8, 1 thread; {machine()}\n")  # fmt: skip
+    print(table(["arch", "Hz", "table", "table mode", "predicted µs", "in-run p50 µs",
+                 "in-run p99 µs", "p50 / predicted", f"within ±{TOLERANCE:.0%}"],
+                rows))  # fmt: skip
+    summary = []
+    for rate, rs in ratios.items():
+        a = np.asarray(rs)
+        within = float((np.abs(a - 1) <= TOLERANCE).mean())
+        summary.append([f"{rate:g}", f"{median(rs):.2f}", f"{a.min():.2f}-{a.max():.2f}",
+                        f"{100 * within:.0f}%"])  # fmt: skip
+    print()
+    print(table(["Hz", "median p50 / predicted", "range", f"within ±{TOLERANCE:.0%}"], summary))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""`make demo` takes a shipped table only when its fingerprint is this host's and it is timed
+as the demo's run waits; otherwise it says why in one line and profiles this host briefly."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import a2d_edge.demo as demo
+from a2d_edge.hw.cli import main as profile_main
+from a2d_edge.utils.fingerprint import this_host
+
+TINY = ["--backend", "torch", "--preset", "edge", "--repeats", "1", "--warmup", "1", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def ctl60(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("t") / "x.json"
+    assert profile_main([*TINY, "--mode", "controller", "--hz", "60", "--out", str(out)]) == 0
+    return out
+
+
+def _ship(src: Path, folder: Path, name: str, device: dict | None = None) -> Path:
+    data = json.loads(src.read_text())
+    if device is not None:
+        data["device"] = device
+    (folder / name).write_text(json.dumps(data))
+    return folder / name
+
+
+def test_a_table_of_this_host_timed_as_the_run_waits_is_used(ctl60, tmp_path, monkeypatch, capsys):
+    shipped = tmp_path / "tables"
+    shipped.mkdir()
+    _ship(ctl60, shipped, "here-onnxruntime-int8-edge.json")  # warm by name, controller inside
+    chosen = _ship(ctl60, shipped, "here-onnxruntime-int8-edge-ctl60hz.json")
+    monkeypatch.setattr(demo, "TABLES", shipped)
+    assert demo.latency_table(tmp_path, 60.0) == chosen
+    assert "using the shipped table" in capsys.readouterr().out
+
+
+def test_another_hosts_table_is_named_and_this_host_profiled(ctl60, tmp_path, monkeypatch, capsys):
+    shipped = tmp_path / "tables"
+    shipped.mkdir()
+    other = {**this_host().to_dict(), "isa": ["avx2", "avx512_vnni"], "slug": "there-2c-vnni"}
+    _ship(ctl60, shipped, "there-onnxruntime-int8-edge-ctl60hz.json", other)
+    calls: list[list[str]] = []
+    monkeypatch.setattr(demo, "TABLES", shipped)
+    monkeypatch.setattr("a2d_edge.hw.cli.main", lambda argv: calls.append(argv) or 0)
+    path = demo.latency_table(tmp_path, 60.0)
+    out = capsys.readouterr().out
+    line = next(ln for ln in out.splitlines() if ln.startswith("no shipped table"))
+    assert "there-2c-vnni" in line and this_host().slug in line
+    (argv,) = calls
+    assert argv[argv.index("--mode") + 1] == "controller" and argv[argv.index("--hz") + 1] == "60"
+    assert path.name == f"{this_host().slug}-onnxruntime-int8-edge-ctl60hz.json"
