@@ -8,7 +8,7 @@ repair its argmax arch. Searches are resumable (a killed benchmark continues); a
 reused.
 
     python benchmarks/budget_search.py \\
-        latency_tables/amd-epyc-2c-avx512vnni-bf16-onnxruntime-int8-edge-inloop.json --budgets 1.25,2,3
+        latency_tables/amd-epyc-2c-avx2-onnxruntime-int8-edge-inloop.json --budgets 1.25,2,3
     python benchmarks/budget_search.py TABLE --search-flags "--alpha-lr 1e-2 --flops-weight 0" \\
         --out runs/budget-search-lat-only
 
