@@ -38,6 +38,13 @@ def main() -> None:
     p.add_argument("tables", nargs="+")
     p.add_argument("--archs", type=int, default=40)
     p.add_argument("--seed", type=int, default=123)
+    p.add_argument(
+        "--sample",
+        choices=["random", "varied"],
+        default="random",
+        help="random: every op uniform (archs of middling cost); varied: spread from the "
+        "cheapest to the costliest corner of the space, as a budgeted search ranges",
+    )
     p.add_argument("--repeats", type=int, default=200)
     p.add_argument(
         "--recalibrate",
@@ -48,6 +55,7 @@ def main() -> None:
         "--recalibrate) made in this run, on the same fresh archs",
     )
     p.add_argument("--no-floor", action="store_true", help="skip the re-measurement (no verdict)")
+    p.add_argument("--save", help="write every arch's ops and timings here (JSON), to study fits")
     args = p.parse_args()
     from a2d_edge.hw.lut import LatencyTable, host_mismatch
     from a2d_edge.hw.profile import (
@@ -58,9 +66,10 @@ def main() -> None:
         random_archs,
         recalibrate,
         settings_for,
+        varied_archs,
     )
 
-    rows, verdicts = [], []
+    rows, verdicts, saved = [], [], {}
     for path in args.tables:
         t = LatencyTable.load(path)
         name = Path(path).name
@@ -68,7 +77,8 @@ def main() -> None:
         if host != "same":
             print(f"  warning: {host_mismatch(path, t)}", file=sys.stderr)
         s = settings_for(t, args.repeats)
-        archs = random_archs(t.space, args.archs, args.seed)
+        draw = random_archs if args.sample == "random" else varied_archs
+        archs = draw(t.space, args.archs, args.seed)
         measured = measure_archs(t.space, archs, s)
         plain = np.array([t.predict_plain(a) * 1000 for a in archs])
         corrected = np.array([t.predict(a) * 1000 for a in archs])
@@ -78,6 +88,8 @@ def main() -> None:
             label = f"recalibrated ({args.recalibrate} archs, x{rec['drift_factor']:.3f})"
             preds.append((label, np.array([t.predict(a) * 1000 for a in archs])))
         floor = None if args.no_floor else measure_archs(t.space, archs, s)
+        saved[name] = {"ops": [a["ops"] for a in archs], "measured_us": measured.tolist(),
+                       "floor_us": None if floor is None else floor.tolist()}  # fmt: skip
         if floor is not None:
             preds.append(("re-measurement (noise floor)", floor))
         stats = {}
@@ -103,8 +115,12 @@ def main() -> None:
             f"  {path}: {t.describe_mode()}, measured {measured.min():.0f}-{measured.max():.0f} us",
             file=sys.stderr,
         )
+    if args.save:
+        from a2d_edge.utils.io import write_json
+
+        write_json(args.save, saved)
     print(
-        f"\n{args.archs} fresh random archs per table (seed {args.seed}), {args.repeats} "
+        f"\n{args.archs} fresh {args.sample} archs per table (seed {args.seed}), {args.repeats} "
         f"interleaved calls each; {machine()}\n"
     )
     print(table(["table", "prediction", "MAPE", "within ±5%", "within ±10%", "Kendall τ"], rows))

@@ -36,8 +36,14 @@ def test_a_table_of_this_host_timed_as_the_run_waits_is_used(ctl60, tmp_path, mo
     _ship(ctl60, shipped, "here-onnxruntime-int8-edge.json")  # warm by name, controller inside
     chosen = _ship(ctl60, shipped, "here-onnxruntime-int8-edge-ctl60hz.json")
     monkeypatch.setattr(demo, "TABLES", shipped)
-    assert demo.latency_table(tmp_path, 60.0) == chosen
+    calls: list[list[str]] = []
+    monkeypatch.setattr("a2d_edge.hw.cli.main", lambda argv: calls.append(argv) or 0)
+    assert demo.latency_table(tmp_path, 60.0) == tmp_path / chosen.name  # its recalibrated copy
     assert "using the shipped table" in capsys.readouterr().out
+    (argv,) = calls
+    assert argv[:2] == ["--recalibrate", str(chosen)] and argv[argv.index("--out") + 1] == str(
+        tmp_path / chosen.name
+    )
 
 
 def test_another_hosts_table_is_named_and_this_host_profiled(ctl60, tmp_path, monkeypatch, capsys):

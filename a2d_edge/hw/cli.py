@@ -29,16 +29,39 @@ def _recalibrate(args: argparse.Namespace) -> int:
     rec = recalibrate(table, args.archs, settings, seed=args.seed + 1)
     table.save(out)
     b, a = rec["before"], rec["after_in_sample"]
+    fit = rec["drift_fit"]
     print(
-        f"wrote {out}: drift factor {rec['drift_factor']:.3f} from {rec['archs']} archs; "
+        f"wrote {out}: drift {fit['scale']:.3f} x prediction {fit['offset_us']:+.1f} us (median "
+        f"ratio {rec['drift_factor']:.3f}) from {rec['archs']} archs; "
         f"MAPE {b['mape_pct']:.2f}% before, {a['mape_pct']:.2f}% after (in sample)"
     )
+    return 0
+
+
+def _refit(args: argparse.Namespace) -> int:
+    from a2d_edge.hw.lut import LatencyTable
+    from a2d_edge.hw.profile import fit_samples
+
+    table = LatencyTable.load(args.refit)
+    samples = table.validation.get("samples")
+    if not samples:
+        raise A2DError(f"{args.refit} holds no timed archs to fit on: profile it with --validate N")
+    out = Path(args.out or args.refit)
+    if out.exists() and out != Path(args.refit) and not args.force:
+        raise A2DError(f"{out} exists; pass --force to replace it")
+    fit_samples(table, samples, int(table.validation.get("fit_on") or len(samples) // 2))
+    table.save(out)
+    v = table.validation
+    print(f"wrote {out}: correction {v['correction_model']}, held-out MAPE "
+          + ", ".join(f"{k} {e['mape_pct']:.2f}%" for k, e in v["candidates"].items()))  # fmt: skip
     return 0
 
 
 def _run(args: argparse.Namespace) -> int:
     if args.recalibrate:
         return _recalibrate(args)
+    if args.refit:
+        return _refit(args)
     from a2d_edge.hw.backends import get_backend
     from a2d_edge.hw.lut import LatencyTable, Timing
     from a2d_edge.hw.profile import ProfileSettings, device_slug, profile_space, validate
@@ -140,6 +163,12 @@ def parser() -> argparse.ArgumentParser:
         "writes TABLE (or --out)",
     )
     p.add_argument("--archs", type=int, default=12, help="archs timed by --recalibrate")
+    p.add_argument(
+        "--refit",
+        metavar="TABLE",
+        help="fit TABLE's correction again on the archs its validation timed (no measuring): "
+        "the better on its held-out half of a global scale and one factor per op type",
+    )
     p.add_argument("--out", help="table path (default latency_tables/<device>-<backend>-...)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted profile")
     p.add_argument("--force", action="store_true", help="replace an existing table")

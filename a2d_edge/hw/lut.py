@@ -72,17 +72,35 @@ class Timing:
 
 @dataclass
 class Correction:
-    """predicted = scale * plain_sum + per_op_us * n_ops + offset_us, fitted on measured whole
-    architectures; n_ops counts the blocks that run an op (all but identity skips). The per-op
-    term absorbs what each separately timed op pays at its boundaries (layout reorders, Q/DQ
-    pairs) and a fused graph does not."""
+    """predicted = scale * (fixed + sum_b op_scale[op_b] * t_b) + per_op_us * n_ops + offset_us,
+    fitted on measured whole architectures; n_ops counts the blocks that run an op (all but
+    identity skips). The per-op term absorbs what each separately timed op pays at its
+    boundaries (layout reorders, Q/DQ pairs, a core's wake-up) and a fused graph does not;
+    `op_scale` (empty: 1 for every op) what one kind of op costs inside a graph against alone
+    (a depthwise conv fused with its neighbours, a dense conv that is not)."""
 
     scale: float = 1.0
     offset_us: float = 0.0
     per_op_us: float = 0.0
+    op_scale: dict[str, float] = field(default_factory=dict)
 
-    def apply(self, plain_us: float, n_ops: float = 0.0) -> float:
-        return self.scale * plain_us + self.per_op_us * n_ops + self.offset_us
+    def apply(self, weighted_us: float, n_ops: float = 0.0) -> float:
+        """From the op-scaled sum of the parts (the plain sum when `op_scale` is empty)."""
+        return self.scale * weighted_us + self.per_op_us * n_ops + self.offset_us
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Correction:
+        scales = d.get("op_scale") or {}
+        if not isinstance(scales, dict):
+            raise A2DError("correction.op_scale must be an object")
+        return cls(float(d["scale"]), float(d["offset_us"]), float(d.get("per_op_us", 0.0)),
+                   {str(k): float(v) for k, v in scales.items()})  # fmt: skip
+
+    def scaled(self, k: float, shift_us: float = 0.0) -> Correction:
+        """The same correction with its prediction mapped to k * prediction + shift_us (a drift
+        recalibration)."""
+        return Correction(self.scale * k, self.offset_us * k + shift_us, self.per_op_us * k,
+                          dict(self.op_scale))  # fmt: skip
 
 
 @dataclass
@@ -130,12 +148,13 @@ class LatencyTable:
         try:
             entries = {OpKey.from_dict(e): Timing.from_dict(e) for e in data["entries"]}
             fixed = {k: Timing.from_dict(v) for k, v in data["fixed"].items()}
-        except (KeyError, TypeError, ValueError) as e:
+            corr = data.get("correction")
+            corr = Correction.from_dict(corr) if corr else None
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise A2DError(f"malformed entry ({type(e).__name__}: {e})") from None
         lacking = [p for p in FIXED_PARTS if p not in fixed]
         if lacking:
             raise A2DError(f"fixed part(s) missing: {', '.join(lacking)}")
-        corr = data.get("correction")
         meta = {
             k: v
             for k, v in data.items()
@@ -146,11 +165,7 @@ class LatencyTable:
             entries=entries,
             fixed=fixed,
             meta=meta,
-            correction=Correction(
-                float(corr["scale"]), float(corr["offset_us"]), float(corr.get("per_op_us", 0.0))
-            )
-            if corr
-            else None,
+            correction=corr,
             validation=dict(data.get("validation", {})),
             input_hw=tuple(data.get("input_hw", (84, 84))),  # type: ignore[arg-type]
         )
@@ -222,6 +237,24 @@ class LatencyTable:
             dtype=torch.float64,
         )
 
+    def op_scales(self) -> list[float]:
+        """The correction's factor of each candidate op (1 without a per-op-type fit)."""
+        scales = self.correction.op_scale if self.correction else {}
+        return [float(scales.get(op, 1.0)) for op in self.space.ops]
+
+    def scaled_matrix_us(self) -> torch.Tensor:
+        """`matrix_us` with each op's column times its correction factor: what a block's op
+        costs inside a whole network, by the fit (before the global scale and per-op term)."""
+        return self.matrix_us() * torch.tensor(self.op_scales(), dtype=torch.float64)
+
+    def block_costs_us(self) -> torch.Tensor:
+        """What choosing each op in each block adds to the (corrected) prediction, us
+        [n_blocks, n_ops]: the prediction is their sum over the chosen ops plus a constant."""
+        m = self.scaled_matrix_us()
+        if self.correction is None:
+            return m
+        return self.correction.scale * m + self.correction.per_op_us * self.op_mask()
+
     def fixed_us(self) -> float:
         return sum(self.fixed[p].p50_us for p in FIXED_PARTS)
 
@@ -260,19 +293,28 @@ class LatencyTable:
         mask = self.op_mask()
         return float(sum(mask[b, index[op]] for b, op in enumerate(ops)))
 
+    def weighted_us(self, arch: Arch) -> float:
+        """The sum of the parts with every op's time times its correction factor (us)."""
+        ops = self._check_arch(arch)
+        scale = dict(zip(self.space.ops, self.op_scales(), strict=True))
+        plain = self.predict_plain(arch) * 1000.0  # also checks every entry is there
+        blocks = self.space.blocks(self.input_hw)
+        extra = sum((scale[op] - 1.0) * self.entries[OpKey.of(op, b)].p50_us
+                    for op, b in zip(ops, blocks, strict=True))  # fmt: skip
+        return plain + extra
+
     def predict(self, arch: Arch) -> float:
         """Predicted batch-1 latency in milliseconds (corrected when the table has a fit)."""
-        plain_us = self.predict_plain(arch) * 1000.0
         if self.correction is None:
-            return plain_us / 1000.0
-        return self.correction.apply(plain_us, self.n_ops(arch)) / 1000.0
+            return self.predict_plain(arch)
+        return self.correction.apply(self.weighted_us(arch), self.n_ops(arch)) / 1000.0
 
     def expected(self, weights: torch.Tensor) -> torch.Tensor:
         """E[latency] in ms under block weights / probabilities [n_blocks, n_ops], differentiable.
 
         For one-hot weights it equals `predict` of that architecture.
         """
-        per_op = self.matrix_us().to(weights)
+        per_op = self.scaled_matrix_us().to(weights)
         plain = (weights * per_op).sum() + self.fixed_us()
         if self.correction is not None:
             c = self.correction
@@ -282,7 +324,7 @@ class LatencyTable:
 
     def minimum_ms(self) -> tuple[float, list[str]]:
         """The fastest architecture of the space by this table, and its ops."""
-        m = self.matrix_us()
+        m = self.block_costs_us()
         ops = [self.space.ops[i] for i in m.argmin(dim=1).tolist()]
         one_hot = torch.zeros_like(m).scatter_(1, m.argmin(dim=1, keepdim=True), 1.0)
         return float(self.expected(one_hot)), ops

@@ -311,29 +311,83 @@ def varied_archs(space: SearchSpace, n: int, seed: int) -> list[dict[str, Any]]:
 
 
 def validate(table: LatencyTable, n: int, s: ProfileSettings, seed: int = 0) -> None:
-    """Fit the correction on n//2 measured archs (spread over the space's cost range, see
-    `varied_archs`), judge both predictions on the other half."""
+    """Time n archs spread over the space's cost range (`varied_archs`); fit the correction on
+    the first half and judge it on the other (`fit_samples`)."""
     archs = varied_archs(table.space, n, seed)
     measured = measure_archs(table.space, archs, s)
-    plain = np.array([table.predict_plain(a) * 1000 for a in archs])
-    n_ops = np.array([table.n_ops(a) for a in archs])
-    half = n // 2
-    table.correction = fit_correction(plain[:half], measured[:half], n_ops[:half])
-    corrected = np.array([table.correction.apply(p, k) for p, k in zip(plain[half:], n_ops[half:],
-                                                                       strict=True)])  # fmt: skip
+    samples = [{"ops": a["ops"], "p50_us": round(float(m), 3)}
+               for a, m in zip(archs, measured, strict=True)]  # fmt: skip
     table.validation = {
         "sample": "varied_archs: op drawn ~ exp(beta * cost rank), beta in [-8, 8]",
         "archs": n,
         "seed": seed,
-        "fit_on": half,
-        "plain_sum": error_stats(measured[half:], plain[half:]),
-        "corrected": error_stats(measured[half:], corrected),
-        "measured_p50_us": {"min": float(measured.min()), "max": float(measured.max())},
-        "samples": [  # every timed arch (the first `fit_on` fitted), to study other corrections
-            {"ops": a["ops"], "p50_us": round(float(m), 3)}
-            for a, m in zip(archs, measured, strict=True)
-        ],
     }
+    fit_samples(table, samples, n // 2)
+
+
+def op_type_sums(table: LatencyTable, archs: list[dict[str, Any]]) -> np.ndarray:
+    """Per arch, the table's time of its blocks summed by candidate op [n_archs, n_ops] (us)."""
+    index = {op: i for i, op in enumerate(table.space.ops)}
+    blocks = table.space.blocks(table.input_hw)
+    out = np.zeros((len(archs), len(index)))
+    for i, a in enumerate(archs):
+        for op, b in zip(a["ops"], blocks, strict=True):
+            out[i, index[op]] += table.entries[OpKey.of(op, b)].p50_us
+    return out
+
+
+def fit_correction_by_op(
+    type_sums: np.ndarray,
+    n_ops: np.ndarray,
+    measured_minus_fixed: np.ndarray,
+    ops: tuple[str, ...],
+    ridge: float = 1e-3,
+) -> Correction:
+    """Least squares measured - fixed ~ sum_t s_t * T_t + per_op * n_ops + offset, one factor
+    s_t per candidate op, pulled toward 1 by a ridge of `ridge` x the mean T_t^2 (so an op that
+    few fitted archs use keeps its own timing) (pure)."""
+    a = np.column_stack([type_sums, n_ops, np.ones(len(n_ops))])
+    k = type_sums.shape[1]
+    reg = np.zeros(k + 2)
+    reg[:k] = ridge * float(np.mean(type_sums**2)) * len(n_ops)
+    prior = np.r_[np.ones(k), 0.0, 0.0]
+    w = np.linalg.solve(a.T @ a + np.diag(reg), a.T @ measured_minus_fixed + reg * prior)
+    scales = {op: float(v) for op, v in zip(ops, w[:k], strict=True)}
+    return Correction(1.0, float(w[k + 1]), float(w[k]), scales)
+
+
+def fit_samples(table: LatencyTable, samples: list[dict[str, Any]], fit_on: int) -> None:
+    """Fit both corrections (global scale, and one factor per op type) on the first `fit_on`
+    timed archs, keep the one with the lower MAPE on the rest, record both (in place)."""
+    archs = [searched_arch(table.space, list(x["ops"])) for x in samples]
+    measured = np.array([float(x["p50_us"]) for x in samples])
+    plain = np.array([table.predict_plain(a) * 1000 for a in archs])
+    n_ops = np.array([table.n_ops(a) for a in archs])
+    types = op_type_sums(table, archs)
+    fit, held = slice(0, fit_on), slice(fit_on, None)
+    fixed = table.fixed_us()
+    candidates = {
+        "scale": fit_correction(plain[fit], measured[fit], n_ops[fit]),
+        "per-op-type": fit_correction_by_op(
+            types[fit], n_ops[fit], measured[fit] - fixed, table.space.ops
+        ),
+    }
+    judged = {}
+    for name, c in candidates.items():
+        table.correction = c
+        judged[name] = error_stats(measured[held], np.array([table.predict(a) * 1000
+                                                             for a in archs[held]]))  # fmt: skip
+    best = min(judged, key=lambda k: judged[k]["mape_pct"])
+    table.correction = candidates[best]
+    table.validation.update({
+        "fit_on": fit_on,
+        "plain_sum": error_stats(measured[held], plain[held]),
+        "corrected": judged[best],
+        "correction_model": best,
+        "candidates": judged,
+        "measured_p50_us": {"min": float(measured.min()), "max": float(measured.max())},
+        "samples": samples,  # every timed arch (the first `fit_on` fitted)
+    })  # fmt: skip
 
 
 def settings_for(table: LatencyTable, repeats: int = 200, warmup: int = 20) -> ProfileSettings:
@@ -355,13 +409,35 @@ def drift_factor(measured: np.ndarray, predicted: np.ndarray) -> float:
     return float(np.median(measured / predicted))
 
 
+def drift_fit(measured: np.ndarray, predicted: np.ndarray) -> tuple[float, float]:
+    """measured ~ a * predicted + b (pure): least squares, refitted once without the points
+    whose residual exceeds 3x the median absolute one. A clock moves every arch in proportion
+    (b = 0); the wake-up of a core that slept between control ticks moves a cheap arch less
+    than a costly one, which a single ratio cannot follow. Archs spanning under 20% of their
+    mean, or a fit that would predict <= 0, give the median ratio alone (a, 0)."""
+    measured, predicted = np.asarray(measured, float), np.asarray(predicted, float)
+    ratio = drift_factor(measured, predicted)
+    if len(predicted) < 4 or np.ptp(predicted) < 0.2 * predicted.mean():
+        return ratio, 0.0
+    keep = np.ones(len(predicted), bool)
+    for _ in range(2):
+        a, b = np.polyfit(predicted[keep], measured[keep], 1)
+        resid = np.abs(measured - (a * predicted + b))
+        keep = resid <= 3 * max(float(np.median(resid)), 1e-9)
+    if a <= 0 or a * predicted.min() + b <= 0:
+        return ratio, 0.0
+    return float(a), float(b)
+
+
 def recalibrate(table: LatencyTable, n: int, s: ProfileSettings, seed: int = 1) -> dict[str, Any]:
-    """Re-time n archs spread over the space and rescale the table's prediction by the drift.
+    """Re-time n archs spread over the space and map the table's prediction onto today's
+    device by the drift (`drift_fit`: measured ~ a * predicted + b).
 
     A table's op timings hold their ratios from one sitting to the next, but the whole device
     drifts (clock, thermal state, neighbours on a shared host): measured here, the same table
-    was 3-13% off on fresh archs in a later sitting while 1.2% off in its own. Rescaling the
-    correction by the median ratio needs ~12 whole-network timings (seconds), not a re-profile.
+    was 3-13% off on fresh archs in a later sitting while 1.2% off in its own, and a
+    controller-mode table 25% off after an hour. The drift needs ~12 whole-network timings
+    (seconds), not a re-profile.
     """
     if n < 3:
         raise A2DError("recalibration needs at least 3 architectures")
@@ -369,14 +445,15 @@ def recalibrate(table: LatencyTable, n: int, s: ProfileSettings, seed: int = 1) 
     measured = measure_archs(table.space, archs, s)
     before = np.array([table.predict(a) * 1000 for a in archs])
     k = drift_factor(measured, before)
-    c = table.correction or Correction(1.0, 0.0)
-    table.correction = Correction(c.scale * k, c.offset_us * k, c.per_op_us * k)
+    a, b = drift_fit(measured, before)
+    table.correction = (table.correction or Correction(1.0, 0.0)).scaled(a, b)
     after = np.array([table.predict(a) * 1000 for a in archs])
     record = {
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "archs": n,
         "seed": seed,
         "drift_factor": k,
+        "drift_fit": {"scale": a, "offset_us": b},
         "before": error_stats(measured, before),
         "after_in_sample": error_stats(measured, after),
         "device": describe_device(s.threads),

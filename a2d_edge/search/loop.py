@@ -351,7 +351,7 @@ class SearchLoop(TrainLoop):
                 arch["ops"],
                 self.space.ops,
                 self.model.probabilities(),
-                table.matrix_us(),
+                table.block_costs_us(),
                 table.fixed_us(),
                 cfg.latency_budget_ms * 1000,
                 lambda names: table.predict(searched_arch(self.space, names)) * 1000,

@@ -210,6 +210,20 @@ def test_drift_factor_is_the_median_ratio():
     assert drift_factor(measured, predicted) == pytest.approx(1.1)
 
 
+def test_drift_fit_hand_computed():
+    import numpy as np
+
+    from a2d_edge.hw.profile import drift_fit
+
+    predicted = np.array([100.0, 200.0, 300.0, 400.0, 500.0])
+    # a wake-up that got 30 us cheaper and ops 10% slower: 1.1 * p - 30, one outlier (x3)
+    measured = 1.1 * predicted - 30.0
+    measured[2] = 900.0
+    assert drift_fit(measured, predicted) == pytest.approx((1.1, -30.0))
+    narrow = np.array([100.0, 101.0, 102.0, 103.0])  # spans 3%: a ratio is all it can tell
+    assert drift_fit(narrow * 1.2, narrow) == pytest.approx((1.2, 0.0))
+
+
 def test_recalibrate_rescales_a_table_in_place(tmp_path, capsys):
     out = tmp_path / "t.json"
     argv = ["--backend", "torch", "--preset", "edge", "--repeats", "3", "--warmup", "1",
@@ -217,12 +231,15 @@ def test_recalibrate_rescales_a_table_in_place(tmp_path, capsys):
     assert profile_main(argv) == 0
     before = LatencyTable.load(out)
     arch = random_arch("edge", 3)
-    assert profile_main(["--recalibrate", str(out), "--archs", "3", "--repeats", "3"]) == 0
-    assert "drift factor" in capsys.readouterr().out
+    assert profile_main(["--recalibrate", str(out), "--archs", "6", "--repeats", "3"]) == 0
+    assert "median ratio" in capsys.readouterr().out
     after = LatencyTable.load(out)
     rec = after.meta["recalibration"]
-    assert rec["archs"] == 3 and rec["drift_factor"] > 0
-    assert after.predict(arch) == pytest.approx(before.predict(arch) * rec["drift_factor"])
+    assert rec["archs"] == 6 and rec["drift_factor"] > 0
+    fit = rec["drift_fit"]
+    assert after.predict(arch) == pytest.approx(
+        before.predict(arch) * fit["scale"] + fit["offset_us"] / 1000
+    )
     assert after.entries == before.entries  # only the correction moves
     assert profile_main(["--recalibrate", str(tmp_path / "nope.json")]) == 2
 
@@ -261,3 +278,60 @@ def test_judged_against_the_floor_hand_computed():
     assert v["mape_over_floor"] == pytest.approx(1.6)
     assert v["checks"] == {"kendall_tau": False, "within_10pct": False, "mape_over_floor": False}
     assert not v["meets"]
+
+
+def test_per_op_type_factors_hand_computed():
+    # conv_k3 runs at 0.8x its alone-time inside a network: (20 + 5 + 10) + 0.8 * 100 + 1
+    table = _tiny_table(Correction(1.0, 0.0, 0.0, {"conv_k3": 0.8}))
+    arch = searched_arch(TINY, ["conv_k3", "skip"])
+    assert table.weighted_us(arch) == pytest.approx(35 + 80 + 1)
+    assert table.predict(arch) == pytest.approx(0.116)
+    assert table.predict_plain(arch) == pytest.approx(0.136)  # the plain sum is untouched
+    w = torch.tensor([[1.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
+    assert float(table.expected(w)) == pytest.approx(table.predict(arch))
+    # the fastest arch by the corrected costs: a per-op term of -120 us makes conv_k3 "cheaper"
+    # than an identity skip (0.8 * 100 - 120 < 1), and minimum_ms follows the corrected model
+    odd = _tiny_table(Correction(1.0, 0.0, -120.0, {"conv_k3": 0.8}))
+    ms, ops = odd.minimum_ms()
+    assert ops == ["conv_k3", "conv_k3"] and ms == pytest.approx((35 + 2 * (80 - 120)) / 1000)
+
+
+def test_the_per_op_type_fit_recovers_its_factors():
+    import numpy as np
+
+    from a2d_edge.hw.profile import fit_correction_by_op
+
+    rng = np.random.default_rng(0)
+    sums = rng.uniform(0, 300, (30, 3))
+    n_ops = rng.integers(2, 14, 30).astype(float)
+    y = sums @ np.array([0.7, 1.2, 1.0]) - 4.0 * n_ops + 25.0
+    c = fit_correction_by_op(sums, n_ops, y, ("a", "b", "c"), ridge=1e-9)
+    assert c.op_scale == pytest.approx({"a": 0.7, "b": 1.2, "c": 1.0}, abs=1e-6)
+    assert (c.scale, c.per_op_us, c.offset_us) == pytest.approx((1.0, -4.0, 25.0), abs=1e-4)
+    unused = fit_correction_by_op(np.c_[sums[:, :2], np.zeros(30)], n_ops, y - sums[:, 2],
+                                  ("a", "b", "c"), ridge=1e-3)  # fmt: skip
+    assert unused.op_scale["c"] == pytest.approx(1.0)  # no arch used it: the ridge keeps 1
+
+
+def test_refit_chooses_on_the_held_out_half_and_keeps_the_samples(tmp_path, capsys):
+    out = tmp_path / "t.json"
+    argv = ["--backend", "torch", "--preset", "edge", "--repeats", "2", "--warmup", "1",
+            "--validate", "8", "--out", str(out), "--quiet"]  # fmt: skip
+    assert profile_main(argv) == 0
+    made = LatencyTable.load(out)
+    v = made.validation
+    assert set(v["candidates"]) == {"scale", "per-op-type"} and len(v["samples"]) == 8
+    best = min(v["candidates"], key=lambda k: v["candidates"][k]["mape_pct"])
+    assert v["correction_model"] == best and v["corrected"] == v["candidates"][best]
+    capsys.readouterr()
+    again = tmp_path / "again.json"
+    assert profile_main(["--refit", str(out), "--out", str(again)]) == 0
+    assert "correction" in capsys.readouterr().out
+    refit = LatencyTable.load(again)
+    assert refit.correction == made.correction and refit.validation["samples"] == v["samples"]
+    bare = tmp_path / "bare.json"
+    data = json.loads(out.read_text())
+    data["validation"] = {}
+    bare.write_text(json.dumps(data))
+    assert profile_main(["--refit", str(bare)]) == 2
+    assert "holds no timed archs" in capsys.readouterr().err
