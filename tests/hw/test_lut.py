@@ -226,10 +226,7 @@ def test_drift_fit_hand_computed():
 
 def test_recalibrate_rescales_a_table_in_place(tmp_path, capsys):
     out = tmp_path / "t.json"
-    argv = ["--backend", "torch", "--preset", "edge", "--repeats", "3", "--warmup", "1",
-            "--validate", "4", "--out", str(out), "--quiet"]  # fmt: skip
-    assert profile_main(argv) == 0
-    before = LatencyTable.load(out)
+    before = _profiled(out, 4)
     arch = random_arch("edge", 3)
     assert profile_main(["--recalibrate", str(out), "--archs", "6", "--repeats", "3"]) == 0
     assert "median ratio" in capsys.readouterr().out
@@ -313,12 +310,17 @@ def test_the_per_op_type_fit_recovers_its_factors():
     assert unused.op_scale["c"] == pytest.approx(1.0)  # no arch used it: the ridge keeps 1
 
 
+def _profiled(out, validate: int):  # type: ignore[no-untyped-def]
+    """A tiny torch table of the edge space (2 repeats), validated on `validate` archs."""
+    argv = ["--backend", "torch", "--preset", "edge", "--repeats", "2", "--warmup", "1",
+            "--validate", str(validate), "--out", str(out), "--quiet"]  # fmt: skip
+    assert profile_main(argv) == 0
+    return LatencyTable.load(out)
+
+
 def test_refit_chooses_on_the_held_out_half_and_keeps_the_samples(tmp_path, capsys):
     out = tmp_path / "t.json"
-    argv = ["--backend", "torch", "--preset", "edge", "--repeats", "2", "--warmup", "1",
-            "--validate", "8", "--out", str(out), "--quiet"]  # fmt: skip
-    assert profile_main(argv) == 0
-    made = LatencyTable.load(out)
+    made = _profiled(out, 8)
     v = made.validation
     assert set(v["candidates"]) == {"scale", "per-op-type"} and len(v["samples"]) == 8
     best = min(v["candidates"], key=lambda k: v["candidates"][k]["mape_pct"])
