@@ -13,10 +13,10 @@ import torch.multiprocessing as mp
 from a2d_edge.nets import build_agent, get_space, load_arch
 from a2d_edge.nets.supernet import Supernet, gumbel_weights, sample_gumbel
 from a2d_edge.rl.config import TrainConfig
-from a2d_edge.rl.objective import a2d_loss, batched_forward
 from a2d_edge.rl.rollout import Rollout
+from a2d_edge.rl.update import a2d_update
 from a2d_edge.search.cost import FlopsTable
-from a2d_edge.utils.dist import DistInfo, average_gradients
+from a2d_edge.utils.dist import DistInfo
 
 T, N, A = 5, 4, 6
 
@@ -41,30 +41,26 @@ def _rollout(cols: list[int]) -> Rollout:
 
 
 def _train_step(model, ro: Rollout, info: DistInfo) -> dict[str, torch.Tensor]:
+    """The trainer's own update (`rl.update.a2d_update`), as `TrainLoop._learn` calls it."""
     cfg = TrainConfig()
     opt = torch.optim.RMSprop(model.parameters(), lr=1e-3, alpha=0.99, eps=1e-5)
-    batched_forward(model, ro, bf16=False)
-    with torch.no_grad():
-        _, last_value = model(ro.last_obs)
-    total, _ = a2d_loss(cfg, ro, last_value, None)
-    total.backward()
-    average_gradients(model.parameters(), info)
-    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
-    opt.step()
+    a2d_update(forward=model, ro=ro, cfg=cfg, teacher=None, zero=[opt], step=[opt],
+               average=model.parameters(), clip=model.parameters(), dist=info)  # fmt: skip
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
 def _search_grads(net: Supernet, ro: Rollout, info: DistInfo) -> dict[str, torch.Tensor]:
+    """The search's update with its FLOPs cost, gradients only (nothing stepped)."""
     cfg = TrainConfig()
     noise = sample_gumbel(tuple(net.alpha.shape), generator=torch.Generator().manual_seed(7))
     weights = gumbel_weights(net.alpha, noise, 5.0, hard=False)
-    batched_forward(lambda x: net(x, weights), ro, bf16=False)
-    with torch.no_grad():
-        _, last_value = net(ro.last_obs, weights)
-    total, _ = a2d_loss(cfg, ro, last_value, None)
-    cost = 1e-3 * FlopsTable(net.space, A).expected(weights).float() / 1e6
-    (total + cost).backward()
-    average_gradients(net.parameters(), info)
+    table = FlopsTable(net.space, A)
+
+    def cost() -> dict[str, torch.Tensor]:
+        return {"cost/flops": 1e-3 * table.expected(weights).float() / 1e6}
+
+    a2d_update(forward=lambda x: net(x, weights), ro=ro, cfg=cfg, teacher=None, zero=[], step=[],
+               average=net.parameters(), clip=None, dist=info, extra=cost)  # fmt: skip
     return {n: p.grad.detach().clone() for n, p in net.named_parameters() if p.grad is not None}
 
 

@@ -26,12 +26,11 @@ from a2d_edge.rl.checkpoint import agent_from_checkpoint, load_checkpoint, save_
 from a2d_edge.rl.config import TrainConfig
 from a2d_edge.rl.distill import Teacher
 from a2d_edge.rl.evaluate import evaluate_agent
-from a2d_edge.rl.objective import a2d_loss, batched_forward
 from a2d_edge.rl.optim import make_optimizer
 from a2d_edge.rl.rollout import Rollout, RolloutCollector
 from a2d_edge.rl.schedule import lr_at
+from a2d_edge.rl.update import a2d_update
 from a2d_edge.utils.accel import (
-    autocast,
     module_device,
     resolve_device,
     resolve_precision,
@@ -40,7 +39,6 @@ from a2d_edge.utils.accel import (
 )
 from a2d_edge.utils.dist import (
     DistInfo,
-    average_gradients,
     broadcast_module,
     check_resume_world,
 )
@@ -391,18 +389,20 @@ class TrainLoop:
         )
 
     def _learn(self, ro: Rollout, bf16: bool, keep_graph: bool) -> dict[str, float]:
-        if not keep_graph:
-            batched_forward(self.model, ro, bf16)
-        with torch.no_grad(), autocast(ro.last_obs.device, bf16):
-            _, last_value = self.model(ro.last_obs)
-        total, scalars = a2d_loss(self.cfg, ro, last_value.float(), self.teacher)
-        self.optimizer.zero_grad(set_to_none=True)
-        total.backward()
-        average_gradients(self.model.parameters(), self.dist)
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.max_grad_norm)
-        self.optimizer.step()
-        scalars["grad_norm"] = float(grad_norm)
-        return scalars
+        stats = a2d_update(
+            forward=self.model,
+            ro=ro,
+            cfg=self.cfg,
+            teacher=self.teacher,
+            zero=[self.optimizer],
+            step=[self.optimizer],
+            average=self.model.parameters(),
+            clip=self.model.parameters(),
+            dist=self.dist,
+            bf16=bf16,
+            keep_graph=keep_graph,
+        )
+        return stats.scalars()
 
     def log_train(self, stats: dict[str, float]) -> None:
         scalars = dict(stats, steps_per_second=self.sps)

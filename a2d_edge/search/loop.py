@@ -24,7 +24,6 @@ from a2d_edge.nets.space import SearchSpace, get_space, searched_arch
 from a2d_edge.nets.supernet import Supernet, as_agent, gumbel_weights, sample_gumbel
 from a2d_edge.rl.checkpoint import torch_load
 from a2d_edge.rl.evaluate import evaluate_agent
-from a2d_edge.rl.objective import a2d_loss, batched_forward
 from a2d_edge.rl.optim import make_optimizer
 from a2d_edge.rl.rollout import Rollout
 from a2d_edge.rl.schedule import lr_at
@@ -36,6 +35,7 @@ from a2d_edge.rl.trainer import (
     open_logger,
     run_loop,
 )
+from a2d_edge.rl.update import a2d_update
 from a2d_edge.runtime.pacing import Pacing
 from a2d_edge.search.config import SearchConfig
 from a2d_edge.search.cost import (
@@ -48,7 +48,6 @@ from a2d_edge.search.cost import (
 from a2d_edge.utils.accel import resolve_device, resolve_precision, set_rng_state
 from a2d_edge.utils.dist import (
     DistInfo,
-    average_gradients,
     broadcast_module,
     check_resume_world,
 )
@@ -256,37 +255,44 @@ class SearchLoop(TrainLoop):
         torch.set_num_threads(cfg.learner_threads or cfg.threads)
         try:
             weights = gumbel_weights(self.model.alpha, noise, self.tau, hard)
-            batched_forward(lambda x: self.model(x, weights), ro, cfg.precision == "bf16")
-            with torch.no_grad():
-                _, last_value = self.model(ro.last_obs, acting)
-            total, scalars = a2d_loss(cfg, ro, last_value, self.teacher)
-            expected_flops = self.flops.expected(weights)
-            objective = total
-            if update_alpha:
-                objective = total + cfg.flops_weight * expected_flops.float() / 1e6
+            expected: dict[str, torch.Tensor] = {}
+
+            def cost() -> dict[str, torch.Tensor]:
+                """Eq. 9's cost of the sampled weights, on the architecture logits' steps."""
+                expected["mflops"] = self.flops.expected(weights).float() / 1e6
+                if not update_alpha:
+                    return {}
+                terms = {"cost/flops": cfg.flops_weight * expected["mflops"]}
                 if self.table is not None:
-                    expected_ms = self.table.expected(weights).float()
-                    scalars["expected_ms"] = float(expected_ms.detach())
-                    objective = objective + latency_cost(
-                        expected_ms, cfg.latency_budget_ms, cfg.latency_weight
+                    expected["ms"] = self.table.expected(weights).float()
+                    terms["cost/latency"] = latency_cost(
+                        expected["ms"], cfg.latency_budget_ms, cfg.latency_weight
                     )
-            self.optimizer.zero_grad(set_to_none=True)
-            self.a_opt.zero_grad(set_to_none=True)
-            objective.backward()
-            average_gradients(self.model.parameters(), self.dist)
-            if update_weights:
-                norm = torch.nn.utils.clip_grad_norm_(
-                    self.model.weight_parameters(), cfg.max_grad_norm
-                )
-                self.optimizer.step()
-                scalars["grad_norm"] = float(norm)
-            if update_alpha:
-                self.a_opt.step()
+                return terms
+
+            stepped = [self.optimizer] if update_weights else []
+            stats = a2d_update(
+                forward=lambda x: self.model(x, weights),
+                bootstrap=lambda x: self.model(x, acting),
+                ro=ro,
+                cfg=cfg,
+                teacher=self.teacher,
+                zero=[self.optimizer, self.a_opt],
+                step=[*stepped, self.a_opt] if update_alpha else stepped,
+                average=self.model.parameters(),
+                clip=self.model.weight_parameters() if update_weights else None,
+                dist=self.dist,
+                bf16=cfg.precision == "bf16",
+                extra=cost,
+            )
         finally:
             torch.set_num_threads(cfg.threads)
+        scalars = stats.scalars()
+        if "ms" in expected:
+            scalars["expected_ms"] = float(expected["ms"].detach())
         prefix = "" if update_weights else "alpha_step/"
         out = {prefix + k: v for k, v in scalars.items()}
-        out[prefix + "expected_mflops"] = float(expected_flops.detach()) / 1e6
+        out[prefix + "expected_mflops"] = float(expected["mflops"].detach())
         return out
 
     def evaluate(self) -> None:
