@@ -6,21 +6,21 @@ import argparse
 import dataclasses
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from a2d_edge import __version__
 from a2d_edge.config import RESUME_OVERRIDES
 from a2d_edge.errors import A2DError
+from a2d_edge.utils.cli import run_cli
 
-Handler = Callable[[argparse.Namespace], int]
 
-
-def init_from_env(device: str = "cpu"):  # type: ignore[no-untyped-def]
+def start_distributed(device: str = "cpu"):  # type: ignore[no-untyped-def]
+    """torchrun's process group for the run's device (gloo on CPU, nccl on CUDA), or none."""
     from a2d_edge.utils.accel import resolve_device
-    from a2d_edge.utils.dist import init_from_env as init
+    from a2d_edge.utils.dist import init_from_env
 
-    return init(resolve_device(device).type)
+    return init_from_env(resolve_device(device).type)
 
 
 def _start_on_main(start, out, dist):  # type: ignore[no-untyped-def]
@@ -37,7 +37,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from a2d_edge.rl.trainer import start_run, train
 
     cfg = _resolve_config(args, TrainConfig, "train")
-    dist = init_from_env(cfg.device)
+    dist = start_distributed(cfg.device)
     run_dir = args.resume or _start_on_main(lambda: start_run(cfg, args.out), args.out, dist)
     result = train(cfg, run_dir, resume=bool(args.resume), dist=dist)
     if not dist.main:
@@ -83,7 +83,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
 
     cfg = _resolve_config(args, SearchConfig, "search")
     prepare(cfg, say=False)  # bad table / infeasible budget: refused before anything is written
-    dist = init_from_env(cfg.device)
+    dist = start_distributed(cfg.device)
     run_dir = args.resume or _start_on_main(
         lambda: start_run(cfg, args.out, kind="search"), args.out, dist
     )
@@ -434,18 +434,6 @@ def _parser() -> argparse.ArgumentParser:
     v = sub.add_parser("envs", help="list the valid env ids")
     v.set_defaults(handler=_cmd_envs)
     return p
-
-
-def run_cli(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
-    args = parser.parse_args(argv)
-    handler: Handler = args.handler
-    try:
-        return handler(args)
-    except A2DError as e:
-        print(f"{parser.prog}: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -19,12 +19,35 @@ RESUME_OVERRIDES = ("threads", "learner_threads", "env_threads", "progress", "de
 
 
 def field(
-    default: Any, help: str, flag: bool = True, choices: tuple[str, ...] | None = None
+    default: Any,
+    help: str,
+    flag: bool = True,
+    choices: tuple[str, ...] | None = None,
+    low: float | None = None,
+    high: float | None = None,
+    above: float | None = None,
 ) -> Any:
-    """A dataclass field with help text; `flag=False` keeps it out of the CLI."""
-    return dataclasses.field(
-        default=default, metadata={"help": help, "flag": flag, "choices": choices}
-    )
+    """A dataclass field with help text; `flag=False` keeps it out of the CLI; a number must lie
+    in [low, high], and above `above` (strictly), where those are given."""
+    meta = {"help": help, "flag": flag, "choices": choices, "low": low, "high": high,
+            "above": above}  # fmt: skip
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def check_range(name: str, value: Any, meta: Any) -> None:
+    """One line when a number lies outside its field's range (pure)."""
+    low, high, above = meta.get("low"), meta.get("high"), meta.get("above")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return
+    bad = (low is not None and value < low) or (high is not None and value > high) or (
+        above is not None and value <= above
+    )  # fmt: skip
+    if bad:
+        parts = [f"> {above:g}" if above is not None else "", f">= {low:g}" if low is not None
+                 else "", f"<= {high:g}" if high is not None else ""]  # fmt: skip
+        raise A2DError(
+            f"setting {name!r} is {value!r}; it must be {' and '.join(p for p in parts if p)}"
+        )
 
 
 def _field_types(cls: type) -> dict[str, Any]:
@@ -110,6 +133,8 @@ def build_config(cls: type[T], *layers: dict[str, Any]) -> T:
             raise A2DError(
                 f"setting {f.name!r} is {values[f.name]!r}; choose one of {', '.join(choices)}"
             )
+        if f.name in values:
+            check_range(f.name, values[f.name], f.metadata)
     return cls(**values)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import time
@@ -24,7 +25,35 @@ from pathlib import Path
 from a2d_edge.cli import main as a2d
 from a2d_edge.errors import A2DError
 
-TABLES = Path(__file__).resolve().parents[1] / "latency_tables"
+MARK = ".a2d-demo"  # written into the demo's folder: only such a folder is ever replaced
+
+
+def shipped_tables() -> Path:
+    """Where the shipped latency tables are: $A2D_LATENCY_TABLES, else `latency_tables/` of
+    the checkout the package runs from (an editable install, as `make` makes), else
+    `./latency_tables`."""
+    env = os.environ.get("A2D_LATENCY_TABLES")
+    if env:
+        return Path(env)
+    checkout = Path(__file__).resolve().parents[1] / "latency_tables"
+    return checkout if checkout.is_dir() else Path("latency_tables")
+
+
+TABLES = shipped_tables()
+
+
+def fresh_folder(out: Path) -> None:
+    """Empty `out` for a new demo run; refuse a folder that holds anything but a past demo."""
+    legacy = (out / "search" / "search.json").is_file() and (out / "agent").is_dir()  # before MARK
+    if out.exists() and any(out.iterdir()) and not ((out / MARK).is_file() or legacy):
+        raise A2DError(
+            f"{out} exists and is not a folder a2d-demo made (no {MARK} in it): choose another "
+            "--out, or empty it yourself"
+        )
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    (out / MARK).write_text("made by python -m a2d_edge.demo; replaced by the next run\n")
 
 
 def _step(title: str) -> None:
@@ -121,9 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = Path(args.out)
     t0 = time.perf_counter()
     try:
-        if out.exists():
-            shutil.rmtree(out)  # the demo's own folder, rebuilt on every run
-        out.mkdir(parents=True)
+        fresh_folder(out)
         _step("1/5 teacher and latency table")
         tch = teacher(out, args.teacher_steps)
         lut = latency_table(out, args.hz)

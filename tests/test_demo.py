@@ -61,3 +61,26 @@ def test_another_hosts_table_is_named_and_this_host_profiled(ctl60, tmp_path, mo
     (argv,) = calls
     assert argv[argv.index("--mode") + 1] == "controller" and argv[argv.index("--hz") + 1] == "60"
     assert path.name == f"{this_host().slug}-onnxruntime-int8-edge-ctl60hz.json"
+
+
+def test_the_demo_replaces_only_a_folder_it_made(tmp_path):
+    from a2d_edge.errors import A2DError
+
+    mine = tmp_path / "demo"
+    demo.fresh_folder(mine)
+    (mine / "old.txt").write_text("a past run")
+    demo.fresh_folder(mine)  # its own folder: emptied
+    assert sorted(p.name for p in mine.iterdir()) == [demo.MARK]
+    theirs = tmp_path / "work"
+    theirs.mkdir()
+    (theirs / "thesis.tex").write_text("keep me")
+    with pytest.raises(A2DError, match="not a folder a2d-demo made"):
+        demo.fresh_folder(theirs)
+    assert (theirs / "thesis.tex").read_text() == "keep me"
+
+
+def test_shipped_tables_are_found_by_the_environment_first(tmp_path, monkeypatch):
+    monkeypatch.setenv("A2D_LATENCY_TABLES", str(tmp_path))
+    assert demo.shipped_tables() == tmp_path
+    monkeypatch.delenv("A2D_LATENCY_TABLES")
+    assert (demo.shipped_tables() / "README.md").is_file()  # the checkout's latency_tables/

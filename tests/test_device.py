@@ -15,10 +15,10 @@ from a2d_edge.utils.accel import autocast, resolve_device, rng_state, set_rng_st
 no_cuda = not torch.cuda.is_available()
 
 
-def test_auto_and_cpu_resolve_to_the_cpu_without_a_gpu() -> None:
+def test_auto_resolves_to_the_gpu_when_there_is_one_and_cpu_is_always_the_cpu() -> None:
     assert resolve_device("cpu") == torch.device("cpu")
-    if no_cuda:
-        assert resolve_device("auto") == torch.device("cpu")
+    expected = "cpu" if no_cuda else "cuda"
+    assert resolve_device("auto").type == expected
 
 
 @pytest.mark.parametrize("spec", ["tpu", "cuda:x", "metal"])
@@ -41,8 +41,12 @@ def test_cuda_without_a_gpu_is_one_line_and_writes_nothing(
 def test_cpu_helpers_are_identities() -> None:
     x = torch.arange(6, dtype=torch.uint8)
     assert to_device(x, torch.device("cpu")) is x
+    lin = torch.nn.Linear(4, 4)
+    x = torch.rand(2, 4)
     with autocast(torch.device("cpu"), enabled=False):
-        assert torch.ones(2).dtype == torch.float32
+        assert lin(x).dtype == torch.float32  # disabled: a matmul stays fp32
+    with autocast(torch.device("cpu"), enabled=True):
+        assert lin(x).dtype == torch.bfloat16  # enabled: the same matmul runs in bf16
     state = rng_state(torch.device("cpu"))
     a = torch.rand(3)
     set_rng_state(state, torch.device("cpu"))

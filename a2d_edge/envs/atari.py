@@ -87,11 +87,17 @@ class AtariSettings:
         }
 
 
-def make_vec_env(env_id: str, num_envs: int, settings: AtariSettings, num_threads: int = 1):  # type: ignore[no-untyped-def]
+SCREEN_SHAPE = (210, 160, 3)  # the emulator's RGB screen
+
+
+def make_vec_env(env_id: str, num_envs: int, settings: AtariSettings, num_threads: int = 1,  # type: ignore[no-untyped-def]
+                 screen: bool = False):  # fmt: skip
     """A `ale_py.vector_env.AtariVectorEnv` that auto-resets in the same step.
 
     Rewards come back raw: clipping (when training asks for it) is done by the caller, so raw
     episode scores can be logged. A life loss shows as `terminated` when `life_loss_terminal`.
+    `screen`: observations are the full RGB screen ([N, 1, 210, 160, 3]) instead of the
+    agent's 84x84 grayscale stack; the same seed and actions play the same game (a viewer).
     """
     from ale_py.vector_env import AtariVectorEnv
 
@@ -109,10 +115,10 @@ def make_vec_env(env_id: str, num_envs: int, settings: AtariSettings, num_thread
         life_loss_info=settings.life_loss_terminal,
         episodic_life=False,
         autoreset_mode="SameStep",
-        img_height=OBS_SHAPE[1],
-        img_width=OBS_SHAPE[2],
-        stack_num=OBS_SHAPE[0],
-        grayscale=True,
+        img_height=SCREEN_SHAPE[0] if screen else OBS_SHAPE[1],
+        img_width=SCREEN_SHAPE[1] if screen else OBS_SHAPE[2],
+        stack_num=1 if screen else OBS_SHAPE[0],
+        grayscale=not screen,
         maxpool=True,
     )
 

@@ -110,10 +110,11 @@ def _build(model, ckpt, spec, tmp: Path, calib, held_out, s: ExportSettings, env
                 fp32_ort, trt_q, held_out, s, "TensorRT INT8 (QDQ, S8S8)", exact=True
             )
         engine = f"agent-{s.tensorrt}.engine"
-        command = trtexec_command(source, engine, s.tensorrt)
+        obs_shape = tuple(int(d) for d in ckpt["obs_shape"])
+        command = trtexec_command(source, engine, s.tensorrt, obs_shape)
         tensorrt = {"precision": s.tensorrt, "onnx": source, "engine": None, "command": command}
         if tensorrt_available():
-            build_engine(tmp / source, tmp / engine, s.tensorrt)
+            build_engine(tmp / source, tmp / engine, s.tensorrt, obs_shape)
             models[f"tensorrt-{s.tensorrt}"] = tensorrt["engine"] = engine
         else:
             (tmp / "build_engine.sh").write_text(

@@ -10,21 +10,27 @@ from a2d_edge.errors import A2DError
 TRTEXEC = "/usr/src/tensorrt/bin/trtexec"  # JetPack 6.x location
 
 
-def trtexec_command(onnx_name: str, engine_name: str, precision: str) -> str:
+def trtexec_command(
+    onnx_name: str, engine_name: str, precision: str, obs_shape: tuple[int, ...]
+) -> str:
     """The command that builds the engine on the device (TensorRT 10, JetPack 6.x).
 
     fp16: `--fp16` lets TensorRT pick fp16 kernels; int8: the model already carries explicit
     Q/DQ nodes (TensorRT 10 deprecates implicit calibration), `--int8` enables those kernels and
-    `--fp16` the layers left unquantised. Batch 1, the shape the control loop runs.
+    `--fp16` the layers left unquantised. Batch 1 of the agent's `obs_shape` (its checkpoint's),
+    the shape the control loop runs.
     """
     flags = {"fp16": "--fp16", "int8": "--int8 --fp16"}[precision]
+    shape = "x".join(str(d) for d in (1, *obs_shape))
     return (
         f"{TRTEXEC} --onnx={onnx_name} --saveEngine={engine_name} {flags} "
-        "--shapes=frames:1x4x84x84 --skipInference"
+        f"--shapes=frames:{shape} --skipInference"
     )
 
 
-def build_engine(onnx_path: Path, engine_path: Path, precision: str) -> None:
+def build_engine(
+    onnx_path: Path, engine_path: Path, precision: str, obs_shape: tuple[int, ...]
+) -> None:
     """Build and serialise an engine with the TensorRT Python API (lazy import)."""
     try:
         import tensorrt as trt
@@ -41,7 +47,7 @@ def build_engine(onnx_path: Path, engine_path: Path, precision: str) -> None:
     if precision == "int8":
         config.set_flag(trt.BuilderFlag.INT8)
     profile = builder.create_optimization_profile()
-    profile.set_shape("frames", (1, 4, 84, 84), (1, 4, 84, 84), (16, 4, 84, 84))
+    profile.set_shape("frames", (1, *obs_shape), (1, *obs_shape), (16, *obs_shape))
     config.add_optimization_profile(profile)
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:

@@ -1,8 +1,8 @@
 """Hardware cost: FLOPs (fvcore-verified) and measured latency tables.
 
 `a2d_edge.hw.LatencyTable` is the documented entry point (`LatencyTable.load(path).predict(arch)`
--> ms at batch 1); it is imported on first use, so the profiler's torch-free parts (timing,
-parsing) do not pull in torch through this package.
+-> ms at batch 1), imported on first use. The tables, the profiler and its timing need torch
+(they build each op as a torch module); what a device needs to run an agent is in `runtime/`.
 """
 
 from __future__ import annotations

@@ -74,7 +74,8 @@ def _run(args: argparse.Namespace) -> int:
         raise A2DError("--int8-recipe is for --precision int8")
     settings = ProfileSettings(
         backend, args.precision, args.threads, args.mode, args.repeats, args.warmup,
-        int8_recipe=args.int8_recipe or "", pacing=Pacing(args.hz, args.spin_ms, args.prewarm),
+        n_actions=args.actions, int8_recipe=args.int8_recipe or "",
+        pacing=Pacing(args.hz, args.spin_ms, args.prewarm),
     )  # fmt: skip
     if args.out:
         out = Path(args.out)
@@ -130,6 +131,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", default="edge", choices=["paper", "edge"])
     p.add_argument("--threads", type=int, default=1, help="intra-op threads (recorded)")
     p.add_argument(
+        "--actions", type=int, default=6, help="actions of the head timed (Pong's 6; recorded)"
+    )
+    p.add_argument(
         "--mode",
         default="warm",
         choices=["warm", "in-loop", "controller"],
@@ -177,7 +181,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from a2d_edge.cli import run_cli
+    from a2d_edge.utils.cli import run_cli
 
     p = parser()
     p.set_defaults(handler=_run)

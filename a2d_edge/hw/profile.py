@@ -11,7 +11,6 @@ error of both predictions on the other half.
 
 from __future__ import annotations
 
-import random
 import re
 import time
 from collections.abc import Callable
@@ -22,13 +21,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from a2d_edge.envs.atari import OBS_SHAPE
 from a2d_edge.errors import A2DError
 from a2d_edge.hw.backends import Backend
 from a2d_edge.hw.lut import MODES, SCHEMA, Correction, LatencyTable, OpKey, Timing
 from a2d_edge.hw.timing import Runner, control_loop_work, parse_samples, time_interleaved
 from a2d_edge.nets import build_agent, searched_arch
 from a2d_edge.nets.ops import OPS, ConvBNReLU
-from a2d_edge.nets.space import SearchSpace
+from a2d_edge.nets.space import SearchSpace, random_archs
 from a2d_edge.runtime.pacing import Pacing
 from a2d_edge.utils.device import describe_host
 
@@ -126,8 +126,8 @@ class ProfileSettings:
     mode: str = "warm"
     repeats: int = 200
     warmup: int = 20
-    n_actions: int = 6
-    input_hw: tuple[int, int] = (84, 84)
+    n_actions: int = 6  # the head's actions (Pong's 6; a2d-profile --actions)
+    input_hw: tuple[int, int] = (OBS_SHAPE[1], OBS_SHAPE[2])  # the env's frames
     int8_recipe: str = ""  # "": the export's recipe for this host (int8 only)
     pacing: Pacing = field(default_factory=Pacing)  # controller mode: a2d run's rate and wait
 
@@ -283,12 +283,6 @@ def measure_archs(
     parts = {i: Part(build_agent(a, s.n_actions).eval(), example) for i, a in enumerate(archs)}
     timings = measure(parts, s)
     return np.array([timings[i].p50_us for i in range(len(archs))])
-
-
-def random_archs(space: SearchSpace, n: int, seed: int) -> list[dict[str, Any]]:
-    rng = random.Random(seed)
-    return [searched_arch(space, [rng.choice(space.ops) for _ in range(space.n_blocks)])
-            for _ in range(n)]  # fmt: skip
 
 
 def varied_archs(space: SearchSpace, n: int, seed: int) -> list[dict[str, Any]]:
@@ -462,4 +456,12 @@ def recalibrate(table: LatencyTable, n: int, s: ProfileSettings, seed: int = 1) 
     return record
 
 
-__all__ = ["SCHEMA", "ProfileSettings", "profile_space", "recalibrate", "settings_for", "validate"]
+__all__ = [
+    "SCHEMA",
+    "ProfileSettings",
+    "profile_space",
+    "random_archs",
+    "recalibrate",
+    "settings_for",
+    "validate",
+]

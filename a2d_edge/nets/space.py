@@ -139,11 +139,18 @@ def searched_arch(space: SearchSpace, ops: list[str]) -> Arch:
     return arch
 
 
-def random_arch(preset: str, seed: int) -> Arch:
-    """A valid arch.json of `preset`, each block's op drawn uniformly (deterministic in seed)."""
-    space = get_space(preset)
-    rng = random.Random(seed)
+def random_arch(preset: str | SearchSpace, seed: int = 0, rng: random.Random | None = None) -> Arch:
+    """A valid arch.json of `preset` (a name or a space), each block's op drawn uniformly by
+    `rng` (default: a generator seeded with `seed`, so the arch is deterministic in it)."""
+    space = get_space(preset) if isinstance(preset, str) else preset
+    rng = rng or random.Random(seed)
     return searched_arch(space, [rng.choice(space.ops) for _ in range(space.n_blocks)])
+
+
+def random_archs(space: SearchSpace, n: int, seed: int) -> list[Arch]:
+    """n archs drawn one after the other from one generator seeded with `seed`."""
+    rng = random.Random(seed)
+    return [random_arch(space, rng=rng) for _ in range(n)]
 
 
 class SearchedNet(nn.Module):

@@ -104,11 +104,6 @@ class Supernet(nn.Module):
     def probabilities(self) -> torch.Tensor:
         return F.softmax(self.alpha.detach(), dim=-1)
 
-    def argmax_weights(self) -> torch.Tensor:
-        """One-hot weights of the derived (argmax) architecture, without gradient."""
-        probs = self.probabilities()
-        return torch.zeros_like(probs).scatter_(-1, probs.argmax(-1, keepdim=True), 1.0)
-
     def derive(self) -> Arch:
         """The argmax architecture as an arch.json that `build_agent` turns into a plain net."""
         index = self.probabilities().argmax(-1).tolist()

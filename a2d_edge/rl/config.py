@@ -12,24 +12,26 @@ from a2d_edge.envs.atari import AtariSettings
 class TrainConfig:
     env: str = field("ALE/Pong-v5", "ALE env id (a2d envs lists them)")
     arch: str = field("nature", "nature | resnet14|20|38|74 | path to an arch.json")
-    num_envs: int = field(16, "parallel environments")
-    steps: int = field(30_000_000, "agent steps in total (each env step of each env counts one)")
-    seed: int = field(0, "seed of torch and of the envs")
-    rollout: int = field(5, "rollout length L (n of the n-step return)")
-    gamma: float = field(0.99, "discount factor")
-    lr: float = field(1e-3, "RMSProp learning rate, constant for --lr-constant-steps")
-    lr_final: float = field(1e-4, "learning rate reached linearly at the last step")
-    lr_constant_steps: int = field(10_000_000, "steps at the initial learning rate")
+    num_envs: int = field(16, "parallel environments", low=1)
+    steps: int = field(
+        30_000_000, "agent steps in total (each env step of each env counts one)", low=1
+    )
+    seed: int = field(0, "seed of torch and of the envs", low=0)
+    rollout: int = field(5, "rollout length L (n of the n-step return)", low=1)
+    gamma: float = field(0.99, "discount factor", low=0, high=1)
+    lr: float = field(1e-3, "RMSProp learning rate, constant for --lr-constant-steps", low=0)
+    lr_final: float = field(1e-4, "learning rate reached linearly at the last step", low=0)
+    lr_constant_steps: int = field(10_000_000, "steps at the initial learning rate", low=0)
     optimizer: str = field(
         "rmsprop-tf",
         "rmsprop-tf: RMSProp as TensorFlow/the A2C papers define it (eps inside the root); "
-        "rmsprop: torch.optim.RMSprop (did not learn Pong in 2 M steps)",
+        "rmsprop: torch.optim.RMSprop (eps outside the root, a different step size early on)",
         choices=("rmsprop-tf", "rmsprop"),
     )
-    rmsprop_alpha: float = field(0.99, "RMSProp smoothing constant")
-    rmsprop_eps: float = field(1e-5, "RMSProp epsilon")
-    ent_coef: float = field(1e-2, "entropy weight a1 (Eq. 8)")
-    value_coef: float = field(1.0, "critic loss weight (Eq. 8 uses 1 with the 1/2 in Eq. 5)")
+    rmsprop_alpha: float = field(0.99, "RMSProp smoothing constant", low=0, high=1)
+    rmsprop_eps: float = field(1e-5, "RMSProp epsilon", above=0)
+    ent_coef: float = field(1e-2, "entropy weight a1 (Eq. 8)", low=0)
+    value_coef: float = field(1.0, "critic loss weight (Eq. 8 uses 1 with the 1/2 in Eq. 5)", low=0)
     init: str = field(
         "",
         "start from this agent's weights and optimizer statistics (path or zoo:NAME) with a "
@@ -41,27 +43,32 @@ class TrainConfig:
         "none | actor | actor-reuse-critic | actor-critic (auto: actor-critic with a teacher)",
         choices=("auto", "none", "actor", "actor-reuse-critic", "actor-critic"),
     )
-    distill_actor_weight: float = field(1e-1, "a2: weight of KL(teacher || student) (Eq. 8)")
-    distill_critic_weight: float = field(1e-3, "a3: weight of 1/2 (V_s - V_t)^2 (Eq. 8)")
-    max_grad_norm: float = field(0.5, "gradient-norm clip")
+    distill_actor_weight: float = field(1e-1, "a2: weight of KL(teacher || student) (Eq. 8)", low=0)
+    distill_critic_weight: float = field(1e-3, "a3: weight of 1/2 (V_s - V_t)^2 (Eq. 8)", low=0)
+    max_grad_norm: float = field(0.5, "gradient-norm clip", above=0)
     advantage: str = field("nstep", "nstep returns, or td0 (Eq. 4)", choices=("nstep", "td0"))
     reward_clip: bool = field(True, "clip training rewards to [-1, 1]")
     life_loss_terminal: bool = field(True, "treat a life loss as terminal during training")
-    sticky: float = field(0.0, "repeat-action probability (ALE v5 default 0.25; paper 0)")
-    noop_max: int = field(30, "up to this many no-ops at episode start")
+    sticky: float = field(
+        0.0, "repeat-action probability (ALE v5 default 0.25; paper 0)", low=0, high=1
+    )
+    noop_max: int = field(30, "up to this many no-ops at episode start", low=0)
     device: str = field(
         "auto",
         "where the network runs: auto (CUDA when torch sees a GPU, else CPU), cpu, cuda, "
         "cuda:N; the envs always step on the CPU",
     )
-    threads: int = field(1, "torch threads while stepping envs (the env threads need a core)")
+    threads: int = field(
+        1, "torch threads while stepping envs (the env threads need a core)", low=1
+    )
     learner_threads: int = field(
         0,
-        "torch threads for the update, while the envs idle (0: same as --threads); 2 was "
-        "faster on an idle 2-core machine but collapses when another process holds a core",
+        "torch threads for the update, while the envs idle (0: same as --threads); more "
+        "threads than the cores left free by other processes slow the update down",
+        low=0,
     )
-    env_threads: int = field(1, "threads of each C++ vector env")
-    env_groups: int = field(2, "env groups stepped while the net works on another group")
+    env_threads: int = field(1, "threads of each C++ vector env", low=1)
+    env_groups: int = field(2, "env groups stepped while the net works on another group", low=1)
     precision: str = field(
         "auto",
         "network math: auto (bf16 autocast where bf16 is native: a GPU, or a CPU with "
@@ -77,10 +84,10 @@ class TrainConfig:
         choices=("batched", "keep-graph", "pipelined"),
     )
     channels_last: bool = field(True, "channels-last memory format for the convs")
-    eval_every: int = field(250_000, "steps between evaluations (0: none)")
-    eval_episodes: int = field(10, "episodes per periodic evaluation")
-    checkpoint_every: int = field(100_000, "steps between checkpoints")
-    log_every: int = field(10_000, "steps between logged training scalars")
+    eval_every: int = field(250_000, "steps between evaluations (0: none)", low=0)
+    eval_episodes: int = field(10, "episodes per periodic evaluation", low=1)
+    checkpoint_every: int = field(100_000, "steps between checkpoints", low=1)
+    log_every: int = field(10_000, "steps between logged training scalars", low=1)
     progress: bool = field(True, "show a progress bar")
 
     def distill_mode(self) -> str:

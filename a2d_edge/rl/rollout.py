@@ -70,6 +70,7 @@ class RolloutCollector:
         self.sizes = split_sizes(num_envs, groups)
         self.envs = [make_vec_env(env_id, n, settings, env_threads) for n in self.sizes]
         self.n_actions = int(self.envs[0].single_action_space.n)
+        self.obs_shape = tuple(int(d) for d in self.envs[0].single_observation_space.shape)
         self.clip = settings.reward_clipping
         self.channels_last = channels_last
         self.tracker = EpisodeTracker(num_envs)

@@ -440,7 +440,7 @@ class TrainLoop:
             {
                 **self.loop_checkpoint(),
                 "arch": self.arch,
-                "obs_shape": [4, 84, 84],
+                "obs_shape": list(self.collector.obs_shape),
                 "atari": cfg.atari().to_dict(),
                 "teacher": self.teacher.source if self.teacher else "",
                 "distill": cfg.distill_mode(),

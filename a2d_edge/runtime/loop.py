@@ -131,12 +131,18 @@ def run_agent(
         if policy is None:
             policy, what = load_policy(bundle, spec)
         env = make_vec_env(env_id, 1, _settings(bundle))
+        # the recording shows the game's RGB screen: a second env, same seed, same actions
+        viewer = (
+            make_vec_env(env_id, 1, _settings(bundle), screen=True) if settings.record else None
+        )
         try:
-            _loop(env, policy, settings, stats, frames, sleep)
+            _loop(env, policy, settings, stats, frames, sleep, viewer)
         except KeyboardInterrupt:
             interrupted = True
         finally:
             env.close()
+            if viewer is not None:
+                viewer.close()
     report = _report(bundle, env_id, settings, spec, what, stats, interrupted)
     report["warnings"] = warnings
     if prediction is not None:
@@ -151,10 +157,12 @@ def run_agent(
 
 
 def _loop(env, policy: Policy, s: RunSettings, stats: Stats, frames: list[np.ndarray],  # type: ignore[no-untyped-def]
-          sleep: Callable[[float], None]) -> None:  # fmt: skip
+          sleep: Callable[[float], None], viewer=None) -> None:  # fmt: skip
     rng = random.Random(s.seed)
     act = np.zeros(1, dtype=np.int32)  # the env's action buffer, reused every step
     obs, info = env.reset(seed=s.seed)
+    if viewer is not None:
+        frames.append(viewer.reset(seed=s.seed)[0][0, -1].copy())
     tracker = EpisodeTracker(1)
     tracker.reset(info["episode_frame_number"])
     period_ns = int(1e9 / s.hz) if s.hz > 0 else 0
@@ -197,8 +205,8 @@ def _loop(env, policy: Policy, s: RunSettings, stats: Stats, frames: list[np.nda
         for _, score, _ in tracker.update(reward.astype(np.float64), term | trunc,
                                           info["episode_frame_number"]):  # fmt: skip
             stats.scores.append(score)
-        if s.record:
-            frames.append(obs[0, -1].copy())
+        if viewer is not None:  # outside the timed parts: the step above is already applied
+            frames.append(viewer.step(act)[0][0, -1].copy())
         if s.status and t_applied - last_status > 250_000_000:
             last_status = t_applied
             _status(stats, tracker)
@@ -292,9 +300,11 @@ def judge_prediction(prediction: dict[str, Any], inference_us: dict[str, float])
 
 
 def write_recording(path: str, frames: list[np.ndarray], fps: float) -> str:
-    """The agent's view (last grayscale frame of each observation, upscaled 3x) as a GIF or,
-    with imageio-ffmpeg installed, an MP4."""
-    scaled = [np.kron(f, np.ones((3, 3), dtype=np.uint8)) for f in frames]
+    """The game as a person sees it (the emulator's RGB screen, 2x; grayscale frames 3x) as a
+    GIF or, with imageio-ffmpeg installed, an MP4."""
+    k = 2 if frames[0].ndim == 3 else 3
+    block = np.ones((k, k, 1) if frames[0].ndim == 3 else (k, k), dtype=np.uint8)
+    scaled = [np.kron(f, block) for f in frames]
     if path.endswith(".gif"):
         from PIL import Image
 

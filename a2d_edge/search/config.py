@@ -10,7 +10,7 @@ from a2d_edge.rl.config import TrainConfig
 
 @dataclass(frozen=True)
 class SearchConfig(TrainConfig):
-    steps: int = field(20_000_000, "agent steps of the search (paper: 2e7)")
+    steps: int = field(20_000_000, "agent steps of the search (paper: 2e7)", low=1)
     preset: str = field("paper", "search-space preset", choices=("paper", "edge"))
     mode: str = field(
         "soft",
@@ -23,18 +23,21 @@ class SearchConfig(TrainConfig):
         "on a separate rollout (DARTS-style, the Fig. 2 comparison)",
         choices=("one-level", "bi-level"),
     )
-    tau: float = field(5.0, "initial Gumbel-softmax temperature")
-    tau_decay: float = field(0.98, "temperature factor applied every --tau-every steps")
-    tau_every: int = field(100_000, "steps between temperature decays")
-    alpha_lr: float = field(1e-3, "Adam learning rate of the architecture logits")
-    alpha_beta1: float = field(0.9, "Adam beta1 of the architecture logits")
+    tau: float = field(5.0, "initial Gumbel-softmax temperature", above=0)
+    tau_decay: float = field(
+        0.98, "temperature factor applied every --tau-every steps", above=0, high=1
+    )
+    tau_every: int = field(100_000, "steps between temperature decays", low=1)
+    alpha_lr: float = field(1e-3, "Adam learning rate of the architecture logits", above=0)
+    alpha_beta1: float = field(0.9, "Adam beta1 of the architecture logits", low=0, high=1)
     alpha_warmup: int = field(
         0,
         "agent steps in which only the weights train and the architecture logits stay put "
         "(ops sampled uniformly, so each one learns before the cost and the score judge it; "
         "FBNet / ProxylessNAS warm up). 0: alphas move from the first step (paper)",
+        low=0,
     )
-    flops_weight: float = field(1e-3, "lambda: cost per expected MFLOP (Eq. 9)")
+    flops_weight: float = field(1e-3, "lambda: cost per expected MFLOP (Eq. 9)", low=0)
     lut: str = field(
         "",
         "latency table of the target device (a2d-profile); the table beside it timed the way "
@@ -42,11 +45,11 @@ class SearchConfig(TrainConfig):
         "else the in-loop twin (-inloop)",
     )
     run_hz: float = field(
-        15.0, "control rate the agent will run at (a2d run --hz; 0: free-running)"
+        15.0, "control rate the agent will run at (a2d run --hz; 0: free-running)", low=0
     )
-    run_spin_ms: float = field(0.0, "a2d run --spin-ms the agent will run with")
+    run_spin_ms: float = field(0.0, "a2d run --spin-ms the agent will run with", low=0)
     run_prewarm: bool = field(False, "whether the agent will run with a2d run --prewarm")
-    latency_budget_ms: float = field(0.0, "latency budget by the table (0: no budget)")
+    latency_budget_ms: float = field(0.0, "latency budget by the table (0: no budget)", low=0)
     latency_weight: float = field(
-        1.0, "weight of the latency cost: of max(0, E[lat]/budget - 1), or of E[lat] in ms"
+        1.0, "weight of the latency cost: of max(0, E[lat]/budget - 1), or of E[lat] in ms", low=0
     )

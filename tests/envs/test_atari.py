@@ -108,3 +108,31 @@ def test_eval_protocol_plays_exactly_n_whole_games():
     assert all(s == -21.0 for s in res.scores)  # a NOOP paddle loses every point
     assert {c[0] for c in calls} == {2, 1}  # two waves: 2 envs then 1
     assert res.to_dict()["episodes"] == 3
+
+
+def test_a_screen_viewer_plays_the_same_game_as_the_agents_env():
+    """The RGB-screen env that `a2d run --record` steps beside the agent's: same seed, same
+    actions, the same rewards and episode ends, frame for frame."""
+    import numpy as np
+
+    from a2d_edge.envs import AtariSettings, make_vec_env
+    from a2d_edge.envs.atari import SCREEN_SHAPE
+
+    settings = AtariSettings()
+    agent, viewer = (make_vec_env("ALE/Breakout-v5", 1, settings, screen=s) for s in (False, True))
+    try:
+        agent.reset(seed=3)
+        screen, _ = viewer.reset(seed=3)
+        assert screen.shape == (1, 1, *SCREEN_SHAPE) and screen.dtype == np.uint8
+        rng = np.random.default_rng(0)
+        events = 0
+        for _ in range(600):
+            act = rng.integers(0, 4, 1).astype(np.int32)
+            _, r1, t1, u1, _ = agent.step(act)
+            _, r2, t2, u2, _ = viewer.step(act)
+            assert (r1 == r2).all() and (t1 == t2).all() and (u1 == u2).all()
+            events += int(r1.sum() != 0) + int(t1.any())
+        assert events >= 3  # bricks hit and lives lost: the two games really did the same
+    finally:
+        agent.close()
+        viewer.close()

@@ -39,6 +39,7 @@ def test_trtexec_command_written_without_tensorrt(bundle):
     assert m["tensorrt"]["engine"] is None
     script = (bundle / "build_engine.sh").read_text()
     assert "trtexec --onnx=agent-fp32.onnx --saveEngine=agent-fp16.engine --fp16" in script
+    assert "--shapes=frames:1x4x84x84" in script  # batch 1 of the checkpoint's obs_shape
     assert "build_engine.sh" in m["files"]
 
 

@@ -246,7 +246,8 @@ def test_the_documented_entry_point_loads_a_shipped_table():
 
     path = "latency_tables/amd-epyc-2c-avx512vnni-bf16-onnxruntime-int8-edge-inloop.json"
     table = a2d_edge.hw.LatencyTable.load(path)
-    assert table is not None and a2d_edge.hw.LatencyTable is LatencyTable
+    assert isinstance(table, LatencyTable) and a2d_edge.hw.LatencyTable is LatencyTable
+    assert table.device["slug"] == "amd-epyc-2c-avx512vnni-bf16" and len(table.entries) == 45
     ms = table.predict(random_arch("edge", 0))
     assert isinstance(ms, float) and 0.0 < ms < 100.0
     with pytest.raises(AttributeError):
