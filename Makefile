@@ -13,11 +13,11 @@ $(PY):
 # A CPU torch first (a plain `torch` requirement would pull a multi-GB CUDA build).
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q $(TORCH)
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -e ".[train,dev]"
 	touch $(STAMP)
 
 $(BENCH): $(STAMP)
-	$(PY) -m pip install -q -e ".[dev,bench]"
+	$(PY) -m pip install -q -e ".[train,dev,bench]"
 	touch $(BENCH)
 
 bench-deps: $(BENCH)
