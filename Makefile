@@ -29,8 +29,8 @@ demo: $(STAMP)
 	$(PY) -m a2d_edge.demo
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check a2d_edge tests benchmarks
-	$(VENV)/bin/ruff format --check a2d_edge tests benchmarks
+	$(VENV)/bin/ruff check a2d_edge tests benchmarks tools
+	$(VENV)/bin/ruff format --check a2d_edge tests benchmarks tools
 	$(VENV)/bin/mypy
 
 clean:

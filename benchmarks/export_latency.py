@@ -9,7 +9,7 @@ its greedy-action agreement with fp32 on held-out frames is shown.
 
     python benchmarks/export_latency.py --repeats 2000 [--checkpoint runs/pong-nature/agent.pt]
 
-INT8 above is the recipe the export picks for this host's ISA (`export.quantize.recipe_for`).
+INT8 above is the recipe the export picks for this host's ISA (`compile.quantize.recipe_for`).
 `--recipes` then times every ORT recipe's rewritten model in the same interleaved run and
 prints its latency and greedy agreement with fp32: computed by this host's own int8 kernels
 (what runs here) and in exact arithmetic (the QDQ graph as written: what a CPU whose int8
@@ -86,10 +86,10 @@ def main() -> None:
     )
     args = p.parse_args()
 
+    from a2d_edge.compile.int8_graph import rewrite_int8
+    from a2d_edge.compile.quantize import RECIPES, quantize_int8, recipe_for
     from a2d_edge.export.frames import gather_frames
-    from a2d_edge.export.int8_graph import rewrite_int8
     from a2d_edge.export.onnx_export import compare, export_onnx, ort_predict
-    from a2d_edge.export.quantize import RECIPES, quantize_int8, recipe_for
     from a2d_edge.hw.timing import parse_samples, time_interleaved
     from a2d_edge.runtime.backends import ort_session
 

@@ -13,10 +13,19 @@ from pathlib import Path
 from typing import Any
 
 from a2d_edge import __version__
+from a2d_edge.compile.int8_graph import rewrite_int8
+from a2d_edge.compile.quantize import (
+    RECIPES,
+    TARGET_RECIPES,
+    Int8Recipe,
+    get_recipe,
+    quantize_int8,
+    resolve_target,
+)
+from a2d_edge.compile.tensorrt import build_engine, tensorrt_available, trtexec_command
 from a2d_edge.envs import AtariSettings, action_meanings
 from a2d_edge.errors import A2DError
 from a2d_edge.export.frames import gather_frames
-from a2d_edge.export.int8_graph import rewrite_int8
 from a2d_edge.export.onnx_export import (
     OPSET,
     TIE_MARGIN,
@@ -25,15 +34,6 @@ from a2d_edge.export.onnx_export import (
     ort_predict,
     torch_predict,
 )
-from a2d_edge.export.quantize import (
-    RECIPES,
-    TARGET_RECIPES,
-    Int8Recipe,
-    get_recipe,
-    quantize_int8,
-    resolve_target,
-)
-from a2d_edge.export.tensorrt import build_engine, tensorrt_available, trtexec_command
 from a2d_edge.rl.checkpoint import load_agent, resolve_checkpoint
 from a2d_edge.runtime.bundle import sha256, write_manifest
 from a2d_edge.utils.device import describe_host

@@ -2,43 +2,26 @@
 
 from __future__ import annotations
 
-import io
-import warnings
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 
+from a2d_edge.compile.onnx import OPSET, to_onnx
+from a2d_edge.envs.atari import OBS_SHAPE
 from a2d_edge.nets import ActorCritic
 
-OPSET = 18
+__all__ = ["OPSET", "compare", "export_onnx", "ort_predict", "policy_agreement", "torch_predict"]
+
 Predict = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
-def export_onnx(model: ActorCritic, obs_shape: tuple[int, ...] = (4, 84, 84)) -> bytes:
+def export_onnx(model: ActorCritic, obs_shape: tuple[int, ...] = OBS_SHAPE) -> bytes:
     """uint8 `frames` [N, C, H, W] in (scaling inside the graph), `logits` and `value` out,
-    dynamic batch; checked with onnx.checker."""
-    import onnx
-
-    model = model.eval()
+    dynamic batch (`compile.onnx.to_onnx`, which the profiler's whole-arch timings use too)."""
     example = torch.zeros((1, *obs_shape), dtype=torch.uint8)
-    buf = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            model,
-            (example,),
-            buf,  # type: ignore[arg-type]
-            input_names=["frames"],
-            output_names=["logits", "value"],
-            dynamic_axes={"frames": {0: "batch"}, "logits": {0: "batch"}, "value": {0: "batch"}},
-            opset_version=OPSET,
-            dynamo=False,
-        )
-    data = buf.getvalue()
-    onnx.checker.check_model(onnx.load_from_string(data))
-    return data
+    return to_onnx(model, example, "frames", ["logits", "value"], dynamic_batch=True)
 
 
 def torch_predict(model: ActorCritic) -> Predict:
@@ -53,7 +36,7 @@ def torch_predict(model: ActorCritic) -> Predict:
 def ort_predict(model: bytes, threads: int = 1, exact: bool = False) -> Predict:
     """Logits and values by ONNX Runtime on this CPU; `exact`: a QDQ model's arithmetic as
     written (fp32 between Q/DQ, what int8 kernels summing in int32 compute), not this CPU's
-    own int8 kernels (which may saturate: `export.quantize`)."""
+    own int8 kernels (which may saturate: `compile.quantize`)."""
     from a2d_edge.runtime.backends import ort_session
 
     sess = ort_session(model, threads, optimize=not exact)

@@ -3,15 +3,13 @@ the target, and (in timing.py) parse the samples. Heavy imports live inside the 
 
 - `torch`: eager PyTorch on the CPU (or CUDA), inference mode.
 - `onnxruntime`: ONNX export + ORT CPU EP, all graph optimisations (BatchNorm folded), fp32 or
-  INT8 (static QDQ by the export's recipe for this host's ISA, `export.quantize`).
+  INT8 (static QDQ by the export's recipe for this host's ISA, `compile.quantize`).
 - `tensorrt`: ONNX -> TensorRT engine (fp16 / int8) on an NVIDIA GPU or Jetson.
 """
 
 from __future__ import annotations
 
-import io
 import platform
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -33,19 +31,11 @@ class Backend:
 
 
 def onnx_bytes(module: nn.Module, example: torch.Tensor) -> bytes:
-    """ONNX (opset 17, legacy exporter: no onnxscript needed, one self-contained file)."""
-    buf = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            module.eval(),
-            (example,),
-            buf,  # type: ignore[arg-type]
-            input_names=["x"],
-            opset_version=17,
-            dynamo=False,
-        )
-    return buf.getvalue()
+    """One part as its own ONNX graph (input `x`, static batch 1): `compile.onnx.to_onnx`,
+    the exporter's own path."""
+    from a2d_edge.compile.onnx import to_onnx
+
+    return to_onnx(module, example, input_name="x")
 
 
 def _torch_load(
@@ -74,9 +64,9 @@ def random_calibration(example: torch.Tensor, samples: int = 16) -> np.ndarray:
 
 
 def quantize_qdq(model: bytes, example: torch.Tensor, recipe: str = "") -> bytes:
-    """The export's own INT8 recipe (export/quantize.py; "": the one for this host), so tables
+    """The export's own INT8 recipe (compile/quantize.py; "": the one for this host), so tables
     time what ships."""
-    from a2d_edge.export.quantize import quantize_int8, recipe_for
+    from a2d_edge.compile.quantize import quantize_int8, recipe_for
 
     chosen = recipe or recipe_for("host").name
     return quantize_int8(model, random_calibration(example), chosen, input_name="x")
@@ -113,23 +103,14 @@ def _trt_load(
         ) from None
     if not torch.cuda.is_available():
         raise A2DError("the tensorrt backend needs a CUDA device")
+    from a2d_edge.compile.tensorrt import build_serialized
+
     model = onnx_bytes(module, example)
     if precision == "int8":
         model = quantize_qdq(model, example, "tensorrt")  # explicit Q/DQ: TensorRT 10's path
     logger = trt.Logger(trt.Logger.WARNING)
-    builder = trt.Builder(logger)
-    network = builder.create_network(0)
-    parser = trt.OnnxParser(network, logger)
-    if not parser.parse(model):
-        raise A2DError(f"TensorRT could not parse the ONNX graph: {parser.get_error(0)}")
-    config = builder.create_builder_config()
-    if precision == "fp16":
-        config.set_flag(trt.BuilderFlag.FP16)
-    elif precision == "int8":
-        config.set_flag(trt.BuilderFlag.INT8)
-    engine = trt.Runtime(logger).deserialize_cuda_engine(
-        builder.build_serialized_network(network, config)
-    )
+    shape = tuple(example.shape[1:])
+    engine = trt.Runtime(logger).deserialize_cuda_engine(build_serialized(model, precision, shape))
     context = engine.create_execution_context()
     tensors = {}
     for i in range(engine.num_io_tensors):

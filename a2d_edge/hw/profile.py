@@ -113,7 +113,7 @@ def device_slug(device: dict[str, Any], backend: str = "onnxruntime") -> str:
 
 def default_recipe(backend: str) -> str:
     """The INT8 recipe the export uses for this host (tables time what ships)."""
-    from a2d_edge.export.quantize import recipe_for
+    from a2d_edge.compile.quantize import recipe_for
 
     return "tensorrt" if backend == "tensorrt" else recipe_for("host").name
 

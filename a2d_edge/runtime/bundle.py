@@ -51,7 +51,7 @@ class Bundle:
 
 def int8_host_warning(bundle: Bundle, model_key: str) -> str | None:
     """One line when the bundle's ORT INT8 model runs on a host whose ISA is not the one it
-    was verified for (its int8 kernels may compute otherwise here: `export.quantize`)."""
+    was verified for (its int8 kernels may compute otherwise here: `compile.quantize`)."""
     from a2d_edge.utils.fingerprint import INT8_TARGETS, int8_target, isa_words, this_host
 
     if model_key != "int8":

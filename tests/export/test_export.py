@@ -136,7 +136,7 @@ def test_policy_agreement_hand_computed():
 
 
 def test_the_manifest_records_the_recipe_and_the_host_it_was_verified_on(bundle):
-    from a2d_edge.export.quantize import recipe_for
+    from a2d_edge.compile.quantize import recipe_for
     from a2d_edge.utils.fingerprint import int8_target, this_host
 
     g = load_bundle(bundle).manifest["int8_graph"]
@@ -159,7 +159,7 @@ def test_the_manifest_records_the_recipe_and_the_host_it_was_verified_on(bundle)
     ],
 )
 def test_the_recipe_follows_the_isa(isa, target, recipe):
-    from a2d_edge.export.quantize import recipe_for
+    from a2d_edge.compile.quantize import recipe_for
     from a2d_edge.utils.fingerprint import int8_target
 
     assert int8_target({"machine": "x86_64", "isa": isa}) == target

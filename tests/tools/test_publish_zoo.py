@@ -7,7 +7,7 @@ import torch
 
 from a2d_edge.errors import A2DError
 from a2d_edge.rl.checkpoint import load_agent, load_checkpoint
-from a2d_edge.zoo.publish import publish
+from tools.publish_zoo import publish
 
 
 def test_publish_writes_fp16_weights_and_a_card(tiny_agent_ckpt, tmp_path):

@@ -1,6 +1,9 @@
 """Ship a trained agent as `zoo:NAME`: fp16 weights (loading restores fp32) and a model card.
 
-    python -m a2d_edge.zoo.publish runs/pong-nature/best.pt --name pong --episodes 30
+    python tools/publish_zoo.py runs/pong-nature/best.pt --name pong --episodes 30
+
+A maintainer's tool (it trains nothing, but evaluates with the training stack and writes into
+the package's `a2d_edge/zoo/`), so it lives beside the benchmarks, not in the package.
 
 The card's score is measured here, on the weights as shipped (fp16 rounded), with the paper's
 evaluation protocol (30 episodes, up to 30 no-op starts, raw scores).
@@ -8,12 +11,15 @@ evaluation protocol (30 episodes, up to 30 no-op starts, raw scores).
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 import argparse
 import hashlib
-import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from a2d_edge.errors import A2DError
@@ -98,7 +104,7 @@ def publish(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m a2d_edge.zoo.publish", description=__doc__)
+    p = argparse.ArgumentParser(prog="python tools/publish_zoo.py", description=__doc__)
     p.add_argument("checkpoint")
     p.add_argument("--name", required=True)
     p.add_argument("--episodes", type=int, default=30)

@@ -28,10 +28,13 @@ def trtexec_command(
     )
 
 
-def build_engine(
-    onnx_path: Path, engine_path: Path, precision: str, obs_shape: tuple[int, ...]
-) -> None:
-    """Build and serialise an engine with the TensorRT Python API (lazy import)."""
+def build_serialized(
+    onnx: bytes, precision: str, input_shape: tuple[int, ...], max_batch: int = 16
+) -> bytes:
+    """An ONNX graph -> a serialised TensorRT engine (lazy import): fp16 kernels allowed for
+    fp16 and int8 (the layers an int8 graph leaves unquantised), int8 kernels for int8 (the
+    graph's explicit Q/DQ); a dynamic batch gets the profile batch 1 (optimal) to `max_batch`.
+    The exporter and the profiler both build with this, so a table times what ships."""
     try:
         import tensorrt as trt
     except ImportError:
@@ -40,19 +43,30 @@ def build_engine(
     builder = trt.Builder(logger)
     network = builder.create_network(0)
     parser = trt.OnnxParser(network, logger)
-    if not parser.parse(onnx_path.read_bytes()):
-        raise A2DError(f"TensorRT could not parse {onnx_path.name}: {parser.get_error(0)}")
+    if not parser.parse(onnx):
+        raise A2DError(f"TensorRT could not parse the ONNX graph: {parser.get_error(0)}")
     config = builder.create_builder_config()
-    config.set_flag(trt.BuilderFlag.FP16)
+    if precision in ("fp16", "int8"):
+        config.set_flag(trt.BuilderFlag.FP16)
     if precision == "int8":
         config.set_flag(trt.BuilderFlag.INT8)
-    profile = builder.create_optimization_profile()
-    profile.set_shape("frames", (1, *obs_shape), (1, *obs_shape), (16, *obs_shape))
-    config.add_optimization_profile(profile)
+    first = network.get_input(0)
+    if any(d < 0 for d in first.shape):  # a dynamic batch needs an optimisation profile
+        profile = builder.create_optimization_profile()
+        profile.set_shape(first.name, (1, *input_shape), (1, *input_shape),
+                          (max_batch, *input_shape))  # fmt: skip
+        config.add_optimization_profile(profile)
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
         raise A2DError("TensorRT failed to build the engine")
-    engine_path.write_bytes(bytes(serialized))
+    return bytes(serialized)
+
+
+def build_engine(
+    onnx_path: Path, engine_path: Path, precision: str, obs_shape: tuple[int, ...]
+) -> None:
+    """Build and write a bundle's engine (batch 1 to 16 of the agent's `obs_shape`)."""
+    engine_path.write_bytes(build_serialized(onnx_path.read_bytes(), precision, obs_shape))
 
 
 def tensorrt_available() -> bool:

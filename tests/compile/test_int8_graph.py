@@ -9,10 +9,10 @@ import pytest
 import torch
 from torch import nn
 
+from a2d_edge.compile.int8_graph import REWRITES, applied_rewrites, constant, rewrite_int8
+from a2d_edge.compile.quantize import RECIPES, quantize_int8, recipe_for
 from a2d_edge.export.frames import gather_frames
-from a2d_edge.export.int8_graph import REWRITES, applied_rewrites, constant, rewrite_int8
 from a2d_edge.export.onnx_export import compare, export_onnx, ort_predict
-from a2d_edge.export.quantize import RECIPES, quantize_int8, recipe_for
 from a2d_edge.nets import build_agent, load_arch
 
 HOST = recipe_for("host").name  # the recipe this host's exports use

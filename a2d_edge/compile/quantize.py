@@ -34,8 +34,8 @@ from typing import Any
 
 import numpy as np
 
+from a2d_edge.compile.int8_graph import REWRITES, rewrite_int8
 from a2d_edge.errors import A2DError
-from a2d_edge.export.int8_graph import REWRITES, rewrite_int8
 
 
 @dataclass(frozen=True)
