@@ -26,11 +26,16 @@ def field(
     low: float | None = None,
     high: float | None = None,
     above: float | None = None,
+    cli: str | None = None,
+    parse: Callable[[str], Any] | None = None,
+    metavar: str | None = None,
 ) -> Any:
     """A dataclass field with help text; `flag=False` keeps it out of the CLI; a number must lie
-    in [low, high], and above `above` (strictly), where those are given."""
+    in [low, high], and above `above` (strictly), where those are given. `cli`: the flag's name
+    when it is not `--field-name`; `parse`: turns the flag's text (or a file's string) into the
+    field's value."""
     meta = {"help": help, "flag": flag, "choices": choices, "low": low, "high": high,
-            "above": above}  # fmt: skip
+            "above": above, "cli": cli, "parse": parse, "metavar": metavar}  # fmt: skip
     return dataclasses.field(default=default, metadata=meta)
 
 
@@ -60,9 +65,10 @@ def add_config_args(parser: argparse.ArgumentParser, cls: type, skip: tuple[str,
     for f in dataclasses.fields(cls):
         if not f.metadata.get("flag", True) or f.name in skip:
             continue
-        name = "--" + f.name.replace("_", "-")
+        name = "--" + (f.metadata.get("cli") or f.name.replace("_", "-"))
         tp = types[f.name]
-        help_text = f"{f.metadata.get('help', '')} (default: {f.default})"
+        shown = f.default if f.default not in ("", None, frozenset()) else "none"
+        help_text = f"{f.metadata.get('help', '')} (default: {shown})"
         if tp is bool:
             parser.add_argument(
                 name,
@@ -80,6 +86,7 @@ def add_config_args(parser: argparse.ArgumentParser, cls: type, skip: tuple[str,
                 default=None,
                 type=conv,
                 choices=f.metadata.get("choices"),
+                metavar=f.metadata.get("metavar"),
                 help=help_text,
             )
 
@@ -118,6 +125,7 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
 def build_config(cls: type[T], *layers: dict[str, Any]) -> T:
     """Defaults, then each layer of overrides in order (None values are skipped)."""
     names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    metas = {f.name: f.metadata for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     types = _field_types(cls)
     values: dict[str, Any] = {}
     for layer in layers:
@@ -126,7 +134,10 @@ def build_config(cls: type[T], *layers: dict[str, Any]) -> T:
                 continue
             if key not in names:
                 raise A2DError(f"unknown setting {key!r} for {cls.__name__}")
-            values[key] = _coerce(key, value, types[key])
+            parse = metas[key].get("parse")
+            values[key] = parse(value) if parse and isinstance(value, str) else _coerce(
+                key, value, types[key]
+            )  # fmt: skip
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
         choices = f.metadata.get("choices")
         if choices and f.name in values and values[f.name] not in choices:
@@ -157,3 +168,9 @@ def _coerce(key: str, value: Any, tp: Any) -> Any:
 
 def to_dict(cfg: Any) -> dict[str, Any]:
     return dataclasses.asdict(cfg)
+
+
+def flags_for(cls: type, args: argparse.Namespace) -> dict[str, Any]:
+    """The parsed flags that are fields of `cls` (None: not given)."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return {k: v for k, v in vars(args).items() if k in names}

@@ -39,7 +39,8 @@ def make_bundle(arch: dict, n_actions: int, out: Path, seed: int, frames: int) -
     """A bundle of a freshly initialised agent of `arch`, exported as `a2d export --int8`."""
     import torch
 
-    from a2d_edge.export.bundle import ExportSettings, export_bundle
+    from a2d_edge.export.bundle import export_bundle
+    from a2d_edge.export.settings import ExportSettings
     from a2d_edge.nets import build_agent
     from a2d_edge.rl.checkpoint import save_checkpoint
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,30 +27,17 @@ from a2d_edge.errors import A2DError
 from a2d_edge.export.frames import gather_frames
 from a2d_edge.export.onnx_export import (
     OPSET,
-    TIE_MARGIN,
     compare,
     export_onnx,
     ort_predict,
     torch_predict,
 )
+from a2d_edge.export.settings import ExportSettings
 from a2d_edge.rl.checkpoint import load_agent, resolve_checkpoint
 from a2d_edge.runtime.bundle import sha256, write_manifest
 from a2d_edge.utils.device import describe_host
 
 FP32_PARITY = 0.999  # torch vs ORT fp32 must agree (anything less is an export bug)
-
-
-@dataclass(frozen=True)
-class ExportSettings:
-    int8: bool = False
-    target: str = "host"  # the INT8 kernel class the ORT INT8 model is for (quantize.TARGETS)
-    int8_recipe: str = ""  # "": the target's recipe (quantize.TARGET_RECIPES)
-    tensorrt: str = ""  # "", "fp16" or "int8"
-    min_agreement: float = 0.99
-    tie_margin: float = TIE_MARGIN
-    frames: int = 512
-    seed: int = 0
-    force: bool = False
 
 
 def export_bundle(spec: str, out: str | Path, s: ExportSettings) -> dict[str, Any]:
@@ -224,3 +210,26 @@ def _check_int8(fp32_ort, model: bytes, held_out, s: ExportSettings, what: str, 
             "export refused (--force keeps it, --min-agreement sets the bar)"
         )
     return stats
+
+
+def describe(manifest: dict[str, Any], out: str | Path) -> list[str]:
+    """What `a2d export` prints of a bundle it made: its models, the INT8 recipe and every
+    verification."""
+    lines = [f"bundle {out}: {', '.join(f'{k}={v}' for k, v in manifest['models'].items())}"]
+    if manifest["int8_graph"]:
+        g = manifest["int8_graph"]
+        summary, how = g["recipe_detail"]["summary"], g["verified_on"]["how"]
+        lines.append(f"  int8 recipe {g['recipe']} for {g['target']} ({summary}); gated on {how}")
+    for name, v in manifest["verification"].items():
+        if isinstance(v, dict):
+            lines.append(
+                f"  {name}: action agreement {100 * v['action_agreement']:.2f}% on "
+                f"{v['frames']} frames ({100 * v['decisive_agreement']:.2f}% on the "
+                f"{100 * v['decisive_frames']:.0f}% not tied; widest flipped gap "
+                f"{v['flipped_max_gap']:.3f}), policy TV {v['policy_tv_mean']:.1e}, "
+                f"max |Δlogit| {v['logits_max_abs_diff']:.2e}, "
+                f"max |Δvalue| {v['value_max_abs_diff']:.2e}"
+            )
+    if manifest["tensorrt"] and not manifest["tensorrt"]["engine"]:
+        lines.append(f"  TensorRT not here: on the device run {out}/build_engine.sh")
+    return lines

@@ -10,6 +10,7 @@ import torch
 
 from a2d_edge.compile.onnx import OPSET, to_onnx
 from a2d_edge.envs.atari import OBS_SHAPE
+from a2d_edge.export.settings import TIE_MARGIN
 from a2d_edge.nets import ActorCritic
 
 __all__ = ["OPSET", "compare", "export_onnx", "ort_predict", "policy_agreement", "torch_predict"]
@@ -46,10 +47,6 @@ def ort_predict(model: bytes, threads: int = 1, exact: bool = False) -> Predict:
         return logits, value
 
     return predict
-
-
-TIE_MARGIN = 0.05
-"""Logit gap below which the reference's top two actions count as tied (see `policy_agreement`)."""
 
 
 def policy_agreement(

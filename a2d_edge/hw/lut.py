@@ -356,3 +356,28 @@ def resolve_for_run(path: str | Path, pacing: Pacing | None = None) -> Path:
         return p
     twin = variant_path(p, "-inloop")
     return twin if twin.is_file() else p
+
+
+def run_prediction(
+    path: str | Path, arch: Arch, pacing: Pacing, runs: str
+) -> tuple[dict[str, Any], list[str]]:
+    """`a2d run --lut`: the table beside `path` timed as the run waits (`resolve_for_run`),
+    its prediction for the bundle's `arch`, and the warnings to print: a table of another host,
+    or of another precision than the model that runs (`runs`: the manifest's models key)."""
+    table_path = resolve_for_run(path, pacing)
+    table = LatencyTable.load(table_path)
+    warnings = []
+    if table.meta.get("precision") != runs.removeprefix("tensorrt-"):
+        warnings.append(f"table {table_path} times {table.meta.get('precision')}, this run "
+                        f"runs the {runs} model")  # fmt: skip
+    match = table.host_match()
+    if match != "same":
+        warnings.append(f"{host_mismatch(table_path, table)}: its prediction is not of this host")
+    prediction = {
+        "table": str(table_path),
+        "mode": table.describe_mode(),
+        "precision": table.meta.get("precision"),
+        "predicted_ms": table.predict(arch),
+        "table_host": match,
+    }
+    return prediction, warnings

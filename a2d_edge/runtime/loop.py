@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from a2d_edge.config import field as setting
 from a2d_edge.envs import AtariSettings, EpisodeTracker, make_vec_env, resolve_game
 from a2d_edge.errors import A2DError
 from a2d_edge.runtime.bundle import Bundle, int8_host_warning, load_bundle
@@ -40,19 +41,38 @@ OVERRUN = ("repeat", "late")
 
 @dataclass(frozen=True)
 class RunSettings:
-    env_id: str | None = None  # default: the bundle's game
-    episodes: int = 1
-    hz: float = 15.0
-    deadline_ms: float = 0.0  # 0: the whole period
-    overrun: str = "repeat"
-    greedy: bool = False
-    seed: int = 0
-    max_steps: int = 0  # 0: until the episodes end
-    status: bool = True
-    record: str = ""
-    spin_ms: float = 0.0  # busy-wait this long before each tick instead of sleeping
-    prewarm: bool = False  # one discarded inference at the start of the spin window
-    realtime: RealtimeSettings = field(default_factory=RealtimeSettings)  # pinning, FIFO, mlock
+    env_id: str | None = setting(None, "env id; none: the bundle's game", cli="env", metavar="ENV")
+    episodes: int = setting(1, "episodes to play", low=1)
+    hz: float = setting(15.0, "control rate; 0 runs free", low=0)
+    deadline_ms: float = setting(0.0, "the action's deadline in a period (0: the whole period)",
+                                 low=0)  # fmt: skip
+    overrun: str = setting(
+        "repeat",
+        "on a missed deadline: repeat the last action, or apply the late one",
+        choices=OVERRUN,
+    )
+    greedy: bool = setting(False, "argmax actions instead of sampling")
+    seed: int = setting(0, "seed of the env and of the action sampling", low=0)
+    max_steps: int = setting(0, "stop after this many steps (0: when the episodes end)", low=0)
+    status: bool = setting(True, "live status line", flag=False)
+    record: str = setting(
+        "", "write a video of the game's screen (.gif or .mp4) here", metavar="PATH"
+    )
+    spin_ms: float = setting(
+        0.0,
+        "busy-wait the last SPIN ms before each tick instead of sleeping (a core woken from "
+        "sleep runs the next inference slower; costs that much CPU per period)",
+        low=0,
+        metavar="SPIN",
+    )
+    prewarm: bool = setting(
+        False,
+        "run one discarded inference at the start of the spin window (set --spin-ms above the "
+        "inference time) so the timed one finds warm caches",
+    )
+    realtime: RealtimeSettings = setting(  # noqa: RUF009 (frozen: one shared default is safe)
+        RealtimeSettings(), "pinning, FIFO, mlock", flag=False
+    )
 
     @property
     def pacing(self) -> Pacing:

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from a2d_edge.config import field as setting
 from a2d_edge.errors import A2DError
 from a2d_edge.runtime.backends import ort_session
 from a2d_edge.runtime.bundle import Bundle
@@ -106,9 +107,17 @@ BACKENDS = ("ort-cpu", "ort-cuda", "ort-tensorrt", "tensorrt")
 
 @dataclass(frozen=True)
 class PolicySpec:
-    backend: str = "ort-cpu"
-    precision: str = "int8"  # falls back to fp32 when the bundle has no int8 model
-    threads: int = 1
+    backend: str = setting(
+        "ort-cpu",
+        "ONNX Runtime on the CPU, CUDA or TensorRT EP, or a native TensorRT engine",
+        choices=BACKENDS,
+    )
+    precision: str = setting(
+        "int8",
+        "model to run (int8 falls back to fp32 if the bundle has none)",
+        choices=("int8", "fp32"),
+    )
+    threads: int = setting(1, "inference intra-op threads", low=1)
 
 
 def model_key(bundle: Bundle, spec: PolicySpec) -> str:

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from a2d_edge.config import field as setting
 from a2d_edge.errors import A2DError
 
 MCL_CURRENT, MCL_FUTURE = 1, 2
@@ -42,9 +43,27 @@ def parse_cpus(spec: str) -> frozenset[int]:
 
 @dataclass(frozen=True)
 class RealtimeSettings:
-    cpus: frozenset[int] = frozenset()  # empty: leave the affinity as it is
-    rt_priority: int = 0  # 0: the normal scheduler; 1-99: SCHED_FIFO at that priority
-    lock_memory: bool = False
+    cpus: frozenset[int] = setting(
+        frozenset(),
+        "pin the loop (env and inference threads) to these CPUs, e.g. 3 or 2-3 (taskset "
+        "syntax); a pinned loop is never migrated to a core with cold caches",
+        parse=parse_cpus,
+        metavar="LIST",
+    )
+    rt_priority: int = setting(
+        0,
+        "run the loop under SCHED_FIFO at priority P (1-99; needs root, CAP_SYS_NICE or "
+        "ulimit -r P) so ordinary processes cannot preempt it; with --hz 0 it holds its core "
+        "(the kernel's RT throttling leaves others 5%%); 0: the normal scheduler",
+        low=0,
+        high=99,
+        metavar="P",
+    )
+    lock_memory: bool = setting(
+        False,
+        "mlockall: keep the loop's pages in RAM (no page fault inside a period); for the CPU "
+        "backends (untested with CUDA/TensorRT, whose large mappings it would pin)",
+    )
 
     @property
     def active(self) -> bool:

@@ -89,8 +89,14 @@ def test_refusals_write_nothing(tiny_agent_ckpt, bundle, tmp_path, capsys):
     out = tmp_path / "strict"
     argv = ["export", str(tiny_agent_ckpt), "--out", str(out), "--int8", "--frames", "32",
             "--min-agreement", "1.01"]  # fmt: skip
-    assert main(argv) == 2
-    assert "export refused" in capsys.readouterr().err
+    assert main(argv) == 2  # out of range: refused before any frame is gathered
+    assert "'min_agreement' is 1.01; it must be >= 0 and <= 1" in capsys.readouterr().err
+    from a2d_edge.export.bundle import export_bundle
+    from a2d_edge.export.settings import ExportSettings
+
+    with pytest.raises(A2DError, match="export refused"):  # a gate no model can pass
+        export_bundle(str(tiny_agent_ckpt), out, ExportSettings(int8=True, frames=32,
+                                                                min_agreement=1.01))  # fmt: skip
     assert not out.exists() and not list(tmp_path.glob(".strict.*"))
     corrupt = tmp_path / "corrupt.pt"
     corrupt.write_bytes(b"not a checkpoint")

@@ -210,11 +210,17 @@ def test_spin_window_and_prewarm(bundle):
     assert r["misses"] == 0  # 45 ms of margin per period: only a stalled machine misses
 
 
-@pytest.mark.parametrize("flags", [["--prewarm"], ["--spin-ms", "-1"]])
-def test_prewarm_without_a_spin_window_is_refused(bundle, flags, capsys):
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--prewarm"], "--prewarm needs a --spin-ms window"),
+        (["--spin-ms", "-1"], "'spin_ms' is -1.0; it must be >= 0"),
+    ],
+)
+def test_prewarm_without_a_spin_window_is_refused(bundle, flags, message, capsys):
     assert main(["run", str(bundle), "--quiet", "--max-steps", "3", *flags]) == 2
     err = capsys.readouterr().err.strip()
-    assert "--prewarm needs a --spin-ms window" in err and len(err.splitlines()) == 1
+    assert message in err and len(err.splitlines()) == 1
 
 
 def test_cpu_lists_parse_like_taskset():
@@ -280,7 +286,7 @@ def test_a_refused_priority_is_one_line_and_undoes_the_pinning(monkeypatch):
     [
         (["--cpus", "4096"], "CPU 4096 is not available here"),
         (["--cpus", "x"], "not a CPU list"),
-        (["--rt-priority", "100"], "--rt-priority must be 1-99"),
+        (["--rt-priority", "100"], "'rt_priority' is 100; it must be >= 0 and <= 99"),
     ],
 )
 def test_bad_realtime_flags_are_refused_before_running(bundle, tmp_path, flags, message, capsys):
