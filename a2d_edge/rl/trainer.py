@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import dataclasses
-import signal
-import sys
 import threading
 import time
-from collections import deque
-from collections.abc import Iterator
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,31 +14,23 @@ import torch
 
 from a2d_edge.config import build_config, to_dict
 from a2d_edge.envs import action_meanings, resolve_game
-from a2d_edge.envs.atari import OBS_SHAPE
 from a2d_edge.errors import A2DError
-from a2d_edge.nets import ActorCritic, build_agent, load_arch
+from a2d_edge.nets import build_agent, load_arch
 from a2d_edge.rl.checkpoint import agent_from_checkpoint, load_checkpoint, save_checkpoint
 from a2d_edge.rl.config import TrainConfig
 from a2d_edge.rl.distill import Teacher
 from a2d_edge.rl.evaluate import evaluate_agent
-from a2d_edge.rl.optim import make_optimizer
+from a2d_edge.rl.loop import Hook, Loop, LoopState, default_hooks, run_loop
 from a2d_edge.rl.rollout import Rollout, RolloutCollector
 from a2d_edge.rl.schedule import lr_at
+from a2d_edge.rl.setup import check_distill, make_collector, setup_run
 from a2d_edge.rl.update import a2d_update
-from a2d_edge.utils.accel import (
-    module_device,
-    resolve_device,
-    resolve_precision,
-    rng_state,
-    set_rng_state,
-)
-from a2d_edge.utils.dist import (
-    DistInfo,
-    broadcast_module,
-    check_resume_world,
-)
+from a2d_edge.utils.accel import module_device, resolve_device, rng_state
+from a2d_edge.utils.dist import DistInfo
 from a2d_edge.utils.io import read_json, write_json
-from a2d_edge.utils.logging import NullLogger, RunLogger
+from a2d_edge.utils.logging import RunLogger
+
+__all__ = ["TrainLoop", "check_distill", "make_collector", "run_loop", "start_run", "train"]
 
 
 @dataclass
@@ -52,19 +39,6 @@ class TrainResult:
     step: int
     final_eval: float | None
     steps_per_second: float
-
-
-@dataclass
-class LoopState:
-    step: int = 0
-    updates: int = 0
-    elapsed: float = 0.0
-    best_eval: float = float("-inf")
-    last_eval: float | None = None
-
-    @classmethod
-    def from_checkpoint(cls, ckpt: dict[str, Any]) -> LoopState:
-        return cls(*(ckpt[k] for k in ("step", "updates", "elapsed", "best_eval", "last_eval")))
 
 
 def start_run(cfg: TrainConfig, out: str | Path, kind: str = "train") -> Path:
@@ -95,17 +69,6 @@ def check_update(cfg: TrainConfig) -> None:
             "--update pipelined learns on its own thread with --threads intra-op threads; "
             "drop --learner-threads"
         )
-
-
-def check_distill(
-    cfg: TrainConfig, n_actions: int, device: torch.device | None = None
-) -> Teacher | None:
-    mode = cfg.distill_mode()
-    if mode != "none" and not cfg.teacher:
-        raise A2DError(f"--distill {mode} needs a --teacher checkpoint")
-    if not cfg.teacher:
-        return None
-    return Teacher.load(cfg.teacher, cfg.env, n_actions).to(device or torch.device("cpu"))
 
 
 def load_init(cfg: TrainConfig, n_actions: int) -> dict[str, Any]:
@@ -146,42 +109,6 @@ def load_run_config(
     return build_config(cls, saved)
 
 
-def make_collector(
-    cfg: TrainConfig, step: int, rank: int = 0, device: torch.device | None = None
-) -> RolloutCollector:
-    """The training envs (`num_envs` per rank); a resumed run reseeds them from its step (env
-    state is not saved), each rank from its own seed range."""
-    return RolloutCollector(
-        cfg.env,
-        cfg.num_envs,
-        cfg.atari(),
-        seed=cfg.seed * 1_000_003 + step + rank * 7_919_000,
-        groups=cfg.env_groups,
-        env_threads=cfg.env_threads,
-        channels_last=cfg.channels_last,
-        device=device or torch.device("cpu"),
-    )
-
-
-def open_logger(run_dir: Path, resume_step: int | None, dist: DistInfo) -> RunLogger:
-    return RunLogger(run_dir, resume_step) if dist.main else NullLogger()
-
-
-def run_loop(loop: TrainLoop, command: str) -> None:
-    """Run to the end; on Ctrl-C / SIGTERM checkpoint first and say how to resume."""
-    try:
-        with _sigterm_as_interrupt():
-            loop.run()
-    except KeyboardInterrupt:
-        loop.checkpoint()
-        step = loop.state.step
-        print(f"\ninterrupted at step {step}; resume: a2d {command} --resume {loop.run_dir}")
-        raise
-    finally:
-        loop.collector.close()
-        loop.logger.close()
-
-
 def train(
     cfg: TrainConfig,
     run_dir: str | Path,
@@ -193,50 +120,33 @@ def train(
     dist = dist or DistInfo()
     run_dir = Path(run_dir)
     check_update(cfg)
-    torch.set_num_threads(cfg.threads)
-    device = resolve_device(cfg.device)
-    arch = load_arch(cfg.arch)
-    state = LoopState()
-    ckpt = load_checkpoint(run_dir / "agent.pt") if resume else None
-    init = load_init(cfg, len(action_meanings(cfg.env))) if cfg.init and ckpt is None else None
-    if ckpt is not None:
-        check_resume_world(ckpt.get("world_size"), dist, run_dir)
-        state = LoopState.from_checkpoint(ckpt)
-        set_rng_state(ckpt["rng"], device)
-        arch = ckpt["arch"]
-        if dist.rank > 0:  # rank 0's sampling stream is the saved one; the others derive theirs
-            torch.manual_seed(cfg.seed + 104_729 * dist.rank + state.step)
-    else:
-        torch.manual_seed(cfg.seed + 104_729 * dist.rank)
-    collector = make_collector(cfg, state.step, dist.rank, device)
-    weights = ckpt or init
-    model: ActorCritic = (
-        agent_from_checkpoint(weights) if weights else build_agent(arch, collector.n_actions)
-    )
-    model = model.to(device)
-    if model.n_actions != collector.n_actions:
-        raise A2DError(
-            f"checkpoint has {model.n_actions} actions but {cfg.env} has {collector.n_actions}"
-        )
-    precision = resolve_precision(cfg.precision, device, model, OBS_SHAPE, say=dist.main)
-    cfg = dataclasses.replace(cfg, precision=precision)  # what runs (config.json keeps "auto")
-    broadcast_module(model, dist)
-    if cfg.channels_last:
-        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-    optimizer = make_optimizer(
-        cfg.optimizer, model.parameters(), cfg.lr, cfg.rmsprop_alpha, cfg.rmsprop_eps
-    )
-    if ckpt is not None:
-        optimizer.load_state_dict(ckpt["optimizer"])
-    elif init and "optimizer" in init and init.get("config", {}).get("optimizer") == cfg.optimizer:
-        optimizer.load_state_dict(init["optimizer"])  # keep its RMSProp statistics
-    teacher = check_distill(cfg, collector.n_actions, device)
-    logger = open_logger(run_dir, state.step if ckpt else None, dist)
-    loop = TrainLoop(cfg, run_dir, model, optimizer, collector, logger, state, teacher)
-    loop.arch, loop.dist = arch, dist
-    loop.init_steps = int(ckpt.get("init_steps", 0)) if ckpt else agent_steps(init) if init else 0
+    resume_from = run_dir / "agent.pt"
+    init = load_init(cfg, len(action_meanings(cfg.env))) if cfg.init and not resume else None
+
+    def build(ckpt: dict[str, Any] | None, collector: RolloutCollector) -> torch.nn.Module:
+        weights = ckpt or init
+        model = (agent_from_checkpoint(weights) if weights
+                 else build_agent(load_arch(cfg.arch), collector.n_actions))  # fmt: skip
+        if model.n_actions != collector.n_actions:
+            raise A2DError(
+                f"checkpoint has {model.n_actions} actions but {cfg.env} has {collector.n_actions}"
+            )
+        return model
+
+    run = setup_run(cfg, run_dir, dist=dist, build=build, params=lambda m: m.parameters(),
+                    load=(lambda: load_checkpoint(resume_from)) if resume else None)  # fmt: skip
+    ckpt = run.ckpt
+    if ckpt is None and init and init.get("config", {}).get("optimizer") == cfg.optimizer:
+        run.optimizer.load_state_dict(init["optimizer"])  # keep its RMSProp statistics
+    loop = TrainLoop(
+        cfg=run.cfg, run_dir=run_dir, model=run.model, optimizer=run.optimizer,
+        collector=run.collector, logger=run.logger, state=run.state, teacher=run.teacher,
+        dist=dist, arch=ckpt["arch"] if ckpt else load_arch(cfg.arch),
+        init_steps=int(ckpt.get("init_steps", 0)) if ckpt else agent_steps(init) if init else 0,
+        hooks=default_hooks(run.cfg, run.state, dist),
+    )  # fmt: skip
     run_loop(loop, "train")
-    return TrainResult(run_dir, state.step, state.last_eval, loop.sps)
+    return TrainResult(run_dir, run.state.step, run.state.last_eval, loop.sps)
 
 
 @torch.no_grad()
@@ -248,21 +158,13 @@ def copy_weights(dst: torch.nn.Module, src: torch.nn.Module) -> None:
         x.copy_(y)
 
 
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
+class TrainLoop(Loop):
+    """A2C (+ distillation): the update of `--update batched|keep-graph|pipelined`, the
+    agent's checkpoint and its evaluation; `Loop.run` and the hooks do the rest."""
 
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-class TrainLoop:
     def __init__(
         self,
+        *,
         cfg: TrainConfig,
         run_dir: Path,
         model: torch.nn.Module,
@@ -271,55 +173,19 @@ class TrainLoop:
         logger: RunLogger,
         state: LoopState,
         teacher: Teacher | None,
+        dist: DistInfo,
+        hooks: Sequence[Hook],
+        arch: dict[str, Any] | None = None,
+        init_steps: int = 0,
     ) -> None:
+        super().__init__(hooks=hooks)
         self.cfg, self.run_dir, self.model, self.optimizer = cfg, run_dir, model, optimizer
         self.collector, self.logger, self.state = collector, logger, state
-        self.teacher = teacher
-        self.dist = DistInfo()
-        self.arch: dict[str, Any] = {}
-        self.init_steps = 0  # agent steps behind the --init weights
-        self.scores: deque[float] = deque(maxlen=20)
-        self.sps = 0.0
+        self.teacher, self.dist = teacher, dist
+        self.arch = arch or {}
+        self.init_steps = init_steps  # agent steps behind the --init weights
         self.actor: torch.nn.Module | None = None  # --update pipelined: the collecting copy
         self.pending: Rollout | None = None  # --update pipelined: collected, not yet learned
-
-    def run(self) -> None:
-        cfg, st = self.cfg, self.state
-        main = self.dist.main
-        bar = _progress(cfg, st.step) if main else None
-        next_log = _next_multiple(st.step, cfg.log_every)
-        next_ckpt = _next_multiple(st.step, cfg.checkpoint_every)
-        next_eval = _next_multiple(st.step, cfg.eval_every) if cfg.eval_every else None
-        t0, s0 = time.perf_counter(), st.step
-        last_time = t0
-        while st.step < cfg.steps:
-            per_update = self.steps_per_update()  # before the update: a search's may change
-            stats = self.update()
-            st.step += per_update
-            st.updates += 1
-            now = time.perf_counter()
-            st.elapsed += now - last_time
-            last_time = now
-            self.sps = (st.step - s0) / max(now - t0, 1e-9)
-            for score, _ in self.collector.pop_finished():
-                self.scores.append(score)
-            if st.step >= next_log:
-                next_log += cfg.log_every
-                if main:
-                    self.log_train(stats)
-            if next_eval is not None and (st.step >= next_eval or st.step >= cfg.steps):
-                next_eval += cfg.eval_every
-                if main:
-                    self.evaluate()
-                last_time = time.perf_counter()
-            if st.step >= next_ckpt or st.step >= cfg.steps:
-                next_ckpt += cfg.checkpoint_every
-                self.checkpoint()
-            if bar is not None:
-                bar.update(per_update)
-                bar.set_postfix_str(self.postfix(), refresh=False)
-        if bar is not None:
-            bar.close()
 
     def steps_per_update(self) -> int:
         return self.cfg.rollout * self.collector.num_envs * self.dist.world
@@ -404,12 +270,6 @@ class TrainLoop:
         )
         return stats.scalars()
 
-    def log_train(self, stats: dict[str, float]) -> None:
-        scalars = dict(stats, steps_per_second=self.sps)
-        if self.scores:
-            scalars["score_recent"] = sum(self.scores) / len(self.scores)
-        self.logger.log(self.state.step, "train", scalars)
-
     def evaluate(self) -> None:
         cfg, st = self.cfg, self.state
         t = time.perf_counter()
@@ -432,6 +292,8 @@ class TrainLoop:
             self.checkpoint("best.pt")
 
     def checkpoint(self, name: str = "agent.pt") -> None:
+        """The agent's checkpoint (`agent.pt`, the latest; `best.pt`, the best evaluation),
+        written by the main rank."""
         if not self.dist.main:
             return
         cfg = self.cfg
@@ -473,24 +335,3 @@ class TrainLoop:
         if self.state.last_eval is not None:
             parts.append(f"eval {self.state.last_eval:.1f}")
         return " | ".join(parts)
-
-
-def _next_multiple(step: int, every: int) -> int:
-    return (step // every + 1) * every if every > 0 else sys.maxsize
-
-
-def _progress(cfg: TrainConfig, initial: int):  # type: ignore[no-untyped-def]
-    if not cfg.progress:
-        return None
-    from tqdm import tqdm
-
-    interactive = sys.stderr.isatty()
-    return tqdm(
-        total=cfg.steps,
-        initial=initial,
-        unit="step",
-        unit_scale=True,
-        dynamic_ncols=True,
-        mininterval=0.5 if interactive else 30.0,
-        desc=cfg.env,
-    )

@@ -9,7 +9,6 @@ settings, the trajectory of tau / alpha entropy / expected FLOPs / derived-net s
 
 from __future__ import annotations
 
-import dataclasses
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,24 +16,17 @@ from typing import Any
 
 import torch
 
-from a2d_edge.envs.atari import OBS_SHAPE
 from a2d_edge.errors import A2DError
 from a2d_edge.hw.lut import LatencyTable, host_mismatch, resolve_for_run
 from a2d_edge.nets.space import SearchSpace, get_space, searched_arch
 from a2d_edge.nets.supernet import Supernet, as_agent, gumbel_weights, sample_gumbel
 from a2d_edge.rl.checkpoint import torch_load
 from a2d_edge.rl.evaluate import evaluate_agent
-from a2d_edge.rl.optim import make_optimizer
+from a2d_edge.rl.loop import default_hooks, run_loop
 from a2d_edge.rl.rollout import Rollout
 from a2d_edge.rl.schedule import lr_at
-from a2d_edge.rl.trainer import (
-    LoopState,
-    TrainLoop,
-    check_distill,
-    make_collector,
-    open_logger,
-    run_loop,
-)
+from a2d_edge.rl.setup import setup_run
+from a2d_edge.rl.trainer import TrainLoop
 from a2d_edge.rl.update import a2d_update
 from a2d_edge.runtime.pacing import Pacing
 from a2d_edge.search.config import SearchConfig
@@ -45,11 +37,8 @@ from a2d_edge.search.cost import (
     repair_to_budget,
     tau_at,
 )
-from a2d_edge.utils.accel import resolve_device, resolve_precision, set_rng_state
 from a2d_edge.utils.dist import (
     DistInfo,
-    broadcast_module,
-    check_resume_world,
 )
 from a2d_edge.utils.io import atomic_write, write_json
 
@@ -114,51 +103,40 @@ def search(
 ) -> SearchResult:
     run_dir = Path(run_dir)
     dist = dist or DistInfo()
-    torch.set_num_threads(cfg.threads)
-    device = resolve_device(cfg.device)
     space, table = prepare(cfg, say=dist.main)
-    state, ckpt = LoopState(), None
-    if resume:
-        ckpt = load_search_checkpoint(run_dir / "supernet.pt")
-        check_resume_world(ckpt.get("world_size"), dist, run_dir)
-        state = LoopState.from_checkpoint(ckpt)
-        set_rng_state(ckpt["rng"], device)
+    path = run_dir / "supernet.pt"
+
+    def build(ckpt: dict[str, Any] | None, collector: Any) -> torch.nn.Module:
+        nonlocal space
+        if ckpt is None:
+            return Supernet(space, collector.n_actions)
         space = SearchSpace.from_dict(ckpt["space"])
-        if dist.rank > 0:
-            torch.manual_seed(cfg.seed + 104_729 * dist.rank + state.step)
-    else:
-        torch.manual_seed(cfg.seed + 104_729 * dist.rank)
-    collector = make_collector(cfg, state.step, dist.rank, device)
-    supernet = Supernet(space, collector.n_actions).to(device)
-    precision = resolve_precision(cfg.precision, device, supernet, OBS_SHAPE, say=dist.main)
-    cfg = dataclasses.replace(cfg, precision=precision)  # what runs (config.json keeps "auto")
-    broadcast_module(supernet, dist)
-    if cfg.channels_last:
-        supernet = supernet.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-    w_opt = make_optimizer(
-        cfg.optimizer, supernet.weight_parameters(), cfg.lr, cfg.rmsprop_alpha, cfg.rmsprop_eps
-    )
+        net = Supernet(space, collector.n_actions)
+        try:
+            net.load_state_dict(ckpt["model"])
+        except RuntimeError as e:
+            raise A2DError(f"supernet checkpoint does not match its space: {e}") from None
+        return net
+
+    run = setup_run(cfg, run_dir, dist=dist, build=build,
+                    params=lambda m: m.weight_parameters(),  # type: ignore[operator]
+                    load=(lambda: load_search_checkpoint(path)) if resume else None)  # fmt: skip
+    supernet: Any = run.model
     a_opt = torch.optim.Adam(
         supernet.arch_parameters(), lr=cfg.alpha_lr, betas=(cfg.alpha_beta1, 0.999)
     )
-    trajectory: list[dict[str, float]] = []
-    if ckpt is not None:
-        try:
-            supernet.load_state_dict(ckpt["model"])
-        except RuntimeError as e:
-            raise A2DError(f"supernet checkpoint does not match its space: {e}") from None
-        w_opt.load_state_dict(ckpt["optimizer"])
-        a_opt.load_state_dict(ckpt["alpha_optimizer"])
-        trajectory = list(ckpt["trajectory"])
-    teacher = check_distill(cfg, collector.n_actions, device)
-    logger = open_logger(run_dir, state.step if ckpt else None, dist)
-    loop = SearchLoop(cfg, run_dir, supernet, w_opt, collector, logger, state, teacher)
-    loop.dist = dist
-    loop.setup(space, a_opt, trajectory, table)
+    if run.ckpt is not None:
+        a_opt.load_state_dict(run.ckpt["alpha_optimizer"])
+    loop = SearchLoop(
+        cfg=run.cfg, run_dir=run_dir, model=supernet, optimizer=run.optimizer,
+        collector=run.collector, logger=run.logger, state=run.state, teacher=run.teacher,
+        dist=dist, hooks=default_hooks(run.cfg, run.state, dist), space=space, a_opt=a_opt,
+        trajectory=list(run.ckpt["trajectory"]) if run.ckpt else [], table=table,
+    )  # fmt: skip
     run_loop(loop, "search")
     arch = loop.write_outputs(final=True) if dist.main else supernet.derive()
-    flops = space.arch_flops(arch["ops"], collector.n_actions)
-    return SearchResult(run_dir, state.step, arch, flops, state.last_eval)
+    flops = space.arch_flops(arch["ops"], run.collector.n_actions)
+    return SearchResult(run_dir, run.state.step, arch, flops, run.state.last_eval)
 
 
 def latency_is_local(table: LatencyTable | None) -> bool:
@@ -186,15 +164,21 @@ def load_search_checkpoint(path: Path) -> dict[str, Any]:
 
 
 class SearchLoop(TrainLoop):
+    """Algorithm 1's update (weights, architecture logits, or both, per rollout), the supernet's
+    checkpoint and the derived net's evaluation; the training loop's own machinery otherwise."""
+
     model: Supernet
 
-    def setup(
+    def __init__(
         self,
+        *,
         space: SearchSpace,
         a_opt: torch.optim.Optimizer,
-        trajectory: list,  # type: ignore[type-arg]
+        trajectory: list[dict[str, Any]],
         table: LatencyTable | None = None,
+        **train: Any,
     ) -> None:
+        super().__init__(**train)
         self.table = table
         self.space = space
         self.a_opt = a_opt
@@ -321,6 +305,7 @@ class SearchLoop(TrainLoop):
         self.write_outputs()
 
     def checkpoint(self, name: str = "supernet.pt") -> None:
+        """The resumable state (`supernet.pt`, or `name`) and the outputs, on the main rank."""
         if not self.dist.main:
             return
         ckpt = {
@@ -332,7 +317,7 @@ class SearchLoop(TrainLoop):
         }
         buf = io.BytesIO()
         torch.save(ckpt, buf)
-        atomic_write(self.run_dir / "supernet.pt", lambda f: f.write(buf.getbuffer()))
+        atomic_write(self.run_dir / name, lambda f: f.write(buf.getbuffer()))
         self.write_outputs()
 
     def derived_arch(self) -> tuple[dict[str, Any], dict[str, Any]]:

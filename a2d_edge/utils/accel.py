@@ -66,7 +66,8 @@ def bf16_slowdown(model: torch.nn.Module, obs_shape: tuple[int, ...], batch: int
     import time
 
     probe = copy.deepcopy(model).cpu().train()
-    x = torch.randint(0, 256, (batch, *obs_shape), dtype=torch.uint8)
+    gen = torch.Generator().manual_seed(0)  # the run's own random stream stays untouched
+    x = torch.randint(0, 256, (batch, *obs_shape), dtype=torch.uint8, generator=gen)
 
     def step(bf16: bool) -> float:
         t0 = time.perf_counter()
