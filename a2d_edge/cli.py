@@ -82,7 +82,13 @@ def _cmd_search(args: argparse.Namespace) -> int:
     from a2d_edge.search.loop import prepare, search
 
     cfg = _resolve_config(args, SearchConfig, "search")
+    if cfg.method == "distill" and not args.resume:
+        from a2d_edge.distill.pipeline import resolve_budget
+
+        cfg = resolve_budget(cfg)
     prepare(cfg, say=False)  # bad table / infeasible budget: refused before anything is written
+    if cfg.method == "distill":
+        return _distill_search(cfg, args)
     dist = start_distributed(cfg.device)
     run_dir = args.resume or _start_on_main(
         lambda: start_run(cfg, args.out, kind="search"), args.out, dist
@@ -219,11 +225,75 @@ def _train_parser(sub: Sub) -> None:
     t.set_defaults(handler=_cmd_train)
 
 
+def _distill_search(cfg, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+    from a2d_edge.distill.pipeline import check_start, distill_search
+    from a2d_edge.rl.trainer import start_run
+
+    check_start(cfg)  # teacher, replay memory, reused supernet: refused before anything is written
+    run_dir = args.resume or start_run(cfg, args.out, kind="search")
+    result = distill_search(cfg, run_dir)
+    print(describe_result(result.summary, result.agent))
+    return 0
+
+
+def _cmd_distill(args: argparse.Namespace) -> int:
+    from a2d_edge.distill.pipeline import distill_arch
+    from a2d_edge.nets import load_arch
+    from a2d_edge.rl.distill import Teacher
+    from a2d_edge.rl.trainer import start_run
+    from a2d_edge.search.config import SearchConfig
+
+    cfg = _resolve_config(args, SearchConfig, "distill")
+    arch = load_arch(cfg.arch)
+    if not cfg.teacher:
+        raise A2DError("a2d distill needs --teacher CKPT|zoo:NAME")
+    from a2d_edge.envs.atari import action_meanings
+
+    Teacher.load(cfg.teacher, cfg.env, len(action_meanings(cfg.env)))  # refused before writing
+    run_dir = args.resume or start_run(cfg, args.out, kind="distill")
+    result = distill_arch(cfg, arch, run_dir)
+    print(describe_result(result.summary, result.agent))
+    return 0
+
+
+def describe_result(summary: dict, agent: object) -> str:  # type: ignore[type-arg]
+    score, lat = summary.get("score") or {}, summary.get("latency") or {}
+    parts = [f"done: {summary['mflops']:.2f} MFLOPs"]
+    if lat.get("predicted_ms") is not None:
+        parts.append(f"{lat['predicted_ms']:.3f} ms by the table (budget {lat.get('budget_ms')})")
+    if lat.get("measured_ms") is not None:
+        parts.append(f"{lat['measured_ms']:.3f} ms measured here")
+    if score:
+        parts.append(f"score {score['mean']:.1f} +- {score['std']:.1f} over {score['episodes']}")
+    return ", ".join(parts) + f"; agent {agent}"
+
+
+def _distill_parser(sub: Sub) -> None:
+    from a2d_edge.config import add_config_args
+    from a2d_edge.search.config import SearchConfig
+
+    s = sub.add_parser(
+        "distill",
+        help="train a given arch by the search's finish (student-driven distillation from "
+        "teacher-labelled frames, --finish-steps), then evaluate it: the hand-made baselines",
+    )
+    s.add_argument("--out", help="run folder to create")
+    s.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or killed run")
+    s.add_argument("--config", help="YAML/JSON file of settings (flags override it)")
+    add_config_args(s, SearchConfig, skip=("update", "init"))
+    s.set_defaults(handler=_cmd_distill)
+
+
 def _search_parser(sub: Sub) -> None:
     from a2d_edge.config import add_config_args
     from a2d_edge.search.config import SearchConfig
 
-    s = sub.add_parser("search", help="A2D architecture search (distilled Gumbel-softmax DNAS)")
+    s = sub.add_parser(
+        "search",
+        help="architecture search under a latency budget: distillation-driven (default: "
+        "supernet, selection, finish, eval -> agent.pt) or the paper's RL-driven DNAS "
+        "(--method rl)",
+    )
     s.add_argument("--out", help="run folder to create")
     s.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or killed search")
     s.add_argument("--config", help="YAML/JSON file of settings (flags override it)")
@@ -314,7 +384,8 @@ def _info_parsers(sub: Sub) -> None:
     v.set_defaults(handler=_cmd_envs)
 
 
-COMMANDS = (_train_parser, _search_parser, _sweep_parser, _report_parser, _export_parser,
+COMMANDS = (_train_parser, _search_parser, _distill_parser, _sweep_parser, _report_parser,
+            _export_parser,
             _run_parser, _eval_parser, _info_parsers)  # fmt: skip
 
 

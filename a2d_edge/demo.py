@@ -1,14 +1,18 @@
 """`make demo`: the whole pipeline on the embedded default (ALE/Pong-v5, this CPU).
 
-1. a latency table of this machine, timed as the final run waits (controller mode at --hz): a
-   shipped one when its device fingerprint is this host's, else a short a2d-profile,
-2. a short latency-budgeted A2D search distilled from the shipped Pong teacher (zoo:pong),
-3. a short distilled retrain of the derived agent,
-4. export to a verified INT8 bundle,
-5. `a2d run` of the bundle for a couple of episodes, recorded,
-then one summary table. Every step is a flag away from a real run:
+1. a latency table of this machine for the `fast` space, timed as the final run waits
+   (controller mode at --hz): a shipped one when its device fingerprint is this host's (then
+   recalibrated to this minute's drift), else a short a2d-profile,
+2. the distillation-driven search at --budget-of-teacher x the teacher's own latency measured
+   the same way: the shipped Pong supernet (zoo:pong-fast, trained once by
+   `a2d search`; --supernet-steps N trains a new one instead) selected for this table and
+   budget, the selected agent finished by distillation from zoo:pong and evaluated,
+3. export to a verified INT8 bundle,
+4. `a2d run` of the bundle at --hz for a couple of episodes, recorded,
+then one summary table with the teacher's score and latency beside the agent's. Every step is a
+flag away from a real run:
 
-    python -m a2d_edge.demo --search-steps 2000000 --train-steps 10000000 --episodes 30
+    python -m a2d_edge.demo --supernet-steps 300000 --finish-steps 300000 --final-episodes 30
 """
 
 from __future__ import annotations
@@ -72,21 +76,32 @@ def teacher(out: Path, steps: int) -> str:
     if "pong" in available():
         return "zoo:pong"
     print("no shipped teacher (zoo:pong) in this checkout yet: training a brief stand-in")
-    _call(["train", "--env", "ALE/Pong-v5", "--steps", str(steps), "--out", str(out / "teacher"),
-           "--eval-every", "0"])  # fmt: skip
+    _call(
+        [
+            "train",
+            "--env",
+            "ALE/Pong-v5",
+            "--steps",
+            str(steps),
+            "--out",
+            str(out / "teacher"),
+            "--eval-every",
+            "0",
+        ]
+    )
     return str(out / "teacher" / "agent.pt")
 
 
-def latency_table(out: Path, hz: float) -> Path:
-    """A shipped INT8 edge table of this host (by its fingerprint) timed as the demo's run
-    waits (controller mode at `hz`); else a brief profile of this host in that mode."""
+def latency_table(out: Path, hz: float, preset: str = "fast") -> Path:
+    """A shipped INT8 table of `preset` for this host (by its fingerprint) timed as the demo's
+    run waits (controller mode at `hz`); else a brief profile of this host in that mode."""
     from a2d_edge.hw.lut import LatencyTable, host_mismatch
     from a2d_edge.runtime.pacing import Pacing
     from a2d_edge.utils.fingerprint import this_host
 
     pacing = Pacing(hz)
     elsewhere = []
-    for path in sorted(TABLES.glob("*-onnxruntime-int8-edge*.json")):
+    for path in sorted(TABLES.glob(f"*-onnxruntime-int8-{preset}*.json")):
         try:
             table = LatencyTable.load(path)
         except A2DError:
@@ -102,13 +117,30 @@ def latency_table(out: Path, hz: float) -> Path:
         print(
             f"no shipped table for this host: {host_mismatch('latency_tables/' + path.name, table)}"
         )
-    path = out / f"{here}-onnxruntime-int8-edge{pacing.suffix()}.json"
+    path = out / f"{here}-onnxruntime-int8-{preset}{pacing.suffix()}.json"
     print(f"profiling this host ({here}) briefly: INT8, controller at {hz:g} Hz")
     from a2d_edge.hw.cli import main as profile
 
-    argv = ["--backend", "onnxruntime", "--precision", "int8", "--preset", "edge", "--mode",
-            "controller", "--hz", f"{hz:g}", "--repeats", "30", "--warmup", "5", "--validate",
-            "16", "--out", str(path)]  # fmt: skip
+    argv = [
+        "--backend",
+        "onnxruntime",
+        "--precision",
+        "int8",
+        "--preset",
+        preset,
+        "--mode",
+        "controller",
+        "--hz",
+        f"{hz:g}",
+        "--repeats",
+        "30",
+        "--warmup",
+        "5",
+        "--validate",
+        "16",
+        "--out",
+        str(path),
+    ]
     print("$ a2d-profile " + " ".join(argv), flush=True)
     if profile(argv) != 0:
         raise SystemExit("a2d-demo: profiling failed")
@@ -129,96 +161,200 @@ def recalibrated(path: Path, out: Path) -> Path:
     return copy
 
 
+def shipped_supernet(spec: str) -> str | None:
+    """zoo:NAME when that supernet ships with the package, else None (one is trained)."""
+    from a2d_edge.distill.pipeline import supernet_path
+
+    return spec if spec and supernet_path(spec).is_file() else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="a2d-demo", description=__doc__,
-                                formatter_class=argparse.RawTextHelpFormatter)  # fmt: skip
+    p = argparse.ArgumentParser(
+        prog="a2d-demo", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     p.add_argument("--out", default="runs/demo")
     p.add_argument(
-        "--budget-factor",
+        "--budget-of-teacher",
         type=float,
-        default=2.0,
-        help="latency budget = this x the fastest arch of the space (by the table)",
+        default=0.33,
+        help="latency budget: this share of the teacher's latency, measured here",
     )
-    p.add_argument("--search-steps", type=int, default=20_000)
-    p.add_argument("--train-steps", type=int, default=40_000)
+    p.add_argument(
+        "--supernet",
+        default="zoo:pong-fast",
+        help="trained supernet to select from ('' or --supernet-steps: train one)",
+    )
+    p.add_argument(
+        "--supernet-steps",
+        type=int,
+        default=0,
+        help="train a supernet for this many steps instead of the shipped one",
+    )
+    p.add_argument("--finish-steps", type=int, default=90_000)
+    p.add_argument("--final-episodes", type=int, default=4, help="the search's own evaluation")
     p.add_argument(
         "--teacher-steps", type=int, default=40_000, help="only when no teacher is shipped"
     )
-    p.add_argument("--episodes", type=int, default=2)
+    p.add_argument("--episodes", type=int, default=1, help="episodes of the final a2d run")
     p.add_argument("--hz", type=float, default=60.0, help="control rate of the final run")
     args = p.parse_args(argv)
     out = Path(args.out)
     t0 = time.perf_counter()
     try:
         fresh_folder(out)
-        _step("1/5 teacher and latency table")
+        _step("1/4 teacher and latency table")
         tch = teacher(out, args.teacher_steps)
         lut = latency_table(out, args.hz)
-        from a2d_edge.hw.lut import LatencyTable
-
-        table = LatencyTable.load(lut)
-        fastest, _ = table.minimum_ms()
-        budget = round(fastest * args.budget_factor, 4)
-        _step(f"2/5 A2D search, budget {budget} ms (fastest arch {fastest:.3f} ms)")
-        _call(["search", "--env", "ALE/Pong-v5", "--teacher", tch, "--preset", "edge", "--mode",
-               "hard", "--steps", str(args.search_steps), "--lut", str(lut),
-               "--latency-budget-ms", str(budget), "--run-hz", f"{args.hz:g}", "--eval-every",
-               "0", "--out", str(out / "search")])  # fmt: skip
-        _step("3/5 retrain the derived agent, distilled")
-        _call(["train", "--env", "ALE/Pong-v5", "--arch", str(out / "search" / "arch.json"),
-               "--teacher", tch, "--steps", str(args.train_steps), "--eval-every", "0",
-               "--out", str(out / "agent")])  # fmt: skip
-        _step("4/5 export a verified INT8 bundle")
-        export = ["export", str(out / "agent" / "agent.pt"), "--out", str(out / "bundle"),
-                  "--frames", "256"]  # fmt: skip
+        supernet = None if args.supernet_steps else shipped_supernet(args.supernet)
+        how = f"from the shipped supernet {supernet}" if supernet else "training a supernet"
+        budget = demo_budget(tch, lut, args.budget_of_teacher)
+        _step(f"2/4 distillation search at {budget:g} ms, {how}")
+        search = [
+            "search",
+            "--env",
+            "ALE/Pong-v5",
+            "--teacher",
+            tch,
+            "--lut",
+            str(lut),
+            "--latency-budget-ms",
+            f"{budget:g}",
+            "--run-hz",
+            f"{args.hz:g}",
+            "--finish-steps",
+            str(args.finish_steps),
+            "--teacher-share-steps",
+            str(args.finish_steps // 3),
+            "--population",
+            "12",
+            "--generations",
+            "6",
+            "--final-episodes",
+            str(args.final_episodes),
+            "--learner-threads",
+            "2",
+            "--eval-every",
+            "0",
+            "--out",
+            str(out / "search"),
+        ]
+        search += (
+            ["--supernet", supernet]
+            if supernet
+            else ["--supernet-steps", str(args.supernet_steps or 30_000)]
+        )
+        _call(search)
+        _step("3/4 export a verified INT8 bundle")
+        export = [
+            "export",
+            str(out / "search" / "agent.pt"),
+            "--out",
+            str(out / "bundle"),
+            "--frames",
+            "256",
+        ]
         print("$ a2d " + " ".join([*export, "--int8"]), flush=True)
         if a2d([*export, "--int8"]) != 0:
-            print("INT8 missed the agreement bar for this briefly trained agent: exporting fp32")
+            print("INT8 missed the agreement bar for this agent: exporting fp32")
             _call(export)
-        _step(f"5/5 run it at {args.hz:g} Hz")
+        _step(f"4/4 run it at {args.hz:g} Hz")
         if lut.parent == out:  # the table of the run: this minute's drift, not the search's
             recalibrated(lut, out)
-        _call(["run", str(out / "bundle"), "--episodes", str(args.episodes), "--hz",
-               str(args.hz), "--lut", str(lut), "--report", str(out / "run.json"), "--record",
-               str(out / "run.gif")])  # fmt: skip
+        _call(
+            [
+                "run",
+                str(out / "bundle"),
+                "--episodes",
+                str(args.episodes),
+                "--hz",
+                str(args.hz),
+                "--lut",
+                str(lut),
+                "--report",
+                str(out / "run.json"),
+                "--record",
+                str(out / "run.gif"),
+            ]
+        )
+        teacher_row = teacher_summary(tch, lut)
     except A2DError as e:
         print(f"a2d-demo: error: {e}", file=sys.stderr)
         return 2
-    summary(out, budget, time.perf_counter() - t0)
+    summary(out, teacher_row, time.perf_counter() - t0)
     return 0
 
 
-def summary(out: Path, budget: float, seconds: float) -> None:
+def demo_budget(teacher: str, lut: Path, share: float) -> float:
+    """`share` x the teacher's latency here (timed as the table's entries), or 1.15 x the
+    space's fastest arch by the table where that is more: a control loop's wake-up cost is a
+    floor no architecture goes below (said in one line)."""
+    from a2d_edge.distill.pipeline import teacher_latency_ms
+    from a2d_edge.hw.lut import LatencyTable
+
+    table = LatencyTable.load(lut)
+    teacher_ms = teacher_latency_ms(table, teacher)
+    fastest, _ = table.minimum_ms()
+    budget = round(max(share * teacher_ms, 1.15 * fastest), 4)
+    print(f"teacher {teacher}: {teacher_ms:.3f} ms here ({table.describe_mode()}); the space's "
+          f"fastest arch {fastest:.3f} ms; budget max({share:g} x teacher, 1.15 x fastest) = "
+          f"{budget:g} ms")  # fmt: skip
+    return budget
+
+
+def teacher_summary(spec: str, lut: Path) -> tuple[str, str]:
+    """The teacher's shipped score and its latency here, timed as the table's entries."""
+    from a2d_edge.distill.pipeline import teacher_latency_ms
+    from a2d_edge.hw.lut import LatencyTable
+
+    score = "n/a"
+    if spec.startswith("zoo:"):
+        from a2d_edge.zoo import ZOO_DIR
+
+        card = json.loads((ZOO_DIR / f"{spec[4:]}.json").read_text())
+        score = f"{card['eval']['mean']:.1f} ({card['eval']['episodes']} episodes, its card)"
+    return score, f"{teacher_latency_ms(LatencyTable.load(lut), spec):.3f} ms"
+
+
+def summary(out: Path, teacher_row: tuple[str, str], seconds: float) -> None:
     search = json.loads((out / "search" / "search.json").read_text())
+    result = json.loads((out / "search" / "result.json").read_text())
     run = json.loads((out / "run.json").read_text())
     manifest = json.loads((out / "bundle" / "manifest.json").read_text())
     lat = search["latency"]
     inf = run["latency_us"]["inference"]
     int8 = manifest["verification"].get("int8_vs_fp32", {}).get("action_agreement")
+    score = result.get("score") or {}
     rows = [
         ("latency table", f"{Path(lat['table']).name} ({lat['table_mode']})"),
-        ("latency budget (table)", f"{budget:.3f} ms"),
-        ("predicted latency (table)", f"{lat['predicted_ms']:.3f} ms"
-         + (" (repaired)" if lat["repaired"] else "")),
-        ("measured at search end", f"{lat['measured_ms']:.3f} ms" if lat.get("measured_ms")
-         else "n/a"),
-        (f"measured in the run ({run['policy']})", f"p50 {inf['p50'] / 1000:.3f} / p99 "
-         f"{inf['p99'] / 1000:.3f} ms"),
+        ("teacher: score / latency here", f"{teacher_row[0]} / {teacher_row[1]}"),
+        ("latency budget (table)", f"{lat['budget_ms']:.3f} ms"),
+        ("agent: predicted latency (table)", f"{lat['predicted_ms']:.3f} ms"),
+        (
+            "agent: measured at search end",
+            f"{lat['measured_ms']:.3f} ms" if lat.get("measured_ms") else "n/a",
+        ),
+        (
+            f"agent: measured in the run ({run['policy']})",
+            f"p50 {inf['p50'] / 1000:.3f} / p99 {inf['p99'] / 1000:.3f} ms",
+        ),
         ("in-run p50 / table prediction", _judged(run.get("lut"))),
         ("deadline misses", f"{run['misses']} of {run['steps']}"),
-        ("FLOPs of the derived agent", f"{search['derived_flops'] / 1e6:.2f} M"),
+        ("agent: FLOPs", f"{search['derived_flops'] / 1e6:.2f} M"),
         ("INT8 action agreement with fp32", f"{100 * int8:.1f}%" if int8 else "no INT8 model"),
-        ("score (episodes)", f"{run['score_mean']} {run['scores']}"),
-    ]  # fmt: skip
+        (
+            "agent: score, search's evaluation",
+            f"{score.get('mean', float('nan')):.1f} {score.get('scores')}" if score else "n/a",
+        ),
+        ("agent: score in the run (episodes)", f"{run['score_mean']} {run['scores']}"),
+    ]
     print(f"\n{'=' * 64}\n a2d demo summary ({seconds / 60:.1f} min)\n{'=' * 64}")
     width = max(len(k) for k, _ in rows) + 2
     for k, v in rows:
         print(f" {k:<{width}}{v}")
     print(
-        f"\n derived arch: {out / 'search' / 'arch.json'}\n bundle: {out / 'bundle'}\n"
-        f" run report: {out / 'run.json'}\n video: {out / 'run.gif'}"
+        f"\n searched arch: {out / 'search' / 'arch.json'}\n agent: {out / 'search' / 'agent.pt'}"
+        f"\n bundle: {out / 'bundle'}\n run report: {out / 'run.json'}\n video: {out / 'run.gif'}"
     )
-    print(" (short demo budgets: the score is not the point; see README for real runs)")
 
 
 def _judged(lut: dict | None) -> str:  # type: ignore[type-arg]

@@ -118,7 +118,11 @@ def test_torchrun_trains_and_searches_on_two_ranks(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     for cmd, extra, out in (
         ("train", ["--steps", "80"], tmp_path / "t"),
-        ("search", ["--steps", "40", "--preset", "edge", "--mode", "hard"], tmp_path / "s"),
+        (
+            "search",
+            ["--method", "rl", "--steps", "40", "--preset", "edge", "--mode", "hard"],
+            tmp_path / "s",
+        ),
     ):
         argv = [*torchrun.split(), "--nproc-per-node", "2", "-m", "a2d_edge", cmd, *extra,
                 *common, "--out", str(out)]  # fmt: skip

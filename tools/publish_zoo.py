@@ -1,6 +1,8 @@
-"""Ship a trained agent as `zoo:NAME`: fp16 weights (loading restores fp32) and a model card.
+"""Ship a trained agent as `zoo:NAME`: fp16 weights (loading restores fp32) and a model card;
+or, with --supernet, a trained supernet of `a2d search` as `a2d search --supernet zoo:NAME`.
 
     python tools/publish_zoo.py runs/pong-nature/best.pt --name pong --episodes 30
+    python tools/publish_zoo.py runs/ds-b150 --supernet --name pong-fast
 
 A maintainer's tool (it trains nothing, but evaluates with the training stack and writes into
 the package's `a2d_edge/zoo/`), so it lives beside the benchmarks, not in the package.
@@ -25,8 +27,22 @@ from typing import Any
 from a2d_edge.errors import A2DError
 from a2d_edge.zoo import ZOO_DIR
 
-KEEP = ("format", "arch", "env_id", "obs_shape", "n_actions", "atari", "step", "config",
-        "teacher", "distill", "best_eval", "last_eval", "world_size", "init_steps")  # fmt: skip
+KEEP = (
+    "format",
+    "arch",
+    "env_id",
+    "obs_shape",
+    "n_actions",
+    "atari",
+    "step",
+    "config",
+    "teacher",
+    "distill",
+    "best_eval",
+    "last_eval",
+    "world_size",
+    "init_steps",
+)
 
 
 def slim(ckpt: dict[str, Any]) -> dict[str, Any]:
@@ -48,6 +64,7 @@ def publish(
     seed: int = 0,
     command: str = "",
     zoo_dir: Path = ZOO_DIR,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     from a2d_edge.hw.flops import count_params, fvcore_flops
     from a2d_edge.rl.checkpoint import load_agent, load_checkpoint, save_checkpoint
@@ -96,6 +113,7 @@ def publish(
         "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
         "size_bytes": path.stat().st_size,
         "published": time.strftime("%Y-%m-%d", time.gmtime()),
+        **(extra or {}),
     }
     from a2d_edge.utils.io import write_json
 
@@ -103,16 +121,123 @@ def publish(
     return card
 
 
+def publish_supernet(
+    source: str | Path, name: str, command: str = "", zoo_dir: Path = ZOO_DIR
+) -> dict[str, Any]:
+    """The supernet of a distillation search (its folder or supernet.pt) in fp16 with what
+    selecting from it needs (game, actions, space), into zoo_dir/supernets/NAME.pt + card."""
+    import io
+
+    import torch
+
+    from a2d_edge.distill.pipeline import load_supernet, supernet_path
+    from a2d_edge.rl.checkpoint import torch_load
+    from a2d_edge.utils.io import atomic_write, write_json
+
+    path = supernet_path(str(source))
+    raw = torch_load(path, "supernet checkpoint")
+    env_id = raw.get("env_id") or _run_env(path)
+    supernet, _ = load_supernet(str(path), env_id, int(raw.get("n_actions") or 6))
+    small = {
+        "format": raw["format"],
+        "kind": "supernet",
+        "env_id": env_id,
+        "n_actions": supernet.n_actions,
+        "space": supernet.space.to_dict(),
+        "step": raw["step"],
+        "updates": raw["updates"],
+        "elapsed": raw["elapsed"],
+        "best_eval": raw["best_eval"],
+        "last_eval": raw["last_eval"],
+        "model": {
+            k: v.half() if v.is_floating_point() else v for k, v in supernet.state_dict().items()
+        },
+        "weights_dtype": "float16",
+    }
+    out = zoo_dir / "supernets" / f"{name}.pt"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    torch.save(small, buf)
+    atomic_write(out, lambda f: f.write(buf.getbuffer()))
+    load_supernet(str(out), env_id, supernet.n_actions)  # loads back
+    card = {
+        "schema": "a2d.supernet-card/1",
+        "name": f"zoo:{name}",
+        "env_id": env_id,
+        "space": supernet.space.to_dict(),
+        "agent_steps": raw["step"],
+        "train_seconds": round(float(raw["elapsed"]), 1),
+        "source": str(source),
+        "command": command,
+        "weights": "float16 (restored to float32 on load)",
+        "sha256": hashlib.sha256(out.read_bytes()).hexdigest(),
+        "size_bytes": out.stat().st_size,
+        "published": time.strftime("%Y-%m-%d", time.gmtime()),
+    }
+    write_json(out.with_suffix(".json"), card)
+    return card
+
+
+def search_card(run: Path, tables: Sequence[str]) -> dict[str, Any]:
+    """What a searched agent's card adds: its space, the search's table, budget and prediction
+    (the run's result.json), and its latency measured here with each of `tables`' settings."""
+    from a2d_edge.hw.lut import LatencyTable
+    from a2d_edge.search.loop import measure_here
+    from a2d_edge.utils.fingerprint import this_host
+    from a2d_edge.utils.io import read_json
+
+    result = read_json(run / "result.json", "search result")
+    measured = {}
+    for path in tables:
+        table = LatencyTable.load(path)
+        ms = measure_here(table, result["arch"]) if table.host_match() == "same" else None
+        measured[Path(path).name] = {"mode": table.describe_mode(), "ms": ms}
+    return {
+        "search": {
+            "space": result["arch"].get("space", {}).get("name"),
+            "latency": result["latency"],
+            "mflops": result["mflops"],
+            "search_score": result.get("score"),
+            "wall_seconds": result.get("wall_seconds"),
+            "measured_here": measured,
+            "host": this_host().slug,
+        }
+    }
+
+
+def _run_env(path: Path) -> str:
+    from a2d_edge.utils.io import read_json
+
+    return str(read_json(path.parent / "config.json", "run config")["config"]["env"])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python tools/publish_zoo.py", description=__doc__)
     p.add_argument("checkpoint")
     p.add_argument("--name", required=True)
+    p.add_argument("--supernet", action="store_true", help="CHECKPOINT is a search's supernet")
+    p.add_argument(
+        "--search-run",
+        help="the a2d search folder the agent came from (its card "
+        "gets the table, budget, prediction)",
+    )
+    p.add_argument("--lut", nargs="*", default=[], help="tables to time the agent with here")
     p.add_argument("--episodes", type=int, default=30)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--command", default="", help="the command that trained it (for the card)")
     args = p.parse_args(argv)
     try:
-        card = publish(args.checkpoint, args.name, args.episodes, args.seed, args.command)
+        if args.supernet:
+            card = publish_supernet(args.checkpoint, args.name, args.command)
+            print(
+                f"zoo:{args.name} (supernet): {card['env_id']}, {card['agent_steps']:,} steps; "
+                f"{card['size_bytes'] / 1e6:.1f} MB"
+            )
+            return 0
+        extra = search_card(Path(args.search_run), args.lut) if args.search_run else None
+        card = publish(
+            args.checkpoint, args.name, args.episodes, args.seed, args.command, extra=extra
+        )
     except A2DError as e:
         print(f"publish: error: {e}", file=sys.stderr)
         return 2

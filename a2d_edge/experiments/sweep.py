@@ -318,6 +318,11 @@ class _Sweep:
             if self.command == "search":
                 from a2d_edge.search.loop import prepare, search
 
+                if cfg.method != "rl":
+                    raise A2DError(
+                        "a2d sweep runs the RL-driven search: set method: rl in the file "
+                        "(the distillation search is benchmarks/distill_search.py)"
+                    )
                 prepare(cfg, say=False)
                 if state.status == "pending":
                     _start(cfg, run_dir, "search")

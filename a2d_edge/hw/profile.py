@@ -28,7 +28,7 @@ from a2d_edge.hw.lut import MODES, SCHEMA, Correction, LatencyTable, OpKey, Timi
 from a2d_edge.hw.timing import Runner, control_loop_work, parse_samples, time_interleaved
 from a2d_edge.nets import build_agent, searched_arch
 from a2d_edge.nets.ops import OPS, ConvBNReLU
-from a2d_edge.nets.space import SearchSpace, random_archs
+from a2d_edge.nets.space import SearchSpace, head_features, random_archs
 from a2d_edge.runtime.pacing import Pacing
 from a2d_edge.utils.device import describe_host
 
@@ -39,14 +39,15 @@ class Scale(nn.Module):
 
 
 class Head(nn.Module):
-    def __init__(self, c: int, feature_dim: int, n_actions: int) -> None:
+    def __init__(self, space: SearchSpace, input_hw: tuple[int, int], n_actions: int) -> None:
         super().__init__()
-        self.fc = nn.Linear(c, feature_dim)
-        self.actor = nn.Linear(feature_dim, n_actions)
-        self.critic = nn.Linear(feature_dim, 1)
+        self.fc = nn.Linear(space.fc_in(input_hw), space.feature_dim)
+        self.flatten = space.head == "flatten"
+        self.actor = nn.Linear(space.feature_dim, n_actions)
+        self.critic = nn.Linear(space.feature_dim, 1)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = torch.relu(self.fc(x.mean(dim=(2, 3))))
+        h = head_features(x, self.fc, self.flatten)
         return self.actor(h), self.critic(h)
 
 
@@ -76,13 +77,9 @@ def fixed_parts(space: SearchSpace, input_hw: tuple[int, int], n_actions: int) -
         Scale(),
         ConvBNReLU(space.in_channels, space.stem_channels, space.stem_kernel, space.stem_stride),
     )
-    last = space.blocks(input_hw)[-1]
-    c = last.c_out
-    h = (last.h - 1) // last.stride + 1
-    w = (last.w - 1) // last.stride + 1
     return {
         "stem": Part(stem, frames),
-        "head": Part(Head(c, space.feature_dim, n_actions), torch.rand(1, c, h, w)),
+        "head": Part(Head(space, input_hw, n_actions), torch.rand(1, *space.head_shape(input_hw))),
         "overhead": Part(Scale(), frames),
     }
 

@@ -54,6 +54,15 @@ def family_of(arch: Arch) -> Family:
 
 PRESETS: dict[str, Arch] = {
     "nature": {"schema": SCHEMA, "family": "nature", "hidden": 512},
+    # narrower Nature CNNs: the hand-made baselines of a budgeted search
+    "nature-half": {"schema": SCHEMA, "family": "nature", "hidden": 256, "channels": [16, 32, 32]},
+    "nature-quarter": {
+        "schema": SCHEMA,
+        "family": "nature",
+        "hidden": 128,
+        "channels": [8, 16, 16],
+    },
+    "nature-thin": {"schema": SCHEMA, "family": "nature", "hidden": 128, "channels": [16, 16, 16]},
     **{
         f"resnet{d}": {
             "schema": SCHEMA,

@@ -8,22 +8,27 @@ from torch import nn
 from a2d_edge.errors import A2DError
 from a2d_edge.nets.arch import Arch, Family, register_family, require_int
 
+NATURE_CHANNELS = (32, 64, 64)
+
 
 class NatureCNN(nn.Module):
-    """Conv 32x8x8/4, 64x4x4/2, 64x3x3/1, then fc `hidden` (Mnih et al. 2015)."""
+    """Conv 32x8x8/4, 64x4x4/2, 64x3x3/1, then fc `hidden` (Mnih et al. 2015); `channels`
+    narrows the three convs (the baselines of other widths)."""
 
-    def __init__(self, in_channels: int = 4, hidden: int = 512, in_size: int = 84) -> None:
+    def __init__(self, in_channels: int = 4, hidden: int = 512, in_size: int = 84,
+                 channels: tuple[int, int, int] = NATURE_CHANNELS) -> None:  # fmt: skip
         super().__init__()
+        c1, c2, c3 = channels
         self.convs = nn.Sequential(
-            nn.Conv2d(in_channels, 32, 8, stride=4),
+            nn.Conv2d(in_channels, c1, 8, stride=4),
             nn.ReLU(inplace=True),
-            nn.Conv2d(32, 64, 4, stride=2),
+            nn.Conv2d(c1, c2, 4, stride=2),
             nn.ReLU(inplace=True),
-            nn.Conv2d(64, 64, 3, stride=1),
+            nn.Conv2d(c2, c3, 3, stride=1),
             nn.ReLU(inplace=True),
         )
         side = ((in_size - 8) // 4 + 1 - 4) // 2 + 1 - 2
-        self.fc = nn.Linear(64 * side * side, hidden)
+        self.fc = nn.Linear(c3 * side * side, hidden)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.relu(self.fc(self.convs(x).flatten(1)))
@@ -83,25 +88,34 @@ class CifarResNet(nn.Module):
         return torch.relu(self.fc(x.mean(dim=(2, 3))))
 
 
+def _channels(arch: Arch, default: tuple[int, ...] | None = None) -> list[int]:
+    channels = arch.get("channels", None if default is None else list(default))
+    if (
+        not isinstance(channels, list)
+        or len(channels) != 3
+        or not all(isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in channels)
+    ):
+        raise A2DError(
+            f"{arch.get('family')} 'channels' must be 3 positive integers, got {channels!r}"
+        )
+    return channels
+
+
 def _validate_nature(arch: Arch) -> None:
     require_int(arch, "hidden")
+    _channels(arch, NATURE_CHANNELS)
 
 
 def _build_nature(arch: Arch, in_channels: int) -> tuple[nn.Module, int]:
-    return NatureCNN(in_channels, arch["hidden"]), arch["hidden"]
+    channels = tuple(_channels(arch, NATURE_CHANNELS))
+    return NatureCNN(in_channels, arch["hidden"], channels=channels), arch["hidden"]  # type: ignore[arg-type]
 
 
 def _validate_resnet(arch: Arch) -> None:
     depth = require_int(arch, "depth")
     if (depth - 2) % 6 != 0:
         raise A2DError(f"resnet depth must be 6n+2 (14, 20, 38, 74, ...), got {depth}")
-    channels = arch.get("channels")
-    if (
-        not isinstance(channels, list)
-        or len(channels) != 3
-        or not all(isinstance(c, int) and c > 0 for c in channels)
-    ):
-        raise A2DError(f"resnet 'channels' must be 3 positive integers, got {channels!r}")
+    _channels(arch)
     require_int(arch, "stem_stride", (1, 2, 4))
     require_int(arch, "feature_dim")
 

@@ -6,6 +6,12 @@ and critic heads. The `paper` preset is A2D's (Appendix D): a ResNet-like stem (
 3 stages of 5/4/5 blocks with 16/32/64 channels and strides 1/2/2, 9 ops per block: 9^14
 architectures, running at 42x42 after the stem. The `edge` preset keeps the blocks and ops but
 uses a 5x5 stride-4 stem, so the blocks run at 21x21 and cost about a quarter as much.
+The `fast` preset is for CPUs: a 4x4 stride-4 stem at 16 channels (it sees every pixel once;
+the Nature CNN's 8x8 stem cost 1.6x more at the same width), 5 blocks (16 channels at 22x22,
+then 32 at 11x11 and 64 at 6x6, the later stages opening with stride 2) and a flattening head
+(the Nature CNN's, which keeps where things are on the screen: pooling loses the ball), fc 128,
+and 7 ops (`FAST_OPS`): 7^5 archs. Depth comes through skips; on a 2-core AVX2 EPYC (ORT fp32)
+its archs span ~6x faster than the Nature CNN (all skip) to about its latency (all conv_k5).
 """
 
 from __future__ import annotations
@@ -26,6 +32,12 @@ PAPER_OPS = (
     "ir_k3_e1", "ir_k3_e3", "ir_k3_e5", "ir_k5_e1", "ir_k5_e3", "ir_k5_e5",
     "skip",
 )  # fmt: skip
+
+
+# The paper's ops less the x5 expansions: their depthwise convs cost 3-6x a plain conv's
+# forward + backward in PyTorch on a CPU (ir_k5_e5 at batch 256: 1.2 s against conv_k5's 0.3 s,
+# channels-last, one thread), which a supernet trained on a CPU pays on every path that has one.
+FAST_OPS = ("conv_k3", "conv_k5", "ir_k3_e1", "ir_k3_e3", "ir_k5_e1", "ir_k5_e3", "skip")
 
 
 @dataclass(frozen=True)
@@ -49,6 +61,7 @@ class SearchSpace:
     stem_stride: int = 2
     feature_dim: int = 256
     in_channels: int = 4
+    head: str = "pool"  # pool: global average pooling before fc; flatten: the whole map
 
     @property
     def n_blocks(self) -> int:
@@ -69,6 +82,16 @@ class SearchSpace:
                 c = c_out
         return shapes
 
+    def head_shape(self, input_hw: tuple[int, int] = (84, 84)) -> tuple[int, int, int]:
+        """(channels, h, w) of the last block's output, the head's input."""
+        last = self.blocks(input_hw)[-1]
+        size = (out_size(last.h, 3, last.stride, 1), out_size(last.w, 3, last.stride, 1))
+        return last.c_out, *size
+
+    def fc_in(self, input_hw: tuple[int, int] = (84, 84)) -> int:
+        c, h, w = self.head_shape(input_hw)
+        return c * h * w if self.head == "flatten" else c
+
     def op_flops(self, input_hw: tuple[int, int] = (84, 84)) -> list[list[int]]:
         """FLOPs of every candidate op in every block: [n_blocks][n_ops]."""
         return [
@@ -81,8 +104,7 @@ class SearchSpace:
         stem = conv_flops(
             self.in_channels, self.stem_channels, self.stem_kernel, self.stem_stride, *input_hw
         )
-        last = self.stages[-1][1]
-        return stem + last * self.feature_dim + self.feature_dim * (n_actions + 1)
+        return stem + self.fc_in(input_hw) * self.feature_dim + self.feature_dim * (n_actions + 1)
 
     def arch_flops(
         self, ops: list[str], n_actions: int, input_hw: tuple[int, int] = (84, 84)
@@ -95,6 +117,8 @@ class SearchSpace:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        if self.head == "pool":
+            del d["head"]  # the default: arch.json and tables written before heads stay equal
         d["stages"] = [list(s) for s in self.stages]
         d["ops"] = list(self.ops)
         return d
@@ -111,19 +135,33 @@ class SearchSpace:
                 stem_stride=int(d["stem_stride"]),
                 feature_dim=int(d["feature_dim"]),
                 in_channels=int(d.get("in_channels", 4)),
+                head=str(d.get("head", "pool")),
             )
         except (KeyError, TypeError, ValueError) as e:
             raise A2DError(f"malformed search space in arch: {type(e).__name__} {e}") from None
         if any(len(s) != 3 or min(s) < 1 for s in space.stages):
             raise A2DError("search space stages must be [blocks, channels, stride] triples >= 1")
+        if space.head not in HEADS:
+            raise A2DError(f"search space head must be one of {HEADS}, got {space.head!r}")
         for op in space.ops:
             OPS[op]  # raises with the valid names
         return space
 
 
+HEADS = ("pool", "flatten")
+
 SPACES: dict[str, SearchSpace] = {
     "paper": SearchSpace("paper", ((5, 16, 1), (4, 32, 2), (5, 64, 2))),
     "edge": SearchSpace("edge", ((5, 16, 1), (4, 32, 2), (5, 64, 2)), stem_kernel=5, stem_stride=4),
+    "fast": SearchSpace(
+        "fast",
+        ((1, 16, 1), (2, 32, 2), (2, 64, 2)),
+        ops=FAST_OPS,
+        stem_kernel=4,
+        stem_stride=4,
+        feature_dim=128,
+        head="flatten",
+    ),
 }
 
 
@@ -153,6 +191,11 @@ def random_archs(space: SearchSpace, n: int, seed: int) -> list[Arch]:
     return [random_arch(space, rng=rng) for _ in range(n)]
 
 
+def head_features(x: torch.Tensor, fc: nn.Module, flatten: bool) -> torch.Tensor:
+    """The space's head on the last map: pool (or flatten), fc to `feature_dim`, ReLU."""
+    return torch.relu(fc(x.flatten(1) if flatten else x.mean(dim=(2, 3))))
+
+
 class SearchedNet(nn.Module):
     """A plain network of the space: stem, one fixed op per block, pooled fc head."""
 
@@ -167,11 +210,11 @@ class SearchedNet(nn.Module):
                 for op, b in zip(ops, space.blocks(), strict=True)
             )
         )
-        self.fc = nn.Linear(space.stages[-1][1], space.feature_dim)
+        self.fc = nn.Linear(space.fc_in(), space.feature_dim)
+        self.flatten = space.head == "flatten"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.blocks(self.stem(x))
-        return torch.relu(self.fc(x.mean(dim=(2, 3))))
+        return head_features(self.blocks(self.stem(x)), self.fc, self.flatten)
 
 
 def _validate_searched(arch: Arch) -> None:

@@ -19,7 +19,7 @@ from torch import nn
 from a2d_edge.nets.agent import ActorCritic, _init_weights
 from a2d_edge.nets.arch import Arch
 from a2d_edge.nets.ops import OPS, ConvBNReLU
-from a2d_edge.nets.space import SearchSpace, searched_arch
+from a2d_edge.nets.space import SearchSpace, head_features, searched_arch
 
 
 def sample_gumbel(shape: tuple[int, ...], generator: torch.Generator | None = None) -> torch.Tensor:
@@ -67,13 +67,14 @@ class SupernetFeatures(nn.Module):
         self.blocks = nn.ModuleList(
             MixedOp(space.ops, b.c_in, b.c_out, b.stride) for b in space.blocks()
         )
-        self.fc = nn.Linear(space.stages[-1][1], space.feature_dim)
+        self.fc = nn.Linear(space.fc_in(), space.feature_dim)
+        self.flatten = space.head == "flatten"
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)
         for block, w in zip(self.blocks, weights, strict=True):
             x = block(x, w)
-        return torch.relu(self.fc(x.mean(dim=(2, 3))))
+        return head_features(x, self.fc, self.flatten)
 
 
 class Supernet(nn.Module):

@@ -11,7 +11,9 @@ from a2d_edge.envs.atari import AtariSettings
 @dataclass(frozen=True)
 class TrainConfig:
     env: str = field("ALE/Pong-v5", "ALE env id (a2d envs lists them)")
-    arch: str = field("nature", "nature | resnet14|20|38|74 | path to an arch.json")
+    arch: str = field(
+        "nature", "nature | nature-half|quarter|thin | resnet14|20|38|74 | path to an arch.json"
+    )
     num_envs: int = field(16, "parallel environments", low=1)
     steps: int = field(
         30_000_000, "agent steps in total (each env step of each env counts one)", low=1

@@ -1,4 +1,5 @@
-"""Search settings: the training fields (weights are trained as in `a2d train`) plus DNAS ones."""
+"""Search settings: the training fields (weights are trained as in `a2d train`) plus DNAS ones,
+and those of the distillation-driven search (`--method distill`, the default)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,19 @@ from a2d_edge.rl.config import TrainConfig
 @dataclass(frozen=True)
 class SearchConfig(TrainConfig):
     steps: int = field(20_000_000, "agent steps of the search (paper: 2e7)", low=1)
-    preset: str = field("paper", "search-space preset", choices=("paper", "edge"))
+    method: str = field(
+        "distill",
+        "distill: the supernet learns from teacher-labelled frames the student plays (DAgger), "
+        "then an arch is selected under the latency budget and finished by the same "
+        "distillation (search -> finish -> eval, agent.pt); rl: the paper's Algorithm 1, "
+        "A2C + distillation through the supernet, the arch from alpha (Fig. 2)",
+        choices=("distill", "rl"),
+    )
+    preset: str = field(
+        "auto",
+        "search-space preset (auto: fast with --method distill, paper with --method rl)",
+        choices=("auto", "paper", "edge", "fast"),
+    )
     mode: str = field(
         "soft",
         "soft: Gumbel-softmax sum of all ops (paper); hard: straight-through, one op runs",
@@ -53,3 +66,79 @@ class SearchConfig(TrainConfig):
     latency_weight: float = field(
         1.0, "weight of the latency cost: of max(0, E[lat]/budget - 1), or of E[lat] in ms", low=0
     )
+    # ----- --method distill -----
+    supernet: str = field(
+        "",
+        "a trained supernet to select from (its run folder or supernet.pt): no supernet "
+        "training, only selection (for this --lut and budget) and the finish",
+    )
+    budget_of_teacher: float = field(
+        0.0,
+        "latency budget as this share of the teacher's own latency, measured here with the "
+        "table's backend, precision and timing mode (e.g. 0.33; needs this host's --lut; "
+        "written into the run's --latency-budget-ms)",
+        low=0,
+        high=1,
+    )
+    supernet_steps: int = field(100_000, "agent steps the supernet trains for", low=0)
+    finish_steps: int = field(300_000, "agent steps the selected net is distilled for", low=0)
+    finish_from: str = field(
+        "inherit",
+        "inherit: the finish starts from the supernet's weights for the selected ops (BN "
+        "statistics recomputed); scratch: from a fresh init",
+        choices=("inherit", "scratch"),
+    )
+    finish_a2c_steps: int = field(
+        0, "then fine-tune by A2C + distillation (a2d train --init, the paper's retrain)", low=0
+    )
+    final_episodes: int = field(30, "episodes of the final evaluation (0: none)", low=0)
+    replay_size: int = field(60_000, "teacher-labelled frames kept (uint8, ~28 KB each)", low=1)
+    holdout_size: int = field(4_096, "frames held out of training, to judge paths on", low=256)
+    batch_size: int = field(256, "replayed frames per gradient step", low=1)
+    frames_per_update: int = field(
+        32, "new frames collected per gradient step of the finish (a multiple of --num-envs)", low=1
+    )
+    supernet_frames_per_update: int = field(
+        64,
+        "new frames collected per gradient step of the supernet (each trains several paths)",
+        low=1,
+    )
+    distill_lr: float = field(5e-4, "Adam learning rate of the distillation", above=0)
+    temperature: float = field(1.0, "temperature T of the policy KL (x T^2)", above=0)
+    value_weight: float = field(1.0, "weight of 1/2 (V_s - V_t)^2 beside the KL", low=0)
+    teacher_share: float = field(
+        0.5, "share of env steps the teacher acts at the start (DAgger's beta)", low=0, high=1
+    )
+    teacher_share_steps: int = field(
+        100_000, "agent steps over which that share falls linearly to 0", low=0
+    )
+    paths: str = field(
+        "sandwich",
+        "supernet paths trained per step: sandwich (largest, smallest and --random-paths "
+        "random ones) or uniform (--random-paths random ones)",
+        choices=("sandwich", "uniform"),
+    )
+    random_paths: int = field(1, "random paths per step", low=0)
+    select: str = field(
+        "evolution",
+        "evolution: over the trained supernet, fitness = held-out KL to the teacher, constraint "
+        "= the table's prediction <= budget (x 1 - --budget-margin); gradient: alpha learns "
+        "from the held-out distillation loss plus |E[lat]/B - 1| during the supernet's training",
+        choices=("evolution", "gradient"),
+    )
+    budget_margin: float = field(
+        0.0, "evolution keeps predictions under B x (1 - margin)", low=0, high=0.9
+    )
+    population: int = field(24, "evolution: population size", low=2)
+    generations: int = field(12, "evolution: generations", low=1)
+    select_warmup: float = field(
+        0.5, "gradient: share of --supernet-steps before alpha moves", low=0, high=1
+    )
+    select_tau: float = field(1.0, "gradient: Gumbel temperature of alpha's steps", above=0)
+    judge_frames: int = field(2_048, "held-out frames a path is judged on", low=64)
+    bn_frames: int = field(1_024, "frames a path's BatchNorm statistics are recomputed on", low=64)
+
+    def space_preset(self) -> str:
+        if self.preset != "auto":
+            return self.preset
+        return "fast" if self.method == "distill" else "paper"

@@ -71,7 +71,7 @@ def resolve_lut(cfg: SearchConfig, say: bool = True) -> LatencyTable:
 def prepare(cfg: SearchConfig, say: bool = True) -> tuple[SearchSpace, LatencyTable | None]:
     """Check the space, the table and the budget before anything is written; `say`: print
     which table is used and whether it is another host's."""
-    space = get_space(cfg.preset)
+    space = get_space(cfg.space_preset())
     if cfg.update != "batched":
         raise A2DError(f"--update {cfg.update} is for a2d train; a search always updates batched")
     if cfg.latency_budget_ms > 0 and not cfg.lut:
@@ -103,6 +103,9 @@ def search(
 ) -> SearchResult:
     run_dir = Path(run_dir)
     dist = dist or DistInfo()
+    if cfg.method != "rl":
+        raise A2DError("this is the RL-driven search (--method rl); --method distill runs "
+                       "a2d_edge.distill.pipeline.distill_search")  # fmt: skip
     space, table = prepare(cfg, say=dist.main)
     path = run_dir / "supernet.pt"
 

@@ -222,7 +222,7 @@ def test_sweep_runs_skips_done_resumes_partial_and_restarts_unstarted(
 
 
 def test_search_sweep_runs_then_skips_and_reports(tmp_path, capsys):
-    f = _file(tmp_path, "command: search\ngames: [ALE/Pong-v5]\npreset: edge\n")
+    f = _file(tmp_path, "command: search\nmethod: rl\ngames: [ALE/Pong-v5]\npreset: edge\n")
     out = tmp_path / "sweep"
     argv = ["sweep", str(f), "--out", str(out), "--set", "steps=40", "num_envs=2",
             "eval_every=0", "checkpoint_every=20", "progress=false"]  # fmt: skip

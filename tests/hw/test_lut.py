@@ -173,7 +173,19 @@ def test_search_refuses_infeasible_budget_and_foreign_table(tmp_path, capsys):
     fastest, _ = LatencyTable.load(lut).minimum_ms()
     capsys.readouterr()
     out = tmp_path / "s"
-    base = ["search", "--lut", str(lut), "--out", str(out), "--steps", "40", "--num-envs", "4"]
+    base = [
+        "search",
+        "--method",
+        "rl",
+        "--lut",
+        str(lut),
+        "--out",
+        str(out),
+        "--steps",
+        "40",
+        "--num-envs",
+        "4",
+    ]
     assert a2d([*base, "--preset", "edge", "--latency-budget-ms", str(fastest / 2)]) == 2
     err = capsys.readouterr().err
     assert "below the fastest architecture" in err and f"{fastest:.3f} ms" in err
@@ -189,7 +201,8 @@ def test_search_repairs_to_the_budget(tmp_path):
     fastest, _ = LatencyTable.load(lut).minimum_ms()
     budget = fastest * 1.15
     out = tmp_path / "s"
-    argv = ["search", "--preset", "edge", "--lut", str(lut), "--latency-budget-ms", str(budget),
+    argv = ["search", "--method", "rl",
+            "--preset", "edge", "--lut", str(lut), "--latency-budget-ms", str(budget),
             "--out", str(out), "--steps", "40", "--num-envs", "4", "--mode", "hard",
             "--eval-every", "0", "--no-progress"]  # fmt: skip
     assert a2d(argv) == 0

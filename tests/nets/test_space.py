@@ -5,7 +5,15 @@ import torch
 
 from a2d_edge.errors import A2DError
 from a2d_edge.hw.flops import fvcore_flops
-from a2d_edge.nets import SPACES, build_agent, get_space, load_arch, random_arch, searched_arch
+from a2d_edge.nets import (
+    SPACES,
+    SearchSpace,
+    build_agent,
+    get_space,
+    load_arch,
+    random_arch,
+    searched_arch,
+)
 from a2d_edge.nets.ops import OPS, OpDef, OpRegistry
 
 
@@ -64,6 +72,8 @@ def test_whole_arch_flops_match_fvcore(preset, seed):
 @pytest.mark.parametrize("preset", list(SPACES))
 @pytest.mark.parametrize("size", [84, 64])
 def test_random_archs_build_and_run_at_any_input_size(preset, size):
+    if get_space(preset).head == "flatten" and size != 84:
+        pytest.skip("a flattening head is built for the env's 84x84 frames, like the Nature CNN")
     for seed in range(4):
         arch = random_arch(preset, seed)
         assert random_arch(preset, seed) == arch  # deterministic
@@ -83,3 +93,20 @@ def test_bad_searched_archs_are_refused():
     with pytest.raises(A2DError, match="unknown search-space preset"):
         get_space("huge")
     assert searched_arch(get_space("edge"), ["skip"] * 14)["ops"] == ["skip"] * 14
+
+
+def test_the_fast_space_flattens_and_spans_its_cost_range():
+    space = get_space("fast")
+    assert space.head_shape() == (64, 6, 6) and space.fc_in() == 64 * 36
+    cheapest = searched_arch(space, ["skip"] * space.n_blocks)
+    model = build_agent(cheapest, 6)
+    assert model.features.fc.in_features == 2304  # flatten, not pooling
+    # skip with a projection where width or stride changes: 16->16 identity, then 3 1x1 convs
+    stem = 4 * 16 * 16 * 22 * 22
+    skips = 16 * 32 * 11 * 11 + 32 * 64 * 6 * 6
+    head = 2304 * 128 + 128 * 7
+    assert space.arch_flops(cheapest["ops"], 6) == stem + skips + head
+    assert "head" not in get_space("edge").to_dict()  # the default head leaves old records equal
+    assert SearchSpace.from_dict(space.to_dict()) == space
+    with pytest.raises(A2DError, match="head must be one of"):
+        SearchSpace.from_dict({**space.to_dict(), "head": "attention"})

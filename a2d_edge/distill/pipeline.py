@@ -1,0 +1,657 @@
+"""`a2d search --method distill`: supernet -> selection -> finish -> evaluation, in one folder.
+
+    RUN/supernet.pt   the supernet phase (resumable; `--supernet RUN` reuses it)
+    RUN/frames.npz    held-out teacher-labelled frames the paths are judged on
+    RUN/arch.json     the selected arch (for a2d train --arch, a2d export, a2d-profile)
+    RUN/search.json   how it was selected: method, budget, prediction, fitness, history
+    RUN/finish.pt     the finish phase (resumable)
+    RUN/agent.pt      the deployable agent (a2d eval / export / run), with its final score
+    RUN/result.json   the summary: score, latency predicted and measured, FLOPs, wall times
+
+Each phase is skipped when its output is complete and resumed from its checkpoint otherwise,
+so `a2d search --resume RUN` after a kill continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from a2d_edge.config import build_config, to_dict
+from a2d_edge.distill.loop import FORMAT, DistillLoop, PhaseSettings
+from a2d_edge.distill.replay import LabelledReplay, check_fits
+from a2d_edge.distill.select import Frames, evolve, judge_agent, judge_path, path_agent
+from a2d_edge.envs import EvalResult
+from a2d_edge.errors import A2DError
+from a2d_edge.hw.lut import LatencyTable
+from a2d_edge.nets import build_agent
+from a2d_edge.nets.agent import ActorCritic
+from a2d_edge.nets.space import SearchSpace, get_space, searched_arch
+from a2d_edge.nets.supernet import Supernet
+from a2d_edge.rl.checkpoint import save_checkpoint, torch_load
+from a2d_edge.rl.distill import Teacher
+from a2d_edge.rl.evaluate import evaluate_agent
+from a2d_edge.rl.loop import LoopState, default_hooks, run_loop
+from a2d_edge.rl.setup import make_collector, open_logger
+from a2d_edge.search.config import SearchConfig
+from a2d_edge.search.cost import repair_to_budget
+from a2d_edge.search.loop import (
+    SEARCH_SCHEMA,
+    latency_is_local,
+    measure_here,
+    prepare,
+    resolve_lut,
+)
+from a2d_edge.utils.accel import set_rng_state
+from a2d_edge.utils.dist import DistInfo
+from a2d_edge.utils.io import atomic_write, read_json, write_json
+
+
+@dataclass
+class DistillResult:
+    run_dir: Path
+    arch: dict[str, Any]
+    agent: Path
+    score: EvalResult | None
+    summary: dict[str, Any]
+
+
+def phase_settings(cfg: SearchConfig, steps: int, eval_every: int) -> PhaseSettings:
+    return PhaseSettings(
+        env=cfg.env,
+        steps=steps,
+        log_every=cfg.log_every,
+        eval_every=eval_every,
+        eval_episodes=cfg.eval_episodes,
+        checkpoint_every=cfg.checkpoint_every,
+        progress=cfg.progress,
+    )
+
+
+def load_phase(path: Path) -> dict[str, Any] | None:
+    if not path.exists():
+        return None
+    ckpt = torch_load(path, "distillation checkpoint")
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise A2DError(f"{path} is not an a2d distillation checkpoint (format {FORMAT!r})")
+    return ckpt
+
+
+def run_phase(
+    cfg: SearchConfig,
+    run_dir: Path,
+    name: str,
+    model: torch.nn.Module,
+    teacher: Teacher,
+    steps: int,
+    table: LatencyTable | None = None,
+    eval_every: int = 0,
+    evaluate: Any = None,
+) -> DistillLoop:
+    """Train `model` by distillation for `steps` agent steps (resumed from RUN/name.pt)."""
+    path = run_dir / f"{name}.pt"
+    ckpt = load_phase(path)
+    state = LoopState() if ckpt is None else LoopState.from_checkpoint(ckpt)
+    if ckpt is not None:
+        set_rng_state(ckpt["rng"], torch.device("cpu"))
+    else:
+        torch.manual_seed(cfg.seed)
+    (run_dir / name).mkdir(parents=True, exist_ok=True)
+    if cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    collector = make_collector(cfg, state.step)
+    obs_shape, n_actions = collector.obs_shape, collector.n_actions
+    phase = phase_settings(cfg, steps, eval_every)
+    loop = DistillLoop(
+        cfg=cfg,
+        phase=phase,
+        run_dir=run_dir,
+        checkpoint_path=path,
+        model=model,
+        teacher=teacher,
+        collector=collector,
+        logger=open_logger(run_dir / name, state.step if ckpt else None, DistInfo()),
+        state=state,
+        replay=LabelledReplay(cfg.replay_size, obs_shape, n_actions),
+        holdout=LabelledReplay(cfg.holdout_size, obs_shape, n_actions),
+        table=table,
+        hooks=default_hooks(phase, state, DistInfo()),
+        evaluate=evaluate,
+        meta={
+            "env_id": cfg.env,
+            "n_actions": n_actions,
+            "kind": name,
+            **({"space": model.space.to_dict()} if isinstance(model, Supernet) else {}),
+        },
+    )
+    if ckpt is not None:
+        loop.restore(ckpt)
+    if state.step < steps:
+        loop.fill(cfg.batch_size * 4)
+        run_loop(loop, "search")
+        loop.checkpoint()
+    else:
+        collector.close()
+        loop.logger.close()
+    return loop
+
+
+# ----- phase 1: the supernet -----
+def supernet_phase(
+    cfg: SearchConfig,
+    run_dir: Path,
+    space: SearchSpace,
+    teacher: Teacher,
+    n_actions: int,
+    table: LatencyTable | None,
+) -> tuple[Supernet, Frames]:
+    supernet = Supernet(space, n_actions)
+    t = time.perf_counter()
+    loop = run_phase(cfg, run_dir, "supernet", supernet, teacher, cfg.supernet_steps, table)
+    frames_path = run_dir / "frames.npz"
+    if not frames_path.exists() or len(loop.holdout) >= cfg.holdout_size:
+        if len(loop.holdout) < 256:  # a resumed, finished phase: its buffer is gone
+            frames = collect_frames(cfg, teacher, cfg.holdout_size)
+        else:
+            obs, logits, values = loop.holdout.all()
+            frames = Frames(obs, logits, values)
+        save_frames(frames_path, frames)
+    add_wall(run_dir, "supernet", time.perf_counter() - t)
+    return supernet, load_frames(frames_path)
+
+
+def collect_frames(cfg: SearchConfig, teacher: Teacher, n: int) -> Frames:
+    """n frames the teacher plays, labelled by it (for a supernet without its own)."""
+    collector = make_collector(cfg, 10_000_019)
+    try:
+        ro = collector.collect(teacher.model, -(-n // collector.num_envs), keep_graph=False)
+    finally:
+        collector.close()
+    assert ro.obs is not None
+    obs = ro.obs[:n]
+    with torch.no_grad():
+        logits, values = teacher.model(obs)
+    return Frames(obs.contiguous(), logits.float(), values.float())
+
+
+def save_frames(path: Path, frames: Frames) -> None:
+    def write(f: Any) -> None:
+        np.savez_compressed(
+            f, obs=frames.obs.numpy(), logits=frames.logits.numpy(), values=frames.values.numpy()
+        )
+
+    atomic_write(path, write)
+
+
+def load_frames(path: Path) -> Frames:
+    try:
+        with np.load(path) as data:
+            obs, logits, values = data["obs"], data["logits"], data["values"]
+    except (OSError, KeyError, ValueError) as e:
+        raise A2DError(f"corrupt or foreign frames file {path}: {e}") from None
+    if obs.dtype != np.uint8 or len(obs) != len(logits) or len(obs) != len(values):
+        raise A2DError(f"{path}: frames, logits and values do not match")
+    return Frames(torch.from_numpy(obs), torch.from_numpy(logits), torch.from_numpy(values))
+
+
+def supernet_path(spec: str) -> Path:
+    """`--supernet`: a run folder, its supernet.pt, or zoo:NAME (a2d_edge/zoo/supernets/)."""
+    if spec.startswith("zoo:"):
+        from a2d_edge.zoo import ZOO_DIR
+
+        return ZOO_DIR / "supernets" / f"{spec[4:]}.pt"
+    path = Path(spec)
+    return path / "supernet.pt" if path.is_dir() else path
+
+
+def load_supernet(spec: str, env_id: str, n_actions: int) -> tuple[Supernet, Path]:
+    """A trained supernet of another run or of the zoo, checked against the game and actions."""
+    from a2d_edge.envs import resolve_game
+
+    path = supernet_path(spec)
+    ckpt = load_phase(path)
+    if ckpt is None or ckpt.get("kind", "supernet") != "supernet":
+        raise A2DError(f"no trained supernet at {path}")
+    if "space" not in ckpt and (path.parent / "config.json").exists():  # the first runs' layout
+        run_cfg = read_json(path.parent / "config.json", "run config").get("config", {})
+        ckpt["env_id"] = run_cfg.get("env", "")
+        ckpt["space"] = get_space(build_config(SearchConfig, run_cfg).space_preset()).to_dict()
+    trained_on = str(ckpt.get("env_id", ""))
+    if resolve_game(trained_on) != resolve_game(env_id):
+        raise A2DError(f"supernet {path} was trained on {trained_on}, not on {env_id}")
+    if int(ckpt.get("n_actions", n_actions)) != n_actions:
+        raise A2DError(f"supernet {path} has {ckpt['n_actions']} actions, {env_id} {n_actions}")
+    space = SearchSpace.from_dict(ckpt.get("space"))
+    supernet = Supernet(space, n_actions)
+    try:
+        supernet.load_state_dict(
+            {k: v.float() if v.is_floating_point() else v for k, v in ckpt["model"].items()}
+        )
+    except RuntimeError as e:
+        first = str(e).strip().splitlines()[0]
+        raise A2DError(f"supernet {path} does not match its space / action set: {first}") from None
+    return supernet, path
+
+
+def supernet_frames(cfg: SearchConfig, source: Path, teacher: Teacher) -> Frames:
+    """The held-out frames beside a reused supernet, else fresh ones the teacher plays."""
+    path = source.parent / "frames.npz"
+    if path.exists() and source.name == "supernet.pt":
+        return load_frames(path)
+    print(f"no held-out frames beside {source}: the teacher plays {cfg.holdout_size:,} of them")
+    return collect_frames(cfg, teacher, cfg.holdout_size)
+
+
+# ----- phase 2: selection -----
+def select_arch(
+    cfg: SearchConfig,
+    supernet: Supernet,
+    frames: Frames,
+    table: LatencyTable | None,
+    n_actions: int,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The arch to finish, by --select, and what search.json says of it."""
+    space = supernet.space
+    bn, judge = frames.split(min(cfg.bn_frames, len(frames) // 2))
+    judge = judge.split(min(cfg.judge_frames, len(judge)))[0]
+    budget = cfg.latency_budget_ms
+    rng = np.random.default_rng(cfg.seed + 31)
+
+    def predict(ops: tuple[str, ...]) -> float | None:
+        return table.predict(searched_arch(space, list(ops))) if table is not None else None
+
+    def repair(ops: tuple[str, ...]) -> tuple[str, ...]:
+        if table is None or budget <= 0:
+            return ops
+        limit = budget * (1.0 - cfg.budget_margin) * 1000.0
+        uniform = torch.full((space.n_blocks, len(space.ops)), 1.0 / len(space.ops))
+        fixed, _ = repair_to_budget(
+            list(ops),
+            space.ops,
+            uniform,
+            table.block_costs_us(),
+            table.fixed_us(),
+            limit,
+            lambda n: table.predict(searched_arch(space, n)) * 1000,
+        )
+        return tuple(fixed)
+
+    def fitness(ops: tuple[str, ...]) -> float:
+        return judge_path(supernet, ops, bn, judge, cfg.temperature, cfg.value_weight).loss
+
+    def describe(ops: tuple[str, ...]) -> dict[str, Any]:
+        return {
+            "predicted_ms": predict(ops),
+            "mflops": space.arch_flops(list(ops), n_actions) / 1e6,
+        }
+
+    t = time.perf_counter()
+    info: dict[str, Any] = {"select": cfg.select}
+    if cfg.select == "evolution":
+        evo = evolve(
+            space.ops,
+            space.n_blocks,
+            fitness,
+            repair,
+            cfg.population,
+            cfg.generations,
+            rng,
+            describe,
+        )
+        ops = evo.best
+        info.update(
+            judged=evo.judged,
+            history=evo.history,
+            population=cfg.population,
+            generations=cfg.generations,
+        )
+    else:
+        ops = tuple(supernet.derive()["ops"])
+        argmax = ops
+        ops = repair(ops)
+        info.update(
+            argmax=list(argmax),
+            repaired=ops != argmax,
+            probabilities=[[round(float(p), 6) for p in r] for r in supernet.probabilities()],
+        )
+    judged = judge_path(supernet, ops, bn, judge, cfg.temperature, cfg.value_weight)
+    info.update(
+        judgement=judged.to_dict(),
+        select_seconds=time.perf_counter() - t,
+        budget_ms=budget or None,
+        budget_margin=cfg.budget_margin,
+    )
+    arch = searched_arch(space, list(ops))
+    if table is not None:
+        info.update(
+            predicted_ms=table.predict(arch),
+            table=table.path or cfg.lut,
+            table_mode=table.mode,
+            table_backend=table.meta.get("backend"),
+            table_precision=table.meta.get("precision"),
+        )
+        if latency_is_local(table):
+            info["measured_ms"] = measure_here(table, arch)
+    return arch, info
+
+
+# ----- phase 3: the finish -----
+def finish_phase(
+    cfg: SearchConfig,
+    run_dir: Path,
+    arch: dict[str, Any],
+    supernet: Supernet | None,
+    frames: Frames,
+    teacher: Teacher,
+    n_actions: int,
+) -> ActorCritic:
+    """The selected arch trained by distillation (RUN/finish.pt), from the supernet's weights
+    (`inherit`, BN statistics recomputed on its own path) or from scratch."""
+    if cfg.finish_from == "inherit":
+        assert supernet is not None
+        agent = path_agent(supernet, tuple(arch["ops"]), frames.split(cfg.bn_frames)[0])
+    else:
+        agent = build_agent(arch, n_actions)
+    if cfg.finish_steps == 0:
+        return agent
+    t = time.perf_counter()
+    judge = frames.split(min(cfg.bn_frames, len(frames) // 2))[1]
+
+    def evaluate(loop: DistillLoop) -> None:
+        loop.model.eval()
+        result = evaluate_agent(
+            loop.model,
+            cfg.env,
+            cfg.eval_episodes,
+            seed=10_000_019 + loop.state.step,
+            settings=cfg.atari(),
+        )
+        held: dict[str, float] = {}
+        if len(judge):
+            j = judge_agent(loop.model, judge, cfg.temperature, cfg.value_weight)  # type: ignore[arg-type]
+            held = {"heldout_kl": j.kl, "heldout_agreement": j.agreement}
+        loop.state.last_eval = result.mean
+        loop.state.best_eval = max(loop.state.best_eval, result.mean)
+        loop.logger.log(
+            loop.state.step,
+            "eval",
+            {"score_mean": result.mean, "score_std": result.std, **held},
+        )
+
+    run_phase(
+        cfg,
+        run_dir,
+        "finish",
+        agent,
+        teacher,
+        cfg.finish_steps,
+        eval_every=cfg.eval_every,
+        evaluate=evaluate,
+    )
+    add_wall(run_dir, "finish", time.perf_counter() - t)
+    return agent.eval()
+
+
+def add_wall(run_dir: Path, phase: str, seconds: float) -> None:
+    path = run_dir / "walls.json"
+    walls = read_json(path, "wall times") if path.exists() else {}
+    walls[phase] = round(float(walls.get(phase, 0.0)) + seconds, 1)
+    write_json(path, walls)
+
+
+# ----- the whole -----
+def teacher_latency_ms(table: LatencyTable, teacher: str) -> float:
+    """The teacher's latency on this host, timed as the table's entries were (same backend,
+    precision, threads and timing mode)."""
+    from a2d_edge.rl.checkpoint import load_checkpoint
+
+    if not latency_is_local(table):
+        raise A2DError(
+            "--budget-of-teacher times the teacher here: it needs this host's table "
+            f"({table.path} is another machine's); give --latency-budget-ms instead"
+        )
+    measured = measure_here(table, load_checkpoint(teacher)["arch"])
+    if measured is None:
+        raise A2DError(f"could not time the teacher {teacher} with {table.path}'s backend")
+    return measured
+
+
+def resolve_budget(cfg: SearchConfig) -> SearchConfig:
+    """--budget-of-teacher F -> --latency-budget-ms F x the teacher's latency here (said in
+    one line), so that a resumed run keeps the same budget."""
+    if cfg.budget_of_teacher <= 0 or cfg.latency_budget_ms > 0:
+        return cfg
+    if not cfg.lut or not cfg.teacher:
+        raise A2DError("--budget-of-teacher needs --lut TABLE and --teacher CKPT")
+    table = resolve_lut(cfg, say=False)
+    ms = teacher_latency_ms(table, cfg.teacher)
+    budget = round(cfg.budget_of_teacher * ms, 4)
+    print(
+        f"latency budget: {cfg.budget_of_teacher:g} x the teacher's {ms:.3f} ms measured "
+        f"here ({table.describe_mode()}) = {budget:g} ms"
+    )
+    return replace(cfg, latency_budget_ms=budget)
+
+
+@dataclass
+class Start:
+    space: SearchSpace
+    table: LatencyTable | None
+    teacher: Teacher
+    n_actions: int
+    reused: tuple[Supernet, Path] | None
+
+
+def check_start(cfg: SearchConfig) -> Start:
+    """Everything a distillation search is refused for, in one line each, before anything is
+    written: the table, the budget, the teacher (game and action set), the replay's memory,
+    a reused supernet (game, space against the table)."""
+    from a2d_edge.envs.atari import OBS_SHAPE, action_meanings
+
+    space, table = prepare(cfg)
+    if not cfg.teacher:
+        raise A2DError("a2d search --method distill needs --teacher CKPT|zoo:NAME")
+    for name in ("frames_per_update", "supernet_frames_per_update"):
+        if getattr(cfg, name) % cfg.num_envs:
+            flag = "--" + name.replace("_", "-")
+            raise A2DError(
+                f"{flag} {getattr(cfg, name)} is not a multiple of --num-envs {cfg.num_envs}"
+            )
+    n_actions = len(action_meanings(cfg.env))
+    teacher = Teacher.load(cfg.teacher, cfg.env, n_actions)
+    check_fits(cfg.replay_size + cfg.holdout_size, OBS_SHAPE, n_actions)
+    reused = None
+    if cfg.supernet:
+        reused = load_supernet(cfg.supernet, cfg.env, n_actions)
+        if table is not None and table.space != reused[0].space:
+            raise A2DError(
+                f"supernet {reused[1]} is of space {reused[0].space.name!r}, the "
+                f"table {cfg.lut} of {table.space.name!r}"
+            )
+    return Start(reused[0].space if reused else space, table, teacher, n_actions, reused)
+
+
+def distill_search(cfg: SearchConfig, run_dir: str | Path) -> DistillResult:
+    """Run (or continue) every phase in `run_dir`."""
+    run_dir = Path(run_dir)
+    start = check_start(cfg)
+    torch.set_num_threads(cfg.threads)
+    teacher, table, n_actions = start.teacher, start.table, start.n_actions
+    if start.reused is not None:
+        supernet, source = start.reused
+        frames = supernet_frames(cfg, source, teacher)
+    else:
+        supernet, frames = supernet_phase(cfg, run_dir, start.space, teacher, n_actions, table)
+    search_path = run_dir / "search.json"
+    done = read_json(search_path, "search record") if search_path.exists() else None
+    if done and done.get("complete"):
+        arch = done["derived"]
+    else:
+        t = time.perf_counter()
+        arch, info = select_arch(cfg, supernet, frames, table, n_actions)
+        write_json(run_dir / "arch.json", arch)
+        write_json(
+            search_path,
+            {
+                "schema": SEARCH_SCHEMA,
+                "method": "distill",
+                "env_id": cfg.env,
+                "preset": supernet.space.name,
+                "teacher": cfg.teacher,
+                "supernet": cfg.supernet or str(run_dir),
+                "derived": arch,
+                "derived_flops": supernet.space.arch_flops(arch["ops"], n_actions),
+                "latency": info,
+                "complete": True,
+            },
+        )
+        add_wall(run_dir, "select", time.perf_counter() - t)
+    agent = finish_phase(cfg, run_dir, arch, supernet, frames, teacher, n_actions)
+    if cfg.finish_a2c_steps > 0:
+        agent = a2c_finish(cfg, run_dir, arch, agent, n_actions)
+    record = read_json(search_path, "search record")
+    steps = {
+        "supernet": 0 if cfg.supernet else cfg.supernet_steps,
+        "finish": cfg.finish_steps,
+        "a2c": cfg.finish_a2c_steps,
+    }
+    return final(cfg, run_dir, arch, agent, record["latency"], record["derived_flops"] / 1e6, steps)
+
+
+def a2c_finish(
+    cfg: SearchConfig, run_dir: Path, arch: dict[str, Any], agent: ActorCritic, n_actions: int
+) -> ActorCritic:
+    """The paper's retrain: A2C + distillation from the finished agent (a2d train --init)."""
+    from a2d_edge.rl.config import TrainConfig
+    from a2d_edge.rl.trainer import start_run, train
+
+    init = run_dir / "distilled.pt"
+    save_agent(init, cfg, arch, agent, n_actions, {})
+    fields = {f: getattr(cfg, f) for f in TrainConfig.__dataclass_fields__}
+    tcfg = TrainConfig(
+        **{
+            **fields,
+            "arch": str(run_dir / "arch.json"),
+            "init": str(init),
+            "steps": cfg.finish_a2c_steps,
+            "precision": cfg.precision,
+        }
+    )
+    out = run_dir / "a2c"
+    t = time.perf_counter()
+    resume = (out / "agent.pt").exists()
+    if not resume:
+        start_run(tcfg, out)
+    train(tcfg, out, resume=resume)
+    add_wall(run_dir, "a2c", time.perf_counter() - t)
+    from a2d_edge.rl.checkpoint import load_agent
+
+    return load_agent(out / "agent.pt")[0]
+
+
+def save_agent(
+    path: Path,
+    cfg: SearchConfig,
+    arch: dict[str, Any],
+    agent: ActorCritic,
+    n_actions: int,
+    extra: dict[str, Any],
+) -> None:
+    from a2d_edge.envs.atari import OBS_SHAPE
+
+    save_checkpoint(
+        path,
+        {
+            "arch": arch,
+            "env_id": cfg.env,
+            "obs_shape": list(OBS_SHAPE),
+            "n_actions": n_actions,
+            "step": cfg.supernet_steps + cfg.finish_steps + cfg.finish_a2c_steps,
+            "model": {k: v.detach().cpu().contiguous() for k, v in agent.state_dict().items()},
+            "atari": cfg.atari().to_dict(),
+            "teacher": cfg.teacher,
+            "distill": "student-driven",
+            "config": to_dict(cfg),
+            **extra,
+        },
+    )
+
+
+def final(
+    cfg: SearchConfig,
+    run_dir: Path,
+    arch: dict[str, Any],
+    agent: ActorCritic,
+    latency: dict[str, Any],
+    mflops: float,
+    steps: dict[str, int],
+) -> DistillResult:
+    """The final evaluation, `agent.pt` and `result.json` (skipped when both exist)."""
+    result_path, agent_path = run_dir / "result.json", run_dir / "agent.pt"
+    if result_path.exists() and agent_path.exists():
+        return DistillResult(run_dir, arch, agent_path, None, read_json(result_path, "result"))
+    score = None
+    t = time.perf_counter()
+    if cfg.final_episodes > 0:
+        score = evaluate_agent(
+            agent, cfg.env, cfg.final_episodes, seed=20_000_003, settings=cfg.atari()
+        )
+    keep = ("budget_ms", "predicted_ms", "measured_ms", "table", "table_mode")
+    summary: dict[str, Any] = {
+        "env_id": cfg.env,
+        "arch": arch,
+        "score": score.to_dict() if score else None,
+        "latency": {k: latency.get(k) for k in keep},
+        "mflops": mflops,
+        "params": sum(p.numel() for p in agent.parameters()),
+        "teacher": cfg.teacher,
+        "steps": steps,
+    }
+    save_agent(
+        agent_path,
+        cfg,
+        arch,
+        agent,
+        int(agent.actor.out_features),
+        {"eval": summary["score"], "search": summary["latency"]},
+    )
+    add_wall(run_dir, "eval", time.perf_counter() - t)
+    summary["wall_seconds"] = read_json(run_dir / "walls.json", "wall times")
+    write_json(result_path, summary)
+    return DistillResult(run_dir, arch, agent_path, score, summary)
+
+
+def distill_arch(cfg: SearchConfig, arch: dict[str, Any], run_dir: str | Path) -> DistillResult:
+    """`a2d distill`: a given arch (a hand-made baseline) trained by the finish's recipe from
+    scratch for --finish-steps, then evaluated; timed here with the --lut table's backend when
+    it is this host's."""
+    from a2d_edge.envs.atari import action_meanings
+    from a2d_edge.hw.flops import fvcore_flops
+
+    run_dir = Path(run_dir)
+    n_actions = len(action_meanings(cfg.env))
+    teacher = Teacher.load(cfg.teacher, cfg.env, n_actions)
+    torch.set_num_threads(cfg.threads)
+    agent = build_agent(arch, n_actions)
+    empty = Frames(
+        torch.zeros(0, 4, 84, 84, dtype=torch.uint8), torch.zeros(0, n_actions), torch.zeros(0)
+    )
+    agent = finish_phase(
+        replace(cfg, finish_from="scratch"), run_dir, arch, None, empty, teacher, n_actions
+    )
+    latency: dict[str, Any] = {}
+    if cfg.lut:
+        table = resolve_lut(cfg, say=False)
+        if latency_is_local(table):
+            latency = {
+                "measured_ms": measure_here(table, arch),
+                "table": table.path,
+                "table_mode": table.mode,
+            }
+    mflops = fvcore_flops(agent, batchnorm=False) / 1e6
+    return final(cfg, run_dir, arch, agent, latency, mflops, {"finish": cfg.finish_steps})

@@ -1,0 +1,160 @@
+"""Selecting an arch of a trained supernet under a latency budget.
+
+`judge_path` scores one arch: the supernet's weights for its ops, BatchNorm statistics
+recomputed on its own activations, then the distillation loss, KL and greedy agreement with the
+teacher on held-out frames. `evolve` is SPOS / OFA's evolutionary search over archs whose
+predicted latency meets the budget: every arch it makes is repaired into the budget before it is
+judged (so none over it is ever returned), fitness = the held-out loss (lower is better).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from a2d_edge.distill.bn import recalibrate_bn
+from a2d_edge.distill.losses import agreement, distill_loss
+from a2d_edge.nets.agent import ActorCritic
+from a2d_edge.nets.space import searched_arch
+from a2d_edge.nets.supernet import Supernet, as_agent
+
+Ops = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Frames:
+    """Teacher-labelled frames: uint8 obs, teacher logits and values."""
+
+    obs: torch.Tensor
+    logits: torch.Tensor
+    values: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.obs)
+
+    def split(self, n: int) -> tuple[Frames, Frames]:
+        first = Frames(self.obs[:n], self.logits[:n], self.values[:n])
+        return first, Frames(self.obs[n:], self.logits[n:], self.values[n:])
+
+    def batches(self, size: int) -> list[torch.Tensor]:
+        return [self.obs[i : i + size] for i in range(0, len(self.obs), size)]
+
+
+@dataclass(frozen=True)
+class Judgement:
+    loss: float
+    kl: float
+    mse: float
+    agreement: float
+
+    def to_dict(self) -> dict[str, float]:
+        return {k: round(v, 6) for k, v in self.__dict__.items()}
+
+
+@torch.no_grad()
+def judge_agent(
+    agent: ActorCritic, frames: Frames, temperature: float, value_weight: float, batch: int = 512
+) -> Judgement:
+    agent.eval()
+    logits, values = zip(*(agent(x) for x in frames.batches(batch)), strict=True)
+    s_logits, s_values = torch.cat(logits), torch.cat(values)
+    loss, kl, mse = distill_loss(
+        s_logits, s_values, frames.logits, frames.values, temperature, value_weight
+    )
+    return Judgement(float(loss), float(kl), float(mse), agreement(s_logits, frames.logits))
+
+
+def path_agent(supernet: Supernet, ops: Ops, bn_frames: Frames, batch: int = 256) -> ActorCritic:
+    """The plain net of `ops` with the supernet's weights and its own BN statistics."""
+    agent = as_agent(supernet, searched_arch(supernet.space, list(ops)))
+    recalibrate_bn(agent, bn_frames.batches(batch))
+    return agent
+
+
+def judge_path(
+    supernet: Supernet,
+    ops: Ops,
+    bn_frames: Frames,
+    judge: Frames,
+    temperature: float,
+    value_weight: float,
+) -> Judgement:
+    return judge_agent(path_agent(supernet, ops, bn_frames), judge, temperature, value_weight)
+
+
+@dataclass(frozen=True)
+class Evolution:
+    best: Ops
+    fitness: float
+    judged: int
+    history: list[dict[str, Any]]
+
+
+def evolve(
+    candidates: Ops,
+    n_blocks: int,
+    fitness: Callable[[Ops], float],
+    repair: Callable[[Ops], Ops],
+    population: int,
+    generations: int,
+    rng: np.random.Generator,
+    describe: Callable[[Ops], dict[str, Any]] | None = None,
+) -> Evolution:
+    """Keep the better half of each generation; fill the rest with uniform crossovers of two
+    parents and mutations (each block redrawn with probability 1/n_blocks, at least one), every
+    child repaired into the budget. Fitness is cached per arch."""
+    cache: dict[Ops, float] = {}
+
+    def score(ops: Ops) -> float:
+        if ops not in cache:
+            cache[ops] = fitness(ops)
+        return cache[ops]
+
+    def draw() -> Ops:
+        return tuple(candidates[int(i)] for i in rng.integers(0, len(candidates), n_blocks))
+
+    def mutate(ops: Ops) -> Ops:
+        out = list(ops)
+        flips = rng.random(n_blocks) < 1.0 / n_blocks
+        flips[rng.integers(0, n_blocks)] = True
+        for b in np.flatnonzero(flips):
+            out[b] = candidates[int(rng.integers(0, len(candidates)))]
+        return tuple(out)
+
+    def cross(a: Ops, b: Ops) -> Ops:
+        take = rng.random(n_blocks) < 0.5
+        return tuple(x if t else y for x, y, t in zip(a, b, take, strict=True))
+
+    pop = list(dict.fromkeys(repair(draw()) for _ in range(population)))
+    history: list[dict[str, Any]] = []
+    for gen in range(generations):
+        ranked = sorted(pop, key=score)
+        best = ranked[0]
+        history.append(
+            {
+                "generation": gen,
+                "best": list(best),
+                "fitness": score(best),
+                "judged": len(cache),
+                **(describe(best) if describe else {}),
+            }
+        )
+        parents = ranked[: max(2, population // 2)]
+        children: list[Ops] = []
+        tries = 0
+        while len(parents) + len(children) < population and tries < 20 * population:
+            tries += 1
+            if len(parents) > 1 and rng.random() < 0.5:
+                i, j = rng.choice(len(parents), 2, replace=False)
+                child = repair(mutate(cross(parents[i], parents[j])))
+            else:
+                child = repair(mutate(parents[int(rng.integers(0, len(parents)))]))
+            if child not in parents and child not in children:
+                children.append(child)
+        pop = parents + children
+    best = min(pop, key=score)
+    return Evolution(best, score(best), len(cache), history)

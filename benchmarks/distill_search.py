@@ -1,0 +1,284 @@
+"""The distillation-driven search against hand-made and random baselines at fractions of the
+teacher's own latency (issue 18's evidence).
+
+For each --fractions f: the budget is f x the teacher's latency measured here with the table's
+backend, precision and timing mode (or the space's fastest arch by the table, where that is
+higher: the floor); `a2d search` runs at that budget (the first trains the supernet, the
+others select from it: `--supernet`). Baselines are trained by the same recipe (`a2d distill`,
+the finish's distillation from scratch, the same --finish-steps): each --baselines arch, and
+--random archs of the space drawn until they fit the budget of --random-fraction. Every run is
+a folder under --out, skipped when it has its result.json and resumed otherwise, so the script
+continues after a kill. It prints one table (score, latency measured here, FLOPs, wall time)
+and draws score vs measured latency (the Pareto picture).
+
+    python benchmarks/distill_search.py \\
+        --lut latency_tables/amd-epyc-2c-avx2-onnxruntime-fp32-fast.json \\
+        --fractions 0.333 --baselines nature-thin --random 0
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import argparse
+import json
+from typing import Any
+
+from benchmarks.common import machine, table
+
+
+def run(argv: list[str]) -> None:
+    from a2d_edge.cli import main
+
+    print("$ a2d " + " ".join(argv), flush=True)
+    if main(argv) != 0:
+        raise SystemExit(f"failed: a2d {' '.join(argv)}")
+
+
+def once(out: Path, argv: list[str]) -> dict[str, Any]:
+    """Run `argv` into `out` (resume it when it was started) and return its result.json."""
+    if not (out / "result.json").exists():
+        if (out / "config.json").exists():
+            run([argv[0], "--resume", str(out)])
+        else:
+            run([*argv, "--out", str(out)])
+    return json.loads((out / "result.json").read_text())
+
+
+def teacher_card(spec: str) -> dict[str, Any]:
+    """The teacher's shipped score (its zoo card's eval), else its checkpoint's."""
+    from a2d_edge.rl.checkpoint import load_checkpoint
+
+    if spec.startswith("zoo:"):
+        from a2d_edge.zoo import ZOO_DIR
+
+        card = ZOO_DIR / f"{spec[4:]}.json"
+        if card.exists():
+            return dict(json.loads(card.read_text()).get("eval") or {})
+    return dict(load_checkpoint(spec).get("eval") or {})
+
+
+def fitting_randoms(
+    space: Any, lut: Any, budget_ms: float, n: int, seed: int
+) -> list[dict[str, Any]]:
+    import random
+
+    from a2d_edge.nets.space import random_arch
+
+    rng = random.Random(seed)
+    out: list[dict[str, Any]] = []
+    while len(out) < n:
+        arch = random_arch(space, rng=rng)
+        if lut.predict(arch) <= budget_ms:
+            out.append(arch)
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--env", default="ALE/Pong-v5")
+    p.add_argument("--teacher", default="zoo:pong")
+    p.add_argument("--lut", required=True)
+    p.add_argument("--fractions", type=float, nargs="+", default=[0.5, 0.333, 0.2])
+    p.add_argument(
+        "--baselines",
+        nargs="*",
+        default=["nature", "nature-half", "nature-quarter", "nature-thin", "resnet14"],
+    )
+    p.add_argument("--random", type=int, default=5, help="random archs that fit the budget")
+    p.add_argument("--random-fraction", type=float, default=0.333)
+    p.add_argument("--supernet-steps", type=int, default=100_000)
+    p.add_argument("--finish-steps", type=int, default=300_000)
+    p.add_argument("--episodes", type=int, default=30)
+    p.add_argument("--learner-threads", type=int, default=2)
+    p.add_argument("--out", default="runs/distill-pong", help="run folders (checkpoints)")
+    p.add_argument(
+        "--keep",
+        default="benchmarks/results/distill-pong",
+        help="where each run's summaries are copied (no checkpoints; committed)",
+    )
+    p.add_argument("--plot", default="docs/img/distill-pareto-Pong.png")
+    args = p.parse_args()
+
+    from a2d_edge.distill.pipeline import teacher_latency_ms
+    from a2d_edge.hw.lut import LatencyTable
+    from a2d_edge.utils.io import write_json
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    lut = LatencyTable.load(args.lut)
+    fastest, _ = lut.minimum_ms()
+    teacher_ms = teacher_latency_ms(lut, args.teacher)
+    card = teacher_card(args.teacher)
+    common = [
+        "--env",
+        args.env,
+        "--teacher",
+        args.teacher,
+        "--lut",
+        args.lut,
+        "--finish-steps",
+        str(args.finish_steps),
+        "--final-episodes",
+        str(args.episodes),
+        "--learner-threads",
+        str(args.learner_threads),
+        "--no-progress",
+    ]
+    rows: list[dict[str, Any]] = []
+    first: Path | None = None
+    for f in args.fractions:
+        budget = round(max(f * teacher_ms, fastest), 4)
+        name = out / f"search-{f:g}"
+        argv = [
+            "search",
+            *common,
+            "--latency-budget-ms",
+            str(budget),
+            "--supernet-steps",
+            str(args.supernet_steps),
+        ]
+        if first is not None:
+            argv += ["--supernet", str(first)]
+        res = once(name, argv)
+        first = first or name
+        rows.append(
+            {
+                "run": name.name,
+                "kind": f"search at {f:g} x teacher",
+                "budget_ms": (res.get("latency") or {}).get("budget_ms") or budget,
+                "floor": budget > f * teacher_ms,
+                **res,
+            }
+        )
+    archs: list[tuple[str, Any]] = [(b, b) for b in args.baselines]
+    budget_r = max(args.random_fraction * teacher_ms, fastest)
+    for i, arch in enumerate(fitting_randoms(lut.space, lut, budget_r, args.random, seed=7)):
+        path = out / f"random{i}.arch.json"
+        write_json(path, arch)
+        archs.append((f"random{i}", str(path)))
+    for label, arch in archs:
+        res = once(out / f"base-{label}", ["distill", *common, "--arch", arch])
+        rows.append({"run": f"base-{label}", "kind": "baseline", "budget_ms": None, **res})
+    summary = {
+        "host": machine(),
+        "teacher": args.teacher,
+        "teacher_ms": teacher_ms,
+        "teacher_score": card.get("mean"),
+        "fastest_ms": fastest,
+        "table": args.lut,
+        "rows": rows,
+    }
+    write_json(out / "summary.json", summary)
+    keep_summaries(out, Path(args.keep), [r["run"] for r in rows])
+    print(
+        f"\n{machine()}\nteacher {args.teacher}: {teacher_ms:.3f} ms measured here "
+        f"({lut.describe_mode()}), score {card.get('mean')}; fastest arch by the table "
+        f"{fastest:.3f} ms\n"
+    )
+    print(
+        table(
+            [
+                "run",
+                "budget ms",
+                "measured ms",
+                "x teacher",
+                "MFLOPs",
+                "score (30 ep.)",
+                "wall min",
+            ],
+            [_row(r, teacher_ms) for r in rows],
+        )
+    )
+    _plot(rows, teacher_ms, card.get("mean"), Path(args.plot), args.env)
+
+
+KEPT = (
+    "config.json",
+    "search.json",
+    "arch.json",
+    "result.json",
+    "walls.json",
+    "supernet/metrics.jsonl",
+    "finish/metrics.jsonl",
+)
+
+
+def keep_summaries(out: Path, keep: Path, runs: list[str]) -> None:
+    """Copy each run's small files (settings, selection, result, learning curves) to `keep`."""
+    import shutil
+
+    for name in runs:
+        for rel in KEPT:
+            src = out / name / rel
+            if src.exists():
+                (keep / name / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(src, keep / name / rel)
+    shutil.copyfile(out / "summary.json", keep / "summary.json")
+    print(f"summaries kept in {keep}")
+
+
+def _row(r: dict[str, Any], teacher_ms: float) -> list[object]:
+    lat, score = r.get("latency") or {}, r.get("score") or {}
+    ms = lat.get("measured_ms")
+    walls = r.get("wall_seconds") or {}
+    return [
+        r["run"],
+        f"{r['budget_ms']:.3f}" if r.get("budget_ms") else "-",
+        f"{ms:.3f}" if ms else "n/a",
+        f"{ms / teacher_ms:.2f}" if ms else "n/a",
+        f"{r['mflops']:.2f}",
+        f"{score['mean']:.1f} ± {score['std']:.1f}" if score else "n/a",
+        f"{sum(walls.values()) / 60:.0f}",
+    ]
+
+
+def _plot(
+    rows: list[dict[str, Any]], teacher_ms: float, teacher_score: float | None, path: Path, env: str
+) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for kind, marker in (("search", "*"), ("baseline", "o")):
+        pts = [
+            r
+            for r in rows
+            if r["kind"].startswith(kind)
+            and (r.get("latency") or {}).get("measured_ms")
+            and r.get("score")
+        ]
+        ax.scatter(
+            [r["latency"]["measured_ms"] for r in pts],
+            [r["score"]["mean"] for r in pts],
+            marker=marker,
+            s=120 if kind == "search" else 40,
+            label=kind,
+        )
+        for r in pts:
+            ax.annotate(
+                r["run"].replace("base-", ""),
+                (r["latency"]["measured_ms"], r["score"]["mean"]),
+                fontsize=7,
+                xytext=(3, 3),
+                textcoords="offset points",
+            )
+    if teacher_score is not None:
+        ax.scatter([teacher_ms], [teacher_score], marker="s", color="k", label="teacher")
+    ax.set_xlabel("latency measured here (ms)")
+    ax.set_ylabel("score (30 episodes)")
+    ax.set_title(f"{env}: score vs latency")
+    ax.legend(fontsize=8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"plot: {path}")
+
+
+if __name__ == "__main__":
+    main()
