@@ -38,7 +38,8 @@ def test_a_table_of_this_host_timed_as_the_run_waits_is_used(ctl60, tmp_path, mo
     monkeypatch.setattr(demo, "TABLES", shipped)
     calls: list[list[str]] = []
     monkeypatch.setattr("a2d_edge.hw.cli.main", lambda argv: calls.append(argv) or 0)
-    assert demo.latency_table(tmp_path, 60.0, "edge") == tmp_path / chosen.name  # its recalibrated copy
+    # its recalibrated copy
+    assert demo.latency_table(tmp_path, 60.0, "edge") == tmp_path / chosen.name
     assert "using the shipped table" in capsys.readouterr().out
     (argv,) = calls
     assert argv[:2] == ["--recalibrate", str(chosen)] and argv[argv.index("--out") + 1] == str(

@@ -25,7 +25,14 @@ import torch
 from a2d_edge.config import build_config, to_dict
 from a2d_edge.distill.loop import FORMAT, DistillLoop, PhaseSettings
 from a2d_edge.distill.replay import LabelledReplay, check_fits
-from a2d_edge.distill.select import Frames, evolve, judge_agent, judge_path, path_agent
+from a2d_edge.distill.select import (
+    Frames,
+    Judgement,
+    evolve,
+    judge_agent,
+    judge_path,
+    path_agent,
+)
 from a2d_edge.envs import EvalResult
 from a2d_edge.errors import A2DError
 from a2d_edge.hw.lut import LatencyTable
@@ -281,8 +288,12 @@ def select_arch(
         )
         return tuple(fixed)
 
+    def judged(ops: tuple[str, ...]) -> Judgement:
+        return judge_path(supernet, ops, bn, judge, cfg.temperature, cfg.value_weight,
+                          cfg.judge_adapt_steps, cfg.distill_lr)  # fmt: skip
+
     def fitness(ops: tuple[str, ...]) -> float:
-        return judge_path(supernet, ops, bn, judge, cfg.temperature, cfg.value_weight).loss
+        return judged(ops).loss
 
     def describe(ops: tuple[str, ...]) -> dict[str, Any]:
         return {
@@ -319,9 +330,8 @@ def select_arch(
             repaired=ops != argmax,
             probabilities=[[round(float(p), 6) for p in r] for r in supernet.probabilities()],
         )
-    judged = judge_path(supernet, ops, bn, judge, cfg.temperature, cfg.value_weight)
     info.update(
-        judgement=judged.to_dict(),
+        judgement=judged(ops).to_dict(),
         select_seconds=time.perf_counter() - t,
         budget_ms=budget or None,
         budget_margin=cfg.budget_margin,

@@ -75,6 +75,33 @@ def path_agent(supernet: Supernet, ops: Ops, bn_frames: Frames, batch: int = 256
     return agent
 
 
+def adapt(
+    agent: ActorCritic,
+    frames: Frames,
+    steps: int,
+    lr: float,
+    temperature: float,
+    value_weight: float,
+    seed: int = 0,
+    batch: int = 256,
+) -> None:
+    """`steps` Adam steps of the inherited weights on `frames` (then BN recomputed): the path's
+    own few-shot adaptation, which the paths the supernet trained most often do not need."""
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(agent.parameters(), lr=lr)
+    agent.train()
+    for _ in range(steps):
+        idx = torch.randint(0, len(frames), (min(batch, len(frames)),), generator=gen)
+        logits, values = agent(frames.obs[idx])
+        loss, _, _ = distill_loss(
+            logits, values, frames.logits[idx], frames.values[idx], temperature, value_weight
+        )
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    recalibrate_bn(agent, frames.batches(batch))
+
+
 def judge_path(
     supernet: Supernet,
     ops: Ops,
@@ -82,8 +109,15 @@ def judge_path(
     judge: Frames,
     temperature: float,
     value_weight: float,
+    adapt_steps: int = 0,
+    lr: float = 5e-4,
 ) -> Judgement:
-    return judge_agent(path_agent(supernet, ops, bn_frames), judge, temperature, value_weight)
+    """Held-out loss of `ops` with the supernet's weights: BN recomputed, after `adapt_steps`
+    Adam steps on `bn_frames` when asked."""
+    agent = path_agent(supernet, ops, bn_frames)
+    if adapt_steps > 0:
+        adapt(agent, bn_frames, adapt_steps, lr, temperature, value_weight)
+    return judge_agent(agent, judge, temperature, value_weight)
 
 
 @dataclass(frozen=True)

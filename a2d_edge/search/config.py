@@ -136,6 +136,13 @@ class SearchConfig(TrainConfig):
     )
     select_tau: float = field(1.0, "gradient: Gumbel temperature of alpha's steps", above=0)
     judge_frames: int = field(2_048, "held-out frames a path is judged on", low=64)
+    judge_adapt_steps: int = field(
+        20,
+        "Adam steps each judged path takes from the inherited weights (on the BN frames) before "
+        "its held-out loss is read: few-shot adaptation against the supernet's bias toward the "
+        "paths it trained most (the sandwich's smallest, all skip)",
+        low=0,
+    )
     bn_frames: int = field(1_024, "frames a path's BatchNorm statistics are recomputed on", low=64)
 
     def space_preset(self) -> str:

@@ -152,3 +152,20 @@ def test_evolution_never_returns_an_arch_over_budget(seed):
     assert total(evo.best) <= budget + 1e-9
     assert total(evo.best) >= 0.8 * budget  # it fills the budget instead of fleeing from it
     assert len(evo.history) == 6 and evo.judged == len(set(judged))
+
+
+def test_judging_a_path_leaves_the_supernet_as_it_was():
+    from a2d_edge.distill.select import Frames, judge_path
+    from a2d_edge.nets.supernet import Supernet
+
+    torch.manual_seed(0)
+    net = Supernet(get_space("fast"), 6)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    frames = Frames(torch.randint(0, 256, (64, 4, 84, 84), dtype=torch.uint8), torch.randn(64, 6),
+                    torch.randn(64))  # fmt: skip
+    ops = ("conv_k3", "skip", "ir_k3_e1", "skip", "conv_k5")
+    plain = judge_path(net, ops, frames, frames, 1.0, 1.0)
+    adapted = judge_path(net, ops, frames, frames, 1.0, 1.0, adapt_steps=5, lr=1e-3)
+    assert adapted.loss != plain.loss  # the adapted copy is judged, not the inherited weights
+    for k, v in net.state_dict().items():
+        assert torch.equal(v, before[k]), k  # BN recalibration and adaptation ran on a copy
