@@ -86,9 +86,9 @@ def _cmd_search(args: argparse.Namespace) -> int:
         from a2d_edge.distill.pipeline import resolve_budget
 
         cfg = resolve_budget(cfg)
-    prepare(cfg, say=False)  # bad table / infeasible budget: refused before anything is written
     if cfg.method == "distill":
-        return _distill_search(cfg, args)
+        return _distill_search(cfg, args)  # its check_start runs prepare
+    prepare(cfg, say=False)  # bad table / infeasible budget: refused before anything is written
     dist = start_distributed(cfg.device)
     run_dir = args.resume or _start_on_main(
         lambda: start_run(cfg, args.out, kind="search"), args.out, dist
@@ -229,9 +229,9 @@ def _distill_search(cfg, args: argparse.Namespace) -> int:  # type: ignore[no-un
     from a2d_edge.distill.pipeline import check_start, distill_search
     from a2d_edge.rl.trainer import start_run
 
-    check_start(cfg)  # teacher, replay memory, reused supernet: refused before anything is written
+    start = check_start(cfg)  # teacher, memory, reused supernet: refused before anything is written
     run_dir = args.resume or start_run(cfg, args.out, kind="search")
-    result = distill_search(cfg, run_dir)
+    result = distill_search(cfg, run_dir, start)
     print(describe_result(result.summary, result.agent))
     return 0
 

@@ -136,7 +136,7 @@ def publish_supernet(
 
     path = supernet_path(str(source))
     raw = torch_load(path, "supernet checkpoint")
-    env_id = raw.get("env_id") or _run_env(path)
+    env_id = str(raw.get("env_id", ""))
     supernet, _ = load_supernet(str(path), env_id, int(raw.get("n_actions") or 6))
     small = {
         "format": raw["format"],
@@ -203,12 +203,6 @@ def search_card(run: Path, tables: Sequence[str]) -> dict[str, Any]:
             "host": this_host().slug,
         }
     }
-
-
-def _run_env(path: Path) -> str:
-    from a2d_edge.utils.io import read_json
-
-    return str(read_json(path.parent / "config.json", "run config")["config"]["env"])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -98,7 +98,6 @@ class DistillLoop(Loop):
         self.holdout = holdout
         self.table = table
         self.rng = np.random.default_rng(cfg.seed * 7_919 + 17)
-        self.supernet = isinstance(model, Supernet)
         weights = model.weight_parameters() if isinstance(model, Supernet) else model.parameters()
         self.optimizer = torch.optim.Adam(weights, lr=cfg.distill_lr)
         self.a_opt: torch.optim.Optimizer | None = None
@@ -121,7 +120,7 @@ class DistillLoop(Loop):
 
     def _env_steps(self) -> int:
         cfg = self.search_cfg
-        frames = cfg.supernet_frames_per_update if self.supernet else cfg.frames_per_update
+        frames = cfg.frames_per_update if self.cost is None else cfg.supernet_frames_per_update
         return max(1, frames // self.collector.num_envs)
 
     def _acting(self) -> Any:
@@ -142,10 +141,14 @@ class DistillLoop(Loop):
         held-out ring instead, so that it follows the student's recent play). Returns the frames
         added."""
         self.model.eval()
-        ro = self.collector.collect(self._acting(), self._env_steps(), keep_graph=False)
+        acting = self._acting()
+        ro = self.collector.collect(acting, self._env_steps(), keep_graph=False)
         assert ro.obs is not None
-        with torch.no_grad():
-            logits, values = self.teacher.model(ro.obs)
+        if acting is self.teacher.model:  # its acting forwards already labelled these frames
+            logits, values = ro.logits, ro.values
+        else:
+            with torch.no_grad():
+                logits, values = self.teacher.model(ro.obs)
         obs = ro.obs.cpu().numpy()
         target = self.holdout if self._to_holdout() else self.replay
         target.add(obs, logits.float().cpu().numpy(), values.float().cpu().numpy())

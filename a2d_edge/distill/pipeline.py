@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from a2d_edge.config import build_config, to_dict
+from a2d_edge.config import to_dict
 from a2d_edge.distill.loop import FORMAT, DistillLoop, PhaseSettings
 from a2d_edge.distill.replay import LabelledReplay, check_fits
 from a2d_edge.distill.select import (
@@ -38,7 +38,7 @@ from a2d_edge.errors import A2DError
 from a2d_edge.hw.lut import LatencyTable
 from a2d_edge.nets import build_agent
 from a2d_edge.nets.agent import ActorCritic
-from a2d_edge.nets.space import SearchSpace, get_space, searched_arch
+from a2d_edge.nets.space import SearchSpace, searched_arch
 from a2d_edge.nets.supernet import Supernet
 from a2d_edge.rl.checkpoint import save_checkpoint, torch_load
 from a2d_edge.rl.distill import Teacher
@@ -161,12 +161,13 @@ def supernet_phase(
     t = time.perf_counter()
     loop = run_phase(cfg, run_dir, "supernet", supernet, teacher, cfg.supernet_steps, table)
     frames_path = run_dir / "frames.npz"
-    if not frames_path.exists() or len(loop.holdout) >= cfg.holdout_size:
-        if len(loop.holdout) < 256:  # a resumed, finished phase: its buffer is gone
-            frames = collect_frames(cfg, teacher, cfg.holdout_size)
-        else:
-            obs, logits, values = loop.holdout.all()
-            frames = Frames(obs, logits, values)
+    if not frames_path.exists():  # a phase resumed after its end has no held-out buffer left
+        held = loop.holdout
+        frames = (
+            Frames(*held.all())
+            if len(held) >= 256
+            else collect_frames(cfg, teacher, cfg.holdout_size)
+        )
         save_frames(frames_path, frames)
     add_wall(run_dir, "supernet", time.perf_counter() - t)
     return supernet, load_frames(frames_path)
@@ -224,10 +225,6 @@ def load_supernet(spec: str, env_id: str, n_actions: int) -> tuple[Supernet, Pat
     ckpt = load_phase(path)
     if ckpt is None or ckpt.get("kind", "supernet") != "supernet":
         raise A2DError(f"no trained supernet at {path}")
-    if "space" not in ckpt and (path.parent / "config.json").exists():  # the first runs' layout
-        run_cfg = read_json(path.parent / "config.json", "run config").get("config", {})
-        ckpt["env_id"] = run_cfg.get("env", "")
-        ckpt["space"] = get_space(build_config(SearchConfig, run_cfg).space_preset()).to_dict()
     trained_on = str(ckpt.get("env_id", ""))
     if resolve_game(trained_on) != resolve_game(env_id):
         raise A2DError(f"supernet {path} was trained on {trained_on}, not on {env_id}")
@@ -486,10 +483,13 @@ def check_start(cfg: SearchConfig) -> Start:
     return Start(reused[0].space if reused else space, table, teacher, n_actions, reused)
 
 
-def distill_search(cfg: SearchConfig, run_dir: str | Path) -> DistillResult:
-    """Run (or continue) every phase in `run_dir`."""
+def distill_search(
+    cfg: SearchConfig, run_dir: str | Path, start: Start | None = None
+) -> DistillResult:
+    """Run (or continue) every phase in `run_dir` (`start`: `check_start`'s, when the caller
+    already checked)."""
     run_dir = Path(run_dir)
-    start = check_start(cfg)
+    start = start or check_start(cfg)
     torch.set_num_threads(cfg.threads)
     teacher, table, n_actions = start.teacher, start.table, start.n_actions
     if start.reused is not None:
