@@ -1,14 +1,19 @@
 """`make demo`: the whole pipeline on the embedded default (ALE/Pong-v5, this CPU).
 
-1. a latency table of this machine for the `fast` space, timed as the final run waits
-   (controller mode at --hz): a shipped one when its device fingerprint is this host's (then
-   recalibrated to this minute's drift), else a short a2d-profile,
+1. this machine's fp32 latency table of the `fast` space, timed warm (back to back: each
+   entry is the model's own cost): a shipped one when its device fingerprint is this host's
+   (then recalibrated to this minute's drift), else a short a2d-profile,
 2. the distillation-driven search at --budget-of-teacher x the teacher's own latency measured
-   the same way: the shipped Pong supernet (zoo:pong-fast, trained once by
+   the same way (the same backend, precision and timing mode), or 1.15 x the space's fastest
+   arch where that is more: the shipped Pong supernet (zoo:pong-fast, trained once by
    `a2d search`; --supernet-steps N trains a new one instead) selected for this table and
    budget, the selected agent finished by distillation from zoo:pong and evaluated,
-3. export to a verified INT8 bundle,
-4. `a2d run` of the bundle at --hz for a couple of episodes, recorded,
+3. export to a verified fp32 bundle (--precision int8: INT8 when it passes its check; on an
+   AVX2 CPU the fast space's depthwise convs gain nothing from INT8 while the teacher's dense
+   convs do, so fp32 is this space's deployment here),
+4. `a2d run` of the bundle at --hz for an episode, recorded, judged against this host's table
+   timed as that run waits (controller mode at --hz: the loop's wake-up adds a cost the same
+   for every arch, which no budget on the model can remove),
 then one summary table with the teacher's score and latency beside the agent's. Every step is a
 flag away from a real run:
 
@@ -92,23 +97,26 @@ def teacher(out: Path, steps: int) -> str:
     return str(out / "teacher" / "agent.pt")
 
 
-def latency_table(out: Path, hz: float, preset: str = "fast") -> Path:
-    """A shipped INT8 table of `preset` for this host (by its fingerprint) timed as the demo's
-    run waits (controller mode at `hz`); else a brief profile of this host in that mode."""
+def latency_table(out: Path, hz: float, preset: str = "fast", precision: str = "fp32") -> Path:
+    """A shipped `precision` table of `preset` for this host (by its fingerprint) timed at `hz`
+    (controller mode; 0: warm, back to back), recalibrated to this minute's drift into `out`;
+    else a brief profile of this host in that mode."""
     from a2d_edge.hw.lut import LatencyTable, host_mismatch
     from a2d_edge.runtime.pacing import Pacing
     from a2d_edge.utils.fingerprint import this_host
 
     pacing = Pacing(hz)
+    mode = "controller" if hz > 0 else "warm"
+    suffix = pacing.suffix() if hz > 0 else ""
     elsewhere = []
-    for path in sorted(TABLES.glob(f"*-onnxruntime-int8-{preset}*.json")):
+    for path in sorted(TABLES.glob(f"*-onnxruntime-{precision}-{preset}*.json")):
         try:
             table = LatencyTable.load(path)
         except A2DError:
             continue
         if table.host_match() != "same":
             elsewhere.append((path, table))
-        elif table.mode == "controller" and table.pacing == pacing:
+        elif table.mode == mode and (mode == "warm" or table.pacing == pacing):
             print(f"using the shipped table latency_tables/{path.name} ({table.describe_mode()})")
             return recalibrated(path, out)
     here = this_host().slug
@@ -117,30 +125,14 @@ def latency_table(out: Path, hz: float, preset: str = "fast") -> Path:
         print(
             f"no shipped table for this host: {host_mismatch('latency_tables/' + path.name, table)}"
         )
-    path = out / f"{here}-onnxruntime-int8-{preset}{pacing.suffix()}.json"
-    print(f"profiling this host ({here}) briefly: INT8, controller at {hz:g} Hz")
+    path = out / f"{here}-onnxruntime-{precision}-{preset}{suffix}.json"
+    how = f"controller at {hz:g} Hz" if hz > 0 else "warm"
+    print(f"profiling this host ({here}) briefly: {precision}, {how}")
     from a2d_edge.hw.cli import main as profile
 
-    argv = [
-        "--backend",
-        "onnxruntime",
-        "--precision",
-        "int8",
-        "--preset",
-        preset,
-        "--mode",
-        "controller",
-        "--hz",
-        f"{hz:g}",
-        "--repeats",
-        "30",
-        "--warmup",
-        "5",
-        "--validate",
-        "16",
-        "--out",
-        str(path),
-    ]
+    argv = ["--backend", "onnxruntime", "--precision", precision, "--preset", preset]
+    argv += ["--mode", "controller", "--hz", f"{hz:g}"] if hz > 0 else ["--mode", "warm"]
+    argv += ["--repeats", "30", "--warmup", "5", "--validate", "16", "--out", str(path)]
     print("$ a2d-profile " + " ".join(argv), flush=True)
     if profile(argv) != 0:
         raise SystemExit("a2d-demo: profiling failed")
@@ -197,6 +189,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     p.add_argument("--episodes", type=int, default=1, help="episodes of the final a2d run")
     p.add_argument("--hz", type=float, default=60.0, help="control rate of the final run")
+    p.add_argument(
+        "--precision",
+        default="fp32",
+        choices=("fp32", "int8"),
+        help="of the tables and the bundle (int8: exported INT8 when it passes its check)",
+    )
     args = p.parse_args(argv)
     out = Path(args.out)
     t0 = time.perf_counter()
@@ -204,7 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         fresh_folder(out)
         _step("1/4 teacher and latency table")
         tch = teacher(out, args.teacher_steps)
-        lut = latency_table(out, args.hz)
+        lut = latency_table(out, 0.0, precision=args.precision)
         supernet = None if args.supernet_steps else shipped_supernet(args.supernet)
         how = f"from the shipped supernet {supernet}" if supernet else "training a supernet"
         budget, teacher_ms = demo_budget(tch, lut, args.budget_of_teacher)
@@ -220,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "--latency-budget-ms",
             f"{budget:g}",
             "--run-hz",
-            f"{args.hz:g}",
+            "0",
             "--finish-steps",
             str(args.finish_steps),
             "--teacher-share-steps",
@@ -244,7 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             else ["--supernet-steps", str(args.supernet_steps or 30_000)]
         )
         _call(search)
-        _step("3/4 export a verified INT8 bundle")
+        _step(f"3/4 export a verified {args.precision.upper()} bundle")
         export = [
             "export",
             str(out / "search" / "agent.pt"),
@@ -253,13 +251,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             "--frames",
             "256",
         ]
-        print("$ a2d " + " ".join([*export, "--int8"]), flush=True)
-        if a2d([*export, "--int8"]) != 0:
-            print("INT8 missed the agreement bar for this agent: exporting fp32")
+        if args.precision == "int8":
+            print("$ a2d " + " ".join([*export, "--int8"]), flush=True)
+            if a2d([*export, "--int8"]) != 0:
+                print("INT8 missed the agreement bar for this agent: exporting fp32")
+                _call(export)
+        else:
             _call(export)
         _step(f"4/4 run it at {args.hz:g} Hz")
-        if lut.parent == out:  # the table of the run: this minute's drift, not the search's
-            recalibrated(lut, out)
+        run_lut = latency_table(out, args.hz, precision=args.precision)  # this minute's drift
         _call(
             [
                 "run",
@@ -269,7 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "--hz",
                 str(args.hz),
                 "--lut",
-                str(lut),
+                str(run_lut),
                 "--report",
                 str(out / "run.json"),
                 "--record",
@@ -286,8 +286,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def demo_budget(teacher: str, lut: Path, share: float) -> tuple[float, float]:
     """`share` x the teacher's latency here (timed as the table's entries), or 1.15 x the
-    space's fastest arch by the table where that is more: a control loop's wake-up cost is a
-    floor no architecture goes below (said in one line)."""
+    space's fastest arch by the table where that is more: one call's overhead, the input's cast
+    and the stem are a floor no architecture goes below (said in one line)."""
     from a2d_edge.distill.pipeline import teacher_latency_ms
     from a2d_edge.hw.lut import LatencyTable
 
@@ -322,7 +322,8 @@ def summary(out: Path, teacher_row: tuple[str, str], seconds: float) -> None:
     int8 = manifest["verification"].get("int8_vs_fp32", {}).get("action_agreement")
     score = result.get("score") or {}
     rows = [
-        ("latency table", f"{Path(lat['table']).name} ({lat['table_mode']})"),
+        ("latency table of the budget", f"{Path(lat['table']).name} ({lat['table_mode']})"),
+        ("latency table of the run", _run_table(run.get("lut"))),
         ("teacher: score / latency here", f"{teacher_row[0]} / {teacher_row[1]}"),
         ("latency budget (table)", f"{lat['budget_ms']:.3f} ms"),
         ("agent: predicted latency (table)", f"{lat['predicted_ms']:.3f} ms"),
@@ -352,6 +353,10 @@ def summary(out: Path, teacher_row: tuple[str, str], seconds: float) -> None:
         f"\n searched arch: {out / 'search' / 'arch.json'}\n agent: {out / 'search' / 'agent.pt'}"
         f"\n bundle: {out / 'bundle'}\n run report: {out / 'run.json'}\n video: {out / 'run.gif'}"
     )
+
+
+def _run_table(lut: dict | None) -> str:  # type: ignore[type-arg]
+    return f"{Path(lut['table']).name} ({lut['mode']})" if lut else "n/a"
 
 
 def _judged(lut: dict | None) -> str:  # type: ignore[type-arg]

@@ -22,6 +22,13 @@ def ctl60(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope="module")
+def warm(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("t") / "x.json"
+    assert profile_main([*TINY, "--out", str(out)]) == 0
+    return out
+
+
 def _ship(src: Path, folder: Path, name: str, device: dict | None = None) -> Path:
     data = json.loads(src.read_text())
     if device is not None:
@@ -39,7 +46,7 @@ def test_a_table_of_this_host_timed_as_the_run_waits_is_used(ctl60, tmp_path, mo
     calls: list[list[str]] = []
     monkeypatch.setattr("a2d_edge.hw.cli.main", lambda argv: calls.append(argv) or 0)
     # its recalibrated copy
-    assert demo.latency_table(tmp_path, 60.0, "edge") == tmp_path / chosen.name
+    assert demo.latency_table(tmp_path, 60.0, "edge", "int8") == tmp_path / chosen.name
     assert "using the shipped table" in capsys.readouterr().out
     (argv,) = calls
     assert argv[:2] == ["--recalibrate", str(chosen)] and argv[argv.index("--out") + 1] == str(
@@ -55,13 +62,35 @@ def test_another_hosts_table_is_named_and_this_host_profiled(ctl60, tmp_path, mo
     calls: list[list[str]] = []
     monkeypatch.setattr(demo, "TABLES", shipped)
     monkeypatch.setattr("a2d_edge.hw.cli.main", lambda argv: calls.append(argv) or 0)
-    path = demo.latency_table(tmp_path, 60.0, "edge")
+    path = demo.latency_table(tmp_path, 60.0, "edge", "int8")
     out = capsys.readouterr().out
     line = next(ln for ln in out.splitlines() if ln.startswith("no shipped table"))
     assert "there-2c-vnni" in line and this_host().slug in line
     (argv,) = calls
     assert argv[argv.index("--mode") + 1] == "controller" and argv[argv.index("--hz") + 1] == "60"
     assert path.name == f"{this_host().slug}-onnxruntime-int8-edge-ctl60hz.json"
+
+
+def test_the_search_takes_the_warm_table_and_the_run_its_controller_twin(
+    warm, ctl60, tmp_path, monkeypatch
+):
+    """The budget is of the model's own cost (warm); the run is judged as it waits (60 Hz)."""
+    shipped = tmp_path / "tables"
+    shipped.mkdir()
+    w = _ship(warm, shipped, "here-onnxruntime-fp32-edge.json")
+    c = _ship(ctl60, shipped, "here-onnxruntime-fp32-edge-ctl60hz.json")
+    _ship(ctl60, shipped, "here-onnxruntime-int8-edge-ctl60hz.json")  # another precision
+    monkeypatch.setattr(demo, "TABLES", shipped)
+    calls: list[list[str]] = []
+    monkeypatch.setattr("a2d_edge.hw.cli.main", lambda argv: calls.append(argv) or 0)
+    assert demo.latency_table(tmp_path, 0.0, "edge") == tmp_path / w.name
+    assert demo.latency_table(tmp_path, 60.0, "edge") == tmp_path / c.name
+    assert [argv[1] for argv in calls] == [str(w), str(c)]  # each recalibrated, nothing profiled
+    calls.clear()
+    demo.latency_table(tmp_path / "none", 0.0, "edge", "int8")  # no warm INT8 table: profiled
+    (argv,) = calls
+    assert argv[argv.index("--mode") + 1] == "warm" and "--hz" not in argv
+    assert argv[argv.index("--precision") + 1] == "int8"
 
 
 def test_the_demo_replaces_only_a_folder_it_made(tmp_path):

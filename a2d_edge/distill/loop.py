@@ -37,6 +37,7 @@ from a2d_edge.utils.accel import rng_state
 from a2d_edge.utils.dist import DistInfo
 from a2d_edge.utils.io import atomic_write
 from a2d_edge.utils.logging import RunLogger
+from a2d_edge.utils.threads import learner_threads
 
 FORMAT = "a2d.distill-phase/1"
 
@@ -187,11 +188,8 @@ class DistillLoop(Loop):
 
     def weight_step(self) -> dict[str, float]:
         cfg = self.search_cfg
-        torch.set_num_threads(cfg.learner_threads or cfg.threads)
-        try:
+        with learner_threads(cfg):
             return self._weight_step()
-        finally:
-            torch.set_num_threads(cfg.threads)
 
     def _weight_step(self) -> dict[str, float]:
         cfg = self.search_cfg

@@ -57,6 +57,7 @@ from a2d_edge.search.loop import (
 from a2d_edge.utils.accel import set_rng_state
 from a2d_edge.utils.dist import DistInfo
 from a2d_edge.utils.io import atomic_write, read_json, write_json
+from a2d_edge.utils.threads import learner_threads
 
 
 @dataclass
@@ -300,39 +301,41 @@ def select_arch(
 
     t = time.perf_counter()
     info: dict[str, Any] = {"select": cfg.select}
-    if cfg.select == "evolution":
-        evo = evolve(
-            space.ops,
-            space.n_blocks,
-            fitness,
-            repair,
-            cfg.population,
-            cfg.generations,
-            rng,
-            describe,
-        )
-        ops = evo.best
+    with learner_threads(cfg) as threads:  # paths adapted and judged on the learner's threads
+        if cfg.select == "evolution":
+            evo = evolve(
+                space.ops,
+                space.n_blocks,
+                fitness,
+                repair,
+                cfg.population,
+                cfg.generations,
+                rng,
+                describe,
+            )
+            ops = evo.best
+            info.update(
+                judged=evo.judged,
+                history=evo.history,
+                population=cfg.population,
+                generations=cfg.generations,
+            )
+        else:
+            ops = tuple(supernet.derive()["ops"])
+            argmax = ops
+            ops = repair(ops)
+            info.update(
+                argmax=list(argmax),
+                repaired=ops != argmax,
+                probabilities=[[round(float(p), 6) for p in r] for r in supernet.probabilities()],
+            )
         info.update(
-            judged=evo.judged,
-            history=evo.history,
-            population=cfg.population,
-            generations=cfg.generations,
+            judgement=judged(ops).to_dict(),
+            select_seconds=time.perf_counter() - t,
+            select_threads=threads,
+            budget_ms=budget or None,
+            budget_margin=cfg.budget_margin,
         )
-    else:
-        ops = tuple(supernet.derive()["ops"])
-        argmax = ops
-        ops = repair(ops)
-        info.update(
-            argmax=list(argmax),
-            repaired=ops != argmax,
-            probabilities=[[round(float(p), 6) for p in r] for r in supernet.probabilities()],
-        )
-    info.update(
-        judgement=judged(ops).to_dict(),
-        select_seconds=time.perf_counter() - t,
-        budget_ms=budget or None,
-        budget_margin=cfg.budget_margin,
-    )
     arch = searched_arch(space, list(ops))
     if table is not None:
         info.update(

@@ -75,7 +75,7 @@ def _run(args: argparse.Namespace) -> int:
     settings = ProfileSettings(
         backend, args.precision, args.threads, args.mode, args.repeats, args.warmup,
         n_actions=args.actions, int8_recipe=args.int8_recipe or "",
-        pacing=Pacing(args.hz, args.spin_ms, args.prewarm),
+        pacing=Pacing(args.hz, args.spin_ms, args.prewarm), burst=args.burst,
     )  # fmt: skip
     if args.out:
         out = Path(args.out)
@@ -151,6 +151,14 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--repeats", type=int, default=200, help="timed runs per part")
     p.add_argument("--warmup", type=int, default=20)
+    p.add_argument(
+        "--burst",
+        type=int,
+        default=0,
+        help="warm mode: calls per turn of a part, the last one timed, so that it finds its own "
+        "weights in the caches as a net called back to back does (0: 4 warm; 1: the turn's "
+        "only call follows another part's, as tables made before bursts were timed)",
+    )
     p.add_argument(
         "--validate",
         type=int,

@@ -115,6 +115,9 @@ def default_recipe(backend: str) -> str:
     return "tensorrt" if backend == "tensorrt" else recipe_for("host").name
 
 
+WARM_BURST = 4  # warm mode's calls per turn: 4 times a small net as back-to-back calls do (1.00x)
+
+
 @dataclass
 class ProfileSettings:
     backend: Backend
@@ -127,6 +130,7 @@ class ProfileSettings:
     input_hw: tuple[int, int] = (OBS_SHAPE[1], OBS_SHAPE[2])  # the env's frames
     int8_recipe: str = ""  # "": the export's recipe for this host (int8 only)
     pacing: Pacing = field(default_factory=Pacing)  # controller mode: a2d run's rate and wait
+    burst: int = 0  # calls per turn, the last timed (time_interleaved); 0: 4 warm, else 1
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -134,6 +138,13 @@ class ProfileSettings:
         if (self.mode == "controller") != (self.pacing.hz > 0):
             raise A2DError("--mode controller needs --hz F > 0 (and --hz is for that mode only)")
         self.pacing.check()
+        if self.burst < 0:
+            raise A2DError("--burst must be >= 0 (0: 4 calls per turn warm, 1 otherwise)")
+        if self.burst == 0:
+            self.burst = WARM_BURST if self.mode == "warm" else 1
+        if self.burst > 1 and self.mode != "warm":
+            raise A2DError(f"--burst is for warm timing: {self.mode} mode times each call as "
+                           "the control loop makes it, after other work")  # fmt: skip
         if self.precision == "int8" and not self.int8_recipe:
             self.int8_recipe = default_recipe(self.backend.name)
 
@@ -148,7 +159,7 @@ def measure(parts: dict[Any, Part], s: ProfileSettings) -> dict[Any, Timing]:
         for k, p in parts.items()
     }
     pacing = s.pacing if s.mode == "controller" else None
-    samples = time_interleaved(runners, s.repeats, s.warmup, _between(s), pacing)
+    samples = time_interleaved(runners, s.repeats, s.warmup, _between(s), pacing, s.burst)
     return {k: parse_samples(v) for k, v in samples.items()}
 
 
@@ -209,6 +220,7 @@ def table_meta(s: ProfileSettings) -> dict[str, Any]:
             "repeats": s.repeats,
             "warmup": s.warmup,
             "interleaved": True,
+            "burst": s.burst,
             "statistic": "p50 of per-call wall time (perf_counter_ns)",
             "entries": "op alone minus one call's overhead (fixed.overhead)",
             "in_loop_work": "one ALE Pong step + observation copy before each call"
@@ -391,6 +403,7 @@ def settings_for(table: LatencyTable, repeats: int = 200, warmup: int = 20) -> P
         get_backend(str(m["backend"]), str(m["precision"])), str(m["precision"]),
         int(m.get("threads", 1)), table.mode, repeats, warmup, int(m.get("n_actions", 6)),
         table.input_hw, str(recipe), table.pacing,
+        int((m.get("timing") or {}).get("burst", 1)),  # tables before bursts: one call per turn
     )  # fmt: skip
 
 

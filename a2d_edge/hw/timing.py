@@ -28,6 +28,7 @@ def time_interleaved(
     warmup: int = 10,
     between: Runner | None = None,
     pacing: Pacing | None = None,
+    burst: int = 1,
 ) -> dict[str, list[int]]:
     """Time every runner `repeats` times, round-robin (rotating the order each round) so that
     drift and background load spread over all of them. `between` runs before every timed call
@@ -36,7 +37,18 @@ def time_interleaved(
     With a `pacing` of hz > 0 (controller mode) every timed call starts on a tick of that
     rate, waited for as `a2d run` waits (`runtime.pacing.wait_for_tick`: sleep, optional spin
     and prewarm), after `between`: the call finds the core as the controller's inference does.
-    That costs 1/hz of wall time per sample."""
+    That costs 1/hz of wall time per sample.
+
+    `burst` > 1 (warm mode): each turn of a runner is `burst` calls back to back, the last one
+    timed, so that the timed call finds its own weights and activations in the caches as a net
+    called in a tight loop does, not those of the runner before it. On a 2-core EPYC (host B,
+    fast-space archs, ORT fp32: benchmarks/warm_bursts.py) the timed call took 1.32x its
+    back-to-back time with one call per turn, 1.13x with 2, 1.00x with 4 (all 9 archs within
+    5%): `a2d-profile` times warm tables in bursts of 4."""
+    if burst < 1:
+        raise ValueError("burst must be >= 1")
+    if burst > 1 and (between is not None or pacing is not None):
+        raise ValueError("a burst warms the caches that in-loop / controller timing must not")
     names = list(runners)
     for name in names:
         for _ in range(warmup):
@@ -57,6 +69,8 @@ def time_interleaved(
                 t_start = tick - i * period  # a late call moves the schedule, as `late` does
                 wait_for_tick(tick, spin, run if pacing and pacing.prewarm else None)
                 i += 1
+            for _ in range(burst - 1):
+                run()
             t0 = time.perf_counter_ns()
             run()
             samples[name].append(time.perf_counter_ns() - t0)

@@ -29,6 +29,7 @@ from a2d_edge.utils.accel import module_device, resolve_device, rng_state
 from a2d_edge.utils.dist import DistInfo
 from a2d_edge.utils.io import read_json, write_json
 from a2d_edge.utils.logging import RunLogger
+from a2d_edge.utils.threads import learner_threads
 
 __all__ = ["TrainLoop", "check_distill", "make_collector", "run_loop", "start_run", "train"]
 
@@ -206,11 +207,8 @@ class TrainLoop(Loop):
             autocast=bf16,
             keep_graph=keep_graph,
         )
-        torch.set_num_threads(cfg.learner_threads or cfg.threads)
-        try:
+        with learner_threads(cfg):
             scalars = self._learn(ro, bf16, keep_graph)
-        finally:
-            torch.set_num_threads(cfg.threads)
         scalars["lr"] = lr
         return scalars
 

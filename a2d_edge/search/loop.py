@@ -41,6 +41,7 @@ from a2d_edge.utils.dist import (
     DistInfo,
 )
 from a2d_edge.utils.io import atomic_write, write_json
+from a2d_edge.utils.threads import learner_threads
 
 FORMAT = "a2d.supernet/1"
 SEARCH_SCHEMA = "a2d.search/1"
@@ -239,8 +240,7 @@ class SearchLoop(TrainLoop):
             autocast=cfg.precision == "bf16",
             keep_graph=False,
         )
-        torch.set_num_threads(cfg.learner_threads or cfg.threads)
-        try:
+        with learner_threads(cfg):
             weights = gumbel_weights(self.model.alpha, noise, self.tau, hard)
             expected: dict[str, torch.Tensor] = {}
 
@@ -272,8 +272,6 @@ class SearchLoop(TrainLoop):
                 bf16=cfg.precision == "bf16",
                 extra=cost,
             )
-        finally:
-            torch.set_num_threads(cfg.threads)
         scalars = stats.scalars()
         if "ms" in expected:
             scalars["expected_ms"] = float(expected["ms"].detach())

@@ -129,6 +129,47 @@ def test_parse_samples_and_interleaving():
     assert order == list("abcbcacab") and all(len(v) == 3 for v in samples.values())
 
 
+def test_a_burst_times_the_call_that_follows_its_own_warm_up():
+    """A part is slow after another part ran (its caches taken), fast after itself: one call
+    per turn times the cold call, a burst of two the warm one; the warm-up calls are untimed."""
+    import time
+
+    last: list[str] = [""]
+    calls = {"a": 0, "b": 0}
+
+    def part(name: str) -> None:
+        calls[name] += 1
+        time.sleep(0.0002 if last[0] == name else 0.003)
+        last[0] = name
+
+    runners = {n: (lambda n=n: part(n)) for n in "ab"}
+    cold = time_interleaved(runners, repeats=4, warmup=0)
+    hot = time_interleaved(runners, repeats=4, warmup=0, burst=2)
+    assert all(len(v) == 4 for v in hot.values()) and calls == {"a": 12, "b": 12}
+    assert parse_samples(cold["a"]).p50_us > 2500 and parse_samples(hot["a"]).p50_us < 1500
+    with pytest.raises(ValueError, match="in-loop"):
+        time_interleaved(runners, 1, 0, between=lambda: None, burst=2)
+
+
+def test_warm_tables_time_bursts_and_old_tables_keep_single_calls(tmp_path):
+    from a2d_edge.hw.backends import get_backend
+    from a2d_edge.hw.profile import ProfileSettings, settings_for
+    from a2d_edge.runtime.pacing import Pacing
+
+    torch_fp32 = get_backend("torch", "fp32")
+    assert ProfileSettings(torch_fp32, "fp32").burst == 4
+    assert ProfileSettings(torch_fp32, "fp32", mode="in-loop").burst == 1
+    with pytest.raises(A2DError, match="--burst is for warm timing"):
+        ProfileSettings(torch_fp32, "fp32", mode="controller", pacing=Pacing(60), burst=2)
+    out = tmp_path / "t.json"
+    argv = ["--backend", "torch", "--preset", "edge", "--repeats", "1", "--warmup", "0"]
+    assert profile_main([*argv, "--quiet", "--out", str(out)]) == 0
+    table = LatencyTable.load(out)
+    assert table.meta["timing"]["burst"] == 4 and settings_for(table).burst == 4
+    del table.meta["timing"]["burst"]  # a table profiled before bursts
+    assert settings_for(table).burst == 1
+
+
 def test_fit_and_error_stats_hand_computed():
     import numpy as np
 
