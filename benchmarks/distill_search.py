@@ -261,7 +261,7 @@ def _plot(
     for kind, marker in (("search", "*"), ("baseline", "o")):
         pts = [r for r in rows if r["kind"].startswith(kind) and _ms(r) and r.get("score")]
         ax.scatter(
-            [_ms(r) for r in pts],
+            [float(_ms(r) or 0.0) for r in pts],
             [r["score"]["mean"] for r in pts],
             marker=marker,
             s=120 if kind == "search" else 40,
@@ -270,7 +270,7 @@ def _plot(
         for r in pts:
             ax.annotate(
                 r["run"].replace("base-", ""),
-                (_ms(r), r["score"]["mean"]),
+                (float(_ms(r) or 0.0), r["score"]["mean"]),
                 fontsize=7,
                 xytext=(3, 3),
                 textcoords="offset points",
