@@ -44,6 +44,9 @@ def main() -> None:
     p.add_argument("--bursts", type=int, nargs="+", default=[1, 2, 4], help="ways interleaved")
     args = p.parse_args()
     tables = [LatencyTable.load(t) for t in args.tables]
+    if any(t.mode != "warm" for t in tables) or min(args.bursts) < 1:
+        raise SystemExit("warm_bursts: warm tables only (in-loop / controller timing is one call "
+                         "per turn by design), and --bursts >= 1")  # fmt: skip
     space = tables[0].space
     archs = [load_arch(a) for a in args.arch]
     archs += [searched_arch(space, [op] * space.n_blocks) for op in ("skip", "conv_k5")]
