@@ -179,8 +179,11 @@ def _lut_prediction(path: str, bundle_dir: str, settings: Any, spec: Any) -> dic
 def _cmd_eval(args: argparse.Namespace) -> int:
     from a2d_edge.rl.evaluate import evaluate_checkpoint
 
-    result = evaluate_checkpoint(args.checkpoint, args.episodes, args.seed, args.greedy)
-    print(f"{len(result.scores)} episodes: mean {result.mean:.2f} ± {result.std:.2f}")
+    result = evaluate_checkpoint(
+        args.checkpoint, args.episodes, args.seed, args.greedy, args.max_frames
+    )
+    capped = f" (each capped at {args.max_frames:,} frames)" if args.max_frames else ""
+    print(f"{len(result.scores)} episodes{capped}: mean {result.mean:.2f} ± {result.std:.2f}")
     if args.json:
         print(json.dumps({"mean": result.mean, "std": result.std, "episodes": len(result.scores)}))
     return 0
@@ -370,6 +373,13 @@ def _eval_parser(sub: Sub) -> None:
     e.add_argument("--episodes", type=int, default=30)
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--greedy", action="store_true", help="argmax actions instead of sampling")
+    e.add_argument(
+        "--max-frames",
+        type=int,
+        default=0,
+        help="end each game after this many emulator frames, its score so far counting (a "
+        "quick look; 0: the agent's own cap, 108,000 frames = 30 min of play)",
+    )
     e.add_argument("--json", action="store_true", help="last line: {mean, std, episodes}")
     e.set_defaults(handler=_cmd_eval)
 

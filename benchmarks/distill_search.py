@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import argparse
 import json
+import math
 from typing import Any
 
 from benchmarks.common import machine, table
@@ -48,6 +49,18 @@ def once(out: Path, argv: list[str]) -> dict[str, Any]:
     return json.loads((out / "result.json").read_text())
 
 
+def rl_search(out: Path, argv: list[str], steps: int) -> Path:
+    """The paper's RL-driven search into `out` (resumed when it was started, skipped when it
+    reached `steps`); its derived arch.json."""
+    done = out / "search.json"
+    if not (done.exists() and int(json.loads(done.read_text()).get("step", 0)) >= steps):
+        if (out / "config.json").exists():
+            run(["search", "--resume", str(out)])
+        else:
+            run([*argv, "--out", str(out)])
+    return out / "arch.json"
+
+
 def teacher_card(spec: str) -> dict[str, Any]:
     """The teacher's shipped score (its zoo card's eval), else its checkpoint's."""
     from a2d_edge.rl.checkpoint import load_checkpoint
@@ -59,6 +72,26 @@ def teacher_card(spec: str) -> dict[str, Any]:
         if card.exists():
             return dict(json.loads(card.read_text()).get("eval") or {})
     return dict(load_checkpoint(spec).get("eval") or {})
+
+
+def series_teacher_ms(out: Path, lut: str, teacher: str, measured: float) -> float:
+    """The teacher latency the folder's budgets are fractions of: the one of the sitting that
+    started the series with this table and teacher (`series.json`; older folders: their
+    summary.json), else `measured`, then recorded. A resumed series keeps its budgets: the VM's
+    speed drifts by tens of percent between sittings."""
+    for name in ("series.json", "summary.json"):
+        path = out / name
+        if path.exists():
+            s = json.loads(path.read_text())
+            ms = s.get("budget_teacher_ms", s.get("teacher_ms"))
+            if s.get("table") == lut and s.get("teacher") == teacher and isinstance(ms, float):
+                return ms
+    from a2d_edge.utils.io import write_json
+
+    write_json(
+        out / "series.json", {"table": lut, "teacher": teacher, "budget_teacher_ms": measured}
+    )
+    return measured
 
 
 def fitting_randoms(
@@ -96,6 +129,16 @@ def main() -> None:
         default="",
         help="a trained supernet (DIR|zoo:NAME) every search selects from (no supernet phase)",
     )
+    p.add_argument(
+        "--rl-fractions",
+        type=float,
+        nargs="*",
+        default=[],
+        help="also the paper's RL-driven search (--method rl: Fig. 2's A2D one-level, hard "
+        "Gumbel, the table's latency term instead of FLOPs) at these fractions; its derived "
+        "arch is then trained by the same recipe as the baselines",
+    )
+    p.add_argument("--rl-steps", type=int, default=500_000, help="agent steps of an RL search")
     p.add_argument("--finish-steps", type=int, default=300_000)
     p.add_argument("--episodes", type=int, default=30)
     p.add_argument("--learner-threads", type=int, default=2)
@@ -117,7 +160,8 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     lut = LatencyTable.load(args.lut)
     fastest, _ = lut.minimum_ms()
-    teacher_ms = teacher_latency_ms(lut, args.teacher)
+    teacher_now = teacher_latency_ms(lut, args.teacher)
+    teacher_ms = series_teacher_ms(out, args.lut, args.teacher, teacher_now)
     card = teacher_card(args.teacher)
     common = [
         "--env",
@@ -137,11 +181,13 @@ def main() -> None:
     rows: list[dict[str, Any]] = []
     first: Path | None = None
     for f in args.fractions:
-        budget = round(max(f * teacher_ms, fastest), 4)
+        budget = math.ceil(max(f * teacher_ms, fastest) * 1e4) / 1e4  # up: the floor fits
         name = out / f"search-{f:g}"
         argv = [
             "search",
             *common,
+            "--preset",
+            lut.space.name,
             "--latency-budget-ms",
             str(budget),
             "--supernet-steps",
@@ -160,6 +206,57 @@ def main() -> None:
                 **res,
             }
         )
+    for f in args.rl_fractions:
+        budget = math.ceil(max(f * teacher_ms, fastest) * 1e4) / 1e4
+        rl_argv = [
+            "search",
+            "--method",
+            "rl",
+            "--env",
+            args.env,
+            "--teacher",
+            args.teacher,
+            "--preset",
+            lut.space.name,
+            "--lut",
+            args.lut,
+            "--latency-budget-ms",
+            str(budget),
+            "--run-hz",
+            "0",  # the warm table's mode
+            "--flops-weight",
+            "0",
+            "--distill",
+            "actor-critic",
+            "--distill-actor-weight",
+            "1",
+            "--distill-critic-weight",
+            "0.01",
+            "--optimization",
+            "one-level",
+            "--steps",
+            str(args.rl_steps),
+            "--eval-every",
+            str(args.rl_steps),
+            "--eval-episodes",
+            "2",
+            "--checkpoint-every",
+            "50000",
+            "--learner-threads",
+            str(args.learner_threads),
+            "--no-progress",
+        ]
+        derived = rl_search(out / f"rl-{f:g}", rl_argv, args.rl_steps)
+        res = once(out / f"rl-{f:g}-finish", ["distill", *common, "--arch", str(derived)])
+        rows.append(
+            {
+                "run": f"rl-{f:g}-finish",
+                "kind": f"RL search at {f:g} x teacher, trained by the recipe",
+                "budget_ms": budget,
+                "floor": budget > f * teacher_ms,
+                **res,
+            }
+        )
     archs: list[tuple[str, Any]] = [(b, b) for b in args.baselines]
     budget_r = max(args.random_fraction * teacher_ms, fastest)
     for i, arch in enumerate(fitting_randoms(lut.space, lut, budget_r, args.random, seed=7)):
@@ -174,16 +271,19 @@ def main() -> None:
     summary = {
         "host": machine(),
         "teacher": args.teacher,
-        "teacher_ms": teacher_ms,
+        "budget_teacher_ms": teacher_ms,
+        "teacher_ms": teacher_now,
         "teacher_score": card.get("mean"),
         "fastest_ms": fastest,
         "table": args.lut,
         "rows": rows,
     }
     write_json(out / "summary.json", summary)
-    keep_summaries(out, Path(args.keep), [r["run"] for r in rows])
+    searches = [f"rl-{f:g}" for f in args.rl_fractions]  # the RL searches' own outputs
+    keep_summaries(out, Path(args.keep), [r["run"] for r in rows] + searches)
     print(
-        f"\n{machine()}\nteacher {args.teacher}: {teacher_ms:.3f} ms measured here "
+        f"\n{machine()}\nteacher {args.teacher}: {teacher_now:.3f} ms measured here "
+        f"(budgets are fractions of {teacher_ms:.3f} ms, the series' first sitting) "
         f"({lut.describe_mode()}), score {card.get('mean')}; fastest arch by the table "
         f"{fastest:.3f} ms\n"
     )
@@ -198,10 +298,10 @@ def main() -> None:
                 "score (30 ep.)",
                 "wall min",
             ],
-            [_row(r, teacher_ms) for r in rows],
+            [_row(r, teacher_now) for r in rows],
         )
     )
-    _plot(rows, teacher_ms, card.get("mean"), Path(args.plot), args.env)
+    _plot(rows, teacher_now, card.get("mean"), Path(args.plot), args.env)
 
 
 KEPT = (
@@ -212,6 +312,7 @@ KEPT = (
     "walls.json",
     "supernet/metrics.jsonl",
     "finish/metrics.jsonl",
+    "metrics.jsonl",  # an RL search's
 )
 
 
@@ -225,7 +326,9 @@ def keep_summaries(out: Path, keep: Path, runs: list[str]) -> None:
             if src.exists():
                 (keep / name / rel).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(src, keep / name / rel)
-    shutil.copyfile(out / "summary.json", keep / "summary.json")
+    for name in ("summary.json", "series.json"):
+        if (out / name).exists():
+            shutil.copyfile(out / name, keep / name)
     print(f"summaries kept in {keep}")
 
 

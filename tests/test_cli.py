@@ -171,3 +171,17 @@ def test_resume_under_another_world_size_is_refused_and_keeps_the_run(
     err = capsys.readouterr().err.strip()
     assert "saved by 2 process(es)" in err and len(err.splitlines()) == 1, err
     assert ((run / "agent.pt").read_bytes(), (run / "metrics.jsonl").read_bytes()) == before
+
+
+def test_eval_caps_each_game_at_max_frames(capsys):
+    from a2d_edge.rl.evaluate import evaluate_checkpoint
+
+    # 400 emulator frames = 100 agent steps at frame skip 4: a Pong game is cut long before
+    # its end (the teacher's games last ~1,700+ steps)
+    result = evaluate_checkpoint("zoo:pong", episodes=2, max_frames=400)
+    assert all(n <= 100 for n in result.lengths) and len(result.scores) == 2
+    assert main(["eval", "zoo:pong", "--episodes", "1", "--max-frames", "400"]) == 0
+    assert "1 episodes (each capped at 400 frames): mean" in capsys.readouterr().out
+    assert main(["eval", "zoo:pong", "--episodes", "1", "--max-frames", "-1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "max_frames must be >= 0, got -1" in err and len(err.splitlines()) == 1

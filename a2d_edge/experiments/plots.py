@@ -112,3 +112,40 @@ def plot_tradeoff(groups: list[dict[str, Any]], out: Path) -> list[str]:
     fig.savefig(out / "tradeoff.png", dpi=110)
     plt.close(fig)
     return ["tradeoff.png"]
+
+
+def plot_pareto(
+    agents: list[dict[str, Any]], teachers: list[dict[str, Any]], out: Path
+) -> list[str]:
+    """`pareto.png`: each finally evaluated agent's score (mean ± std over its episodes) vs its
+    measured latency, one panel per game side by side; searched agents are stars, baselines
+    circles, the teacher (where a series timed it) a black square, each named in the legend;
+    the searches' budgets are dotted lines."""
+    games = list(dict.fromkeys(a["game"] for a in agents if a["measured_ms"]))
+    if not games:
+        return []
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(games), figsize=(6.5 * len(games), 6.4), squeeze=False)
+    for ax, game in zip(axes[0], games, strict=True):
+        mine = [a for a in agents if a["game"] == game and a["measured_ms"]]
+        for a in mine:
+            marker = "*" if a["kind"] == "search" else "o"
+            ax.errorbar(a["measured_ms"], a["score"]["mean"], yerr=a["score"]["std"],
+                        fmt=marker, capsize=3, ms=9 if marker == "*" else 6,
+                        label=a["name"])  # fmt: skip
+        for budget in sorted({a["budget_ms"] for a in mine if a["budget_ms"]}):
+            ax.axvline(budget, color="grey", ls=":", lw=1)
+        for t in (t for t in teachers if t["game"] == game):
+            ax.scatter([t["measured_ms"]], [t["score"]], marker="s", color="k", zorder=3,
+                       label=f"teacher {t['spec']} ({t['series']})")  # fmt: skip
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(_plain)
+        ax.xaxis.set_minor_formatter(_plain_minor)
+        ax.set(xlabel="measured latency (ms, log)", ylabel="score (final evaluation)",
+               title=f"{game}: score vs measured latency")  # fmt: skip
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
+    fig.tight_layout()
+    fig.savefig(out / "pareto.png", dpi=110)
+    plt.close(fig)
+    return ["pareto.png"]

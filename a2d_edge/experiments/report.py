@@ -5,6 +5,13 @@ cell is the mean ± std over its seeds of each run's best (and, in a second tabl
 score. Rows are games, columns the settings that vary between the groups of a game (arch,
 distill, ...). Writes report.md, report.json (the same numbers), curves-<game>.png and
 tradeoff.png (score vs FLOPs, and vs latency where a search recorded one).
+
+Runs with a final evaluation (`result.json`: the distillation pipeline's searched agents and
+`a2d distill` baselines) are also listed one by one, with their final score and measured
+latency, and drawn in pareto.png: score vs measured latency, one panel per game. Where a
+benchmark series' summary.json (benchmarks/distill_search.py) lies under a root, its agents are
+placed at the latency it measured for all of them and the teacher in one sitting, and the
+teacher is drawn beside them.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ class RunData:
     evals: list[tuple[int, float]]
     last_step: int
     search: dict[str, Any] | None = None
+    result: dict[str, Any] | None = None
 
     @property
     def env(self) -> str:
@@ -112,8 +120,84 @@ def load_run(run_dir: Path) -> RunData | None:
         if not isinstance(search, dict):
             raise A2DError(f"{run_dir / 'search.json'} is not an a2d search summary")
         last = max(last, int(search.get("step", 0)))
+    result = None
+    if (run_dir / "result.json").is_file():
+        result = read_json(run_dir / "result.json", "run result")
+        score = result.get("score") if isinstance(result, dict) else {}
+        if score is not None and not (  # None: a run with --final-episodes 0
+            isinstance(score, dict) and isinstance(score.get("mean"), (int, float))
+        ):
+            raise A2DError(f"{run_dir / 'result.json'} is not an a2d run result (no score)")
     kind = str(data.get("kind", "train"))
-    return RunData(run_dir, kind, data["config"], evals, last, search)
+    return RunData(run_dir, kind, data["config"], evals, last, search, result)
+
+
+def find_series(
+    roots: list[str | Path],
+) -> tuple[dict[Path, tuple[float, str]], list[dict[str, Any]]]:
+    """The benchmark series under the roots (a summary.json with the teacher's latency and
+    rows): each of their runs' latency measured in the series' last sitting and the series,
+    by run folder; and their teachers (game, spec, measured ms, score, series)."""
+    timed: dict[Path, tuple[float, str]] = {}
+    teachers: list[dict[str, Any]] = []
+    for root in map(Path, roots):
+        for path in sorted(root.rglob("summary.json")):
+            s = read_json(path, "series summary")
+            if not isinstance(s, dict) or not isinstance(s.get("rows"), list):
+                continue
+            games = set()
+            for row in s["rows"]:
+                if isinstance(row, dict) and isinstance(row.get("measured_now_ms"), float):
+                    run = (path.parent / str(row.get("run"))).resolve()
+                    timed[run] = (row["measured_now_ms"], path.parent.name)
+                    games.add(short_name(str(row.get("env_id", ""))))
+            ms, score = s.get("teacher_ms"), s.get("teacher_score")
+            if len(games) == 1 and isinstance(ms, float) and isinstance(score, float):
+                teachers.append(
+                    {
+                        "game": games.pop(),
+                        "spec": s.get("teacher"),
+                        "measured_ms": ms,
+                        "score": score,
+                        "series": path.parent.name,
+                    }
+                )
+    return timed, teachers
+
+
+def agent_rows(
+    runs: list[RunData], timed: dict[Path, tuple[float, str]], base: Path | None
+) -> list[dict[str, Any]]:
+    """One row per run with a final evaluation: its score over the episodes and its latency
+    (the series' sitting where it has one, else the run's own measurement)."""
+    rows = []
+    for r in runs:
+        if r.result is None or r.result["score"] is None:
+            continue
+        score = r.result["score"]
+        lat = r.result.get("latency") or {}
+        now, series = timed.get(r.path.resolve(), (None, None))
+        rows.append(
+            {
+                "path": _rel(r.path, base),
+                "name": f"{r.path.parent.name}/{r.path.name}",
+                "series": series,
+                "kind": r.kind,
+                "game": short_name(str(r.result.get("env_id") or r.env)),
+                "score": {
+                    "mean": float(score["mean"]),
+                    "std": float(score.get("std", 0.0)),
+                    "n": int(score.get("episodes", len(score.get("scores", [])))),
+                },
+                "measured_ms": now if now is not None else lat.get("measured_ms"),
+                "timed": "series" if now is not None else "run",
+                "predicted_ms": lat.get("predicted_ms"),
+                "budget_ms": lat.get("budget_ms"),
+                "mflops": r.result.get("mflops"),
+                "teacher": r.result.get("teacher"),
+            }
+        )
+    return rows
 
 
 def group_runs(runs: list[RunData]) -> list[Group]:
@@ -266,12 +350,16 @@ def build_report(roots: list[str | Path]) -> dict[str, Any]:
             "evals": len(r.evals),
             "best_eval": r.best,
             "final_eval": r.final,
+            "final_score": (r.result.get("score") or {}).get("mean") if r.result else None,
         }
         for r in runs
     ]
+    timed, teachers = find_series(roots)
     return {
         "schema": SCHEMA,
         "roots": [str(r) for r in roots],
+        "agents": agent_rows(runs, timed, base),
+        "teachers": teachers,
         "std": "population (ddof 0) over seeds",
         "flops": "deployed count: conv + linear multiply-adds (fvcore without BatchNorm)",
         "runs": out_runs,
@@ -280,13 +368,14 @@ def build_report(roots: list[str | Path]) -> dict[str, Any]:
 
 
 def write_report(roots: list[str | Path], out: str | Path) -> Report:
-    from a2d_edge.experiments.plots import plot_curves, plot_tradeoff
+    from a2d_edge.experiments.plots import plot_curves, plot_pareto, plot_tradeoff
     from a2d_edge.experiments.tables import markdown
 
     data = build_report(roots)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     figures = plot_curves(data["groups"], out) + plot_tradeoff(data["groups"], out)
+    figures += plot_pareto(data["agents"], data["teachers"], out)
     data["figures"] = figures
     text = markdown(data)
     (out / "report.md").write_text(text)

@@ -75,6 +75,36 @@ def search_table(groups: list[dict[str, Any]]) -> list[str]:
     return table(header, rows)
 
 
+def agent_table(agents: list[dict[str, Any]], teachers: list[dict[str, Any]]) -> list[str]:
+    """One row per finally evaluated agent; latency also as a multiple of its game's teacher
+    where a series timed the teacher in the same sitting."""
+    teacher_ms = {t["series"]: t["measured_ms"] for t in teachers}
+    header = ["game", "run", "kind", "score (episodes)", "measured ms", "× teacher"]
+    header += ["budget ms", "MFLOPs"]
+    rows = []
+    for a in agents:
+        ms, t = a["measured_ms"], teacher_ms.get(a["series"])
+        s = a["score"]
+        rows.append(
+            [
+                a["game"],
+                a["name"],
+                a["kind"],
+                f"{s['mean']:.1f} ± {s['std']:.1f} ({s['n']})",
+                f"{ms:.3f}" if ms else "n/a",
+                f"{ms / t:.2f}" if ms and t else "n/a",
+                f"{a['budget_ms']:.3f}" if a["budget_ms"] else "-",
+                f"{a['mflops']:.2f}" if a["mflops"] else "n/a",
+            ]
+        )
+    for t in teachers:
+        rows.append(
+            [t["game"], f"{t['series']}: teacher {t['spec']}", "teacher", f"{t['score']:.1f}",
+             f"{t['measured_ms']:.3f}", "1.00", "-", "n/a"]
+        )  # fmt: skip
+    return table(header, rows)
+
+
 def markdown(data: dict[str, Any]) -> str:
     groups = data["groups"]
     train = [g for g in groups if g["kind"] == "train"]
@@ -97,7 +127,16 @@ def markdown(data: dict[str, Any]) -> str:
         out += ["", "## Architectures", "", *arch_table(train)]
     if search:
         out += ["", "## Search: derived architectures", "", *search_table(search)]
-    pending = [r for r in runs if not r["evals"]]
+    if data.get("agents"):
+        out += ["", "## Agents: final score vs measured latency", ""]
+        out += [
+            "Score: mean ± std over the final evaluation's episodes. Latency: measured with "
+            "the run's table's backend and settings; in a series' sitting (with its teacher) "
+            "where a benchmark series timed them all, else at the end of the run.",
+            "",
+            *agent_table(data["agents"], data.get("teachers", [])),
+        ]
+    pending = [r for r in runs if not r["evals"] and r["final_score"] is None]
     if pending:
         out += ["", "## Runs without an evaluation yet (n/a above)", ""]
         out += [

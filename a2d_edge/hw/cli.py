@@ -128,7 +128,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="a2d-profile", description=__doc__)
     p.add_argument("--backend", default="onnxruntime", choices=["torch", "onnxruntime", "tensorrt"])
     p.add_argument("--precision", default="fp32", choices=["fp32", "int8", "fp16"])
-    p.add_argument("--preset", default="edge", choices=["paper", "edge", "fast"])
+    p.add_argument("--preset", default="edge", choices=["paper", "edge", "fast", "tiny"])
     p.add_argument("--threads", type=int, default=1, help="intra-op threads (recorded)")
     p.add_argument(
         "--actions", type=int, default=6, help="actions of the head timed (Pong's 6; recorded)"

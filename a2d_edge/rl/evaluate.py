@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from a2d_edge.envs import AtariSettings, EvalResult, evaluate_policy
+from a2d_edge.errors import A2DError
 from a2d_edge.rl.checkpoint import load_agent
 from a2d_edge.utils.accel import module_device, to_device
 
@@ -46,8 +48,18 @@ def evaluate_agent(
 
 
 def evaluate_checkpoint(
-    spec: str | Path, episodes: int = 30, seed: int = 0, greedy: bool = False
+    spec: str | Path,
+    episodes: int = 30,
+    seed: int = 0,
+    greedy: bool = False,
+    max_frames: int = 0,
 ) -> EvalResult:
+    """`max_frames` > 0 ends each game after that many emulator frames (its score so far
+    counts); 0 keeps the agent's own cap (108,000 frames: 30 minutes of play)."""
+    if max_frames < 0:
+        raise A2DError(f"max_frames must be >= 0, got {max_frames}")
     model, ckpt = load_agent(spec)
     settings = AtariSettings.from_dict(ckpt.get("atari", {}))
+    if max_frames:
+        settings = dataclasses.replace(settings, max_episode_frames=max_frames)
     return evaluate_agent(model, ckpt["env_id"], episodes, seed, settings, greedy)

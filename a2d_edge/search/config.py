@@ -22,8 +22,9 @@ class SearchConfig(TrainConfig):
     )
     preset: str = field(
         "auto",
-        "search-space preset (auto: fast with --method distill, paper with --method rl)",
-        choices=("auto", "paper", "edge", "fast"),
+        "search-space preset (auto: the --lut table's preset, else fast with --method distill, "
+        "paper with --method rl)",
+        choices=("auto", "paper", "edge", "fast", "tiny"),
     )
     mode: str = field(
         "soft",

@@ -18,7 +18,7 @@ import torch
 
 from a2d_edge.errors import A2DError
 from a2d_edge.hw.lut import LatencyTable, host_mismatch, resolve_for_run
-from a2d_edge.nets.space import SearchSpace, get_space, searched_arch
+from a2d_edge.nets.space import SPACES, SearchSpace, get_space, searched_arch
 from a2d_edge.nets.supernet import Supernet, as_agent, gumbel_weights, sample_gumbel
 from a2d_edge.rl.checkpoint import torch_load
 from a2d_edge.rl.evaluate import evaluate_agent
@@ -80,6 +80,8 @@ def prepare(cfg: SearchConfig, say: bool = True) -> tuple[SearchSpace, LatencyTa
     if not cfg.lut:
         return space, None
     table = resolve_lut(cfg, say)
+    if cfg.preset == "auto" and SPACES.get(table.space.name) == table.space:
+        space = table.space  # the table says which preset it was profiled for
     if say and table.host_match() == "lookalike":
         print(f"warning: {host_mismatch(cfg.lut, table)}; its latencies are not this host's, so "
               "the derived arch is not timed here (a2d-profile makes this host's)")  # fmt: skip

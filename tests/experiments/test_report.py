@@ -161,3 +161,73 @@ def test_log_axis_labels_only_minor_ticks_that_cannot_collide():
     assert [_plain(x) for x in (1.0, 10.0, 0.1)] == ["1", "10", "0.1"]
     labelled = [x for x in (0.8, 0.9, 2.0, 3.0, 4.0, 5.0, 30.0, 0.3, 40.0) if _plain_minor(x)]
     assert labelled == [2.0, 3.0, 5.0, 30.0, 0.3]
+
+
+def _final(d, env_id, mean, std, episodes, measured_ms, budget_ms=None, mflops=1.0):
+    (d / "result.json").write_text(
+        json.dumps(
+            {
+                "env_id": env_id,
+                "score": {"mean": mean, "std": std, "episodes": episodes},
+                "latency": {"budget_ms": budget_ms, "measured_ms": measured_ms},
+                "mflops": mflops,
+                "teacher": "zoo:pong",
+            }
+        )
+    )
+
+
+def test_finally_evaluated_agents_by_measured_latency_per_game(tmp_path, capsys):
+    pong, breakout = tmp_path / "pong-series", tmp_path / "breakout"
+    cfg = TrainConfig(arch="nature-thin", steps=100)
+    search = _run(pong, "search-0.333", cfg, [], kind="search", search={"step": 100})
+    base = _run(pong, "base-nature-thin", cfg, [], kind="distill")
+    _final(search, "ALE/Pong-v5", 17.9, 2.2, 30, 0.110, budget_ms=0.113, mflops=2.23)
+    _final(base, "ALE/Pong-v5", 18.3, 2.5, 30, 0.090)
+    # the series re-timed both beside its teacher (0.4 ms) in its last sitting
+    rows = [
+        {"run": "search-0.333", "env_id": "ALE/Pong-v5", "measured_now_ms": 0.1},
+        {"run": "base-nature-thin", "env_id": "ALE/Pong-v5", "measured_now_ms": 0.08},
+    ]
+    summary = {"teacher": "zoo:pong", "teacher_ms": 0.4, "teacher_score": 18.4, "rows": rows}
+    (pong / "summary.json").write_text(json.dumps(summary))
+    lone = _run(breakout, "base-nature", TrainConfig(env="ALE/Breakout-v5", steps=100), [],
+                kind="distill")  # fmt: skip
+    _final(lone, "ALE/Breakout-v5", 30.0, 5.0, 10, 0.3)
+    out = tmp_path / "r"
+    assert main(["report", str(pong), str(breakout), "--out", str(out)]) == 0
+    report = json.loads((out / "report.json").read_text())
+    agents = {a["name"]: a for a in report["agents"]}
+    search, lone = agents["pong-series/search-0.333"], agents["breakout/base-nature"]
+    assert search["measured_ms"] == 0.1  # the series' sitting, not the run's
+    assert search["timed"] == "series" and search["series"] == "pong-series"
+    assert lone["timed"] == "run" and lone["series"] is None
+    assert lone["measured_ms"] == 0.3 and lone["game"] == "Breakout"
+    assert agents["pong-series/base-nature-thin"]["score"] == {"mean": 18.3, "std": 2.5, "n": 30}
+    assert report["teachers"] == [
+        {"game": "Pong", "spec": "zoo:pong", "measured_ms": 0.4, "score": 18.4,
+         "series": "pong-series"}
+    ]  # fmt: skip
+    md = (out / "report.md").read_text()
+    row = "| Pong | pong-series/search-0.333 | search | 17.9 ± 2.2 (30) | 0.100 | 0.25 | 0.113 |"
+    assert row in md
+    row = "| Pong | pong-series/base-nature-thin | distill | 18.3 ± 2.5 (30) | 0.080 | 0.20 | - |"
+    assert row in md
+    assert "| Breakout | breakout/base-nature | distill | 30.0 ± 5.0 (10) | 0.300 | n/a | - |" in md
+    assert "| Pong | pong-series: teacher zoo:pong | teacher | 18.4 | 0.400 | 1.00 |" in md
+    assert "without an evaluation" not in md  # a final evaluation counts
+    assert "pareto.png" in report["figures"]
+    assert (out / "pareto.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_result_without_a_score_is_one_line_error(tmp_path, capsys):
+    d = _run(tmp_path / "runs", "x", TrainConfig(steps=100), [], kind="distill")
+    (d / "result.json").write_text('{"env_id": "ALE/Pong-v5", "score": null}')  # no final eval
+    assert main(["report", str(tmp_path / "runs"), "--out", str(tmp_path / "ok")]) == 0
+    assert json.loads((tmp_path / "ok" / "report.json").read_text())["agents"] == []
+    capsys.readouterr()
+    (d / "result.json").write_text('{"env_id": "ALE/Pong-v5", "score": {"std": 1.0}}')
+    assert main(["report", str(tmp_path / "runs"), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "is not an a2d run result (no score)" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "r").exists()

@@ -129,24 +129,28 @@ def test_parse_samples_and_interleaving():
     assert order == list("abcbcacab") and all(len(v) == 3 for v in samples.values())
 
 
-def test_a_burst_times_the_call_that_follows_its_own_warm_up():
+def test_a_burst_times_the_call_that_follows_its_own_warm_up(monkeypatch):
     """A part is slow after another part ran (its caches taken), fast after itself: one call
-    per turn times the cold call, a burst of two the warm one; the warm-up calls are untimed."""
-    import time
+    per turn times the cold call, a burst of two the warm one; the warm-up calls are untimed.
+    The parts advance a fake clock (200 µs warm, 3 ms cold), so a loaded machine changes
+    nothing."""
+    from a2d_edge.hw import timing
 
+    now = [0]
+    monkeypatch.setattr(timing.time, "perf_counter_ns", lambda: now[0])
     last: list[str] = [""]
     calls = {"a": 0, "b": 0}
 
     def part(name: str) -> None:
         calls[name] += 1
-        time.sleep(0.0002 if last[0] == name else 0.003)
+        now[0] += 200_000 if last[0] == name else 3_000_000
         last[0] = name
 
     runners = {n: (lambda n=n: part(n)) for n in "ab"}
     cold = time_interleaved(runners, repeats=4, warmup=0)
     hot = time_interleaved(runners, repeats=4, warmup=0, burst=2)
     assert all(len(v) == 4 for v in hot.values()) and calls == {"a": 12, "b": 12}
-    assert parse_samples(cold["a"]).p50_us > 2500 and parse_samples(hot["a"]).p50_us < 1500
+    assert parse_samples(cold["a"]).p50_us == 3000 and parse_samples(hot["a"]).p50_us == 200
     with pytest.raises(ValueError, match="in-loop"):
         time_interleaved(runners, 1, 0, between=lambda: None, burst=2)
 
@@ -233,6 +237,14 @@ def test_search_refuses_infeasible_budget_and_foreign_table(tmp_path, capsys):
     assert a2d([*base, "--preset", "paper", "--latency-budget-ms", "5"]) == 2
     assert "not the 'paper' preset" in capsys.readouterr().err
     assert not out.exists()
+    # without --preset the table says which space it was profiled for
+    from a2d_edge.search.config import SearchConfig
+    from a2d_edge.search.loop import prepare
+
+    for method in ("rl", "distill"):
+        space, table = prepare(SearchConfig(method=method, lut=str(lut)), say=False)
+        assert space == get_space("edge") and table is not None
+    assert prepare(SearchConfig(method="rl"), say=False)[0] == get_space("paper")
 
 
 def test_search_repairs_to_the_budget(tmp_path):
