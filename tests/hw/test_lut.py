@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -404,3 +405,19 @@ def test_refit_chooses_on_the_held_out_half_and_keeps_the_samples(tmp_path, caps
     bare.write_text(json.dumps(data))
     assert profile_main(["--refit", str(bare)]) == 2
     assert "holds no timed archs" in capsys.readouterr().err
+
+
+SHIPPED = sorted(Path(__file__).resolve().parents[2].glob("latency_tables/*.json"))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_every_shipped_table_loads_and_covers_a_preset(path):
+    """A shipped table is of a known preset (by its name too) and predicts that space's
+    cheapest arch and a random one in a plausible range."""
+    table = LatencyTable.load(path)
+    preset = table.space.name
+    assert SPACES[preset] == table.space and f"-{preset}" in path.stem
+    assert path.stem.startswith(table.device["slug"])
+    fastest, ops = table.minimum_ms()
+    assert 0.0 < fastest <= table.predict(random_arch(preset, 0)) < 100.0
+    assert table.predict(searched_arch(table.space, ops)) == pytest.approx(fastest)
