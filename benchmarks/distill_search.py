@@ -178,10 +178,16 @@ def main() -> None:
         str(args.learner_threads),
         "--no-progress",
     ]
+
+    def budget_of(f: float) -> float:
+        """f x the series' teacher, floored at the space's fastest arch; rounded up to 0.1 µs
+        so that the floor itself fits."""
+        return math.ceil(max(f * teacher_ms, fastest) * 1e4) / 1e4
+
     rows: list[dict[str, Any]] = []
     first: Path | None = None
     for f in args.fractions:
-        budget = math.ceil(max(f * teacher_ms, fastest) * 1e4) / 1e4  # up: the floor fits
+        budget = budget_of(f)
         name = out / f"search-{f:g}"
         argv = [
             "search",
@@ -207,7 +213,7 @@ def main() -> None:
             }
         )
     for f in args.rl_fractions:
-        budget = math.ceil(max(f * teacher_ms, fastest) * 1e4) / 1e4
+        budget = budget_of(f)
         rl_argv = [
             "search",
             "--method",
@@ -258,7 +264,7 @@ def main() -> None:
             }
         )
     archs: list[tuple[str, Any]] = [(b, b) for b in args.baselines]
-    budget_r = max(args.random_fraction * teacher_ms, fastest)
+    budget_r = budget_of(args.random_fraction)
     for i, arch in enumerate(fitting_randoms(lut.space, lut, budget_r, args.random, seed=7)):
         path = out / f"random{i}.arch.json"
         write_json(path, arch)
@@ -301,7 +307,7 @@ def main() -> None:
             [_row(r, teacher_now) for r in rows],
         )
     )
-    _plot(rows, teacher_now, card.get("mean"), Path(args.plot), args.env)
+    plot(out, Path(args.plot))
 
 
 KEPT = (
@@ -352,42 +358,18 @@ def _row(r: dict[str, Any], teacher_ms: float) -> list[object]:
     ]
 
 
-def _plot(
-    rows: list[dict[str, Any]], teacher_ms: float, teacher_score: float | None, path: Path, env: str
-) -> None:
-    import matplotlib
+def plot(out: Path, path: Path) -> None:
+    """`a2d report`'s score-vs-measured-latency figure of the series (its agents at this
+    sitting's timings, beside the teacher), copied to `path`; the report stays in out/report."""
+    import shutil
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from a2d_edge.experiments.report import write_report
 
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for kind, marker in (("search", "*"), ("baseline", "o")):
-        pts = [r for r in rows if r["kind"].startswith(kind) and _ms(r) and r.get("score")]
-        ax.scatter(
-            [float(_ms(r) or 0.0) for r in pts],
-            [r["score"]["mean"] for r in pts],
-            marker=marker,
-            s=120 if kind == "search" else 40,
-            label=kind,
-        )
-        for r in pts:
-            ax.annotate(
-                r["run"].replace("base-", ""),
-                (float(_ms(r) or 0.0), r["score"]["mean"]),
-                fontsize=7,
-                xytext=(3, 3),
-                textcoords="offset points",
-            )
-    if teacher_score is not None:
-        ax.scatter([teacher_ms], [teacher_score], marker="s", color="k", label="teacher")
-    ax.set_xlabel("latency measured here (ms)")
-    ax.set_ylabel("score (30 episodes)")
-    ax.set_title(f"{env}: score vs latency")
-    ax.legend(fontsize=8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    print(f"plot: {path}")
+    report = write_report([out], out / "report")
+    if "pareto.png" in report.figures:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(out / "report" / "pareto.png", path)
+        print(f"plot: {path} (report: {out / 'report' / 'report.md'})")
 
 
 if __name__ == "__main__":

@@ -123,13 +123,17 @@ def load_run(run_dir: Path) -> RunData | None:
     result = None
     if (run_dir / "result.json").is_file():
         result = read_json(run_dir / "result.json", "run result")
-        score = result.get("score") if isinstance(result, dict) else {}
-        if score is not None and not (  # None: a run with --final-episodes 0
-            isinstance(score, dict) and isinstance(score.get("mean"), (int, float))
-        ):
+        if not isinstance(result, dict) or not _is_score(result.get("score")):
             raise A2DError(f"{run_dir / 'result.json'} is not an a2d run result (no score)")
     kind = str(data.get("kind", "train"))
     return RunData(run_dir, kind, data["config"], evals, last, search, result)
+
+
+def _is_score(score: Any) -> bool:
+    """A final evaluation's score, or None (a run with --final-episodes 0)."""
+    return score is None or (
+        isinstance(score, dict) and isinstance(score.get("mean"), (int, float))
+    )
 
 
 def find_series(
@@ -169,7 +173,7 @@ def agent_rows(
     runs: list[RunData], timed: dict[Path, tuple[float, str]], base: Path | None
 ) -> list[dict[str, Any]]:
     """One row per run with a final evaluation: its score over the episodes and its latency
-    (the series' sitting where it has one, else the run's own measurement)."""
+    (its series' last sitting where it has a series, else the run's own measurement)."""
     rows = []
     for r in runs:
         if r.result is None or r.result["score"] is None:
@@ -190,7 +194,6 @@ def agent_rows(
                     "n": int(score.get("episodes", len(score.get("scores", [])))),
                 },
                 "measured_ms": now if now is not None else lat.get("measured_ms"),
-                "timed": "series" if now is not None else "run",
                 "predicted_ms": lat.get("predicted_ms"),
                 "budget_ms": lat.get("budget_ms"),
                 "mflops": r.result.get("mflops"),

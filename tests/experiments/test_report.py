@@ -200,8 +200,7 @@ def test_finally_evaluated_agents_by_measured_latency_per_game(tmp_path, capsys)
     agents = {a["name"]: a for a in report["agents"]}
     search, lone = agents["pong-series/search-0.333"], agents["breakout/base-nature"]
     assert search["measured_ms"] == 0.1  # the series' sitting, not the run's
-    assert search["timed"] == "series" and search["series"] == "pong-series"
-    assert lone["timed"] == "run" and lone["series"] is None
+    assert search["series"] == "pong-series" and lone["series"] is None  # lone: its own timing
     assert lone["measured_ms"] == 0.3 and lone["game"] == "Breakout"
     assert agents["pong-series/base-nature-thin"]["score"] == {"mean": 18.3, "std": 2.5, "n": 30}
     assert report["teachers"] == [
