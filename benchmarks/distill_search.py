@@ -6,7 +6,7 @@ backend, precision and timing mode (or the space's fastest arch by the table, wh
 higher: the floor); `a2d search` runs at that budget (the first trains the supernet, the
 others select from it: `--supernet`). Baselines are trained by the same recipe (`a2d distill`,
 the finish's distillation from scratch, the same --finish-steps): each --baselines arch, and
---random archs of the space drawn until they fit the budget of --random-fraction. Every run is
+--random archs of the space drawn until they fit the budget of each --random-fractions. Every run is
 a folder under --out, skipped when it has its result.json and resumed otherwise, so the script
 continues after a kill. It prints one table (score, latency measured here, FLOPs, wall time)
 and draws score vs measured latency (the Pareto picture).
@@ -26,6 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import argparse
 import json
 import math
+import statistics
+from collections.abc import Callable
 from typing import Any
 
 from benchmarks.common import machine, table
@@ -95,19 +97,41 @@ def series_teacher_ms(out: Path, lut: str, teacher: str, measured: float) -> flo
 
 
 def fitting_randoms(
-    space: Any, lut: Any, budget_ms: float, n: int, seed: int
+    space: Any, lut: Any, budget_ms: float, n: int, seed: int, draws: int = 100_000
 ) -> list[dict[str, Any]]:
+    """Up to `n` distinct random archs of the space that fit the budget by the table, in the
+    order drawn (the same on a rerun); fewer where `draws` draws find fewer (a budget at the
+    space's floor admits a handful of archs, or one)."""
     import random
 
     from a2d_edge.nets.space import random_arch
 
     rng = random.Random(seed)
     out: list[dict[str, Any]] = []
-    while len(out) < n:
+    seen: set[str] = set()
+    for _ in range(draws):
+        if len(out) == n:
+            break
         arch = random_arch(space, rng=rng)
-        if lut.predict(arch) <= budget_ms:
+        key = json.dumps(arch, sort_keys=True)
+        if key not in seen and lut.predict(arch) <= budget_ms:
+            seen.add(key)
             out.append(arch)
     return out
+
+
+def time_together(
+    measure: Callable[[Any], float | None], nets: dict[str, Any], rounds: int
+) -> dict[str, list[float]]:
+    """Each net timed once per round, the rounds interleaved (so a drift of the machine's
+    speed meets every net alike): its timings over the rounds, by name."""
+    times: dict[str, list[float]] = {name: [] for name in nets}
+    for _ in range(max(1, rounds)):
+        for name, arch in nets.items():
+            ms = measure(arch)
+            if ms is not None:
+                times[name].append(ms)
+    return times
 
 
 def main() -> None:
@@ -122,7 +146,13 @@ def main() -> None:
         default=["nature", "nature-half", "nature-quarter", "nature-thin", "resnet14"],
     )
     p.add_argument("--random", type=int, default=5, help="random archs that fit the budget")
-    p.add_argument("--random-fraction", type=float, default=0.333)
+    p.add_argument(
+        "--random-fractions",
+        type=float,
+        nargs="*",
+        default=[0.333],
+        help="the budgets (fractions of the teacher) the --random archs are drawn to fit",
+    )
     p.add_argument("--supernet-steps", type=int, default=100_000)
     p.add_argument(
         "--supernet",
@@ -142,6 +172,13 @@ def main() -> None:
     p.add_argument("--finish-steps", type=int, default=300_000)
     p.add_argument("--episodes", type=int, default=30)
     p.add_argument("--learner-threads", type=int, default=2)
+    p.add_argument(
+        "--timing-rounds",
+        type=int,
+        default=10,
+        help="the closing timing: every net and the teacher once per round; each net's fastest "
+        "round (the p50 of its 100 calls) is its latency; the median round is kept beside",
+    )
     p.add_argument("--out", default="runs/distill-pong", help="run folders (checkpoints)")
     p.add_argument(
         "--keep",
@@ -263,17 +300,33 @@ def main() -> None:
                 **res,
             }
         )
-    archs: list[tuple[str, Any]] = [(b, b) for b in args.baselines]
-    budget_r = budget_of(args.random_fraction)
-    for i, arch in enumerate(fitting_randoms(lut.space, lut, budget_r, args.random, seed=7)):
-        path = out / f"random{i}.arch.json"
-        write_json(path, arch)
-        archs.append((f"random{i}", str(path)))
-    for label, arch in archs:
+    archs: list[tuple[str, Any, float | None]] = [(b, b, None) for b in args.baselines]
+    for f in args.random_fractions:
+        fits = budget_of(f)
+        drawn = fitting_randoms(lut.space, lut, fits, args.random, seed=7)
+        if len(drawn) < args.random:
+            print(f"only {len(drawn)} distinct archs of the space fit {fits:.4f} ms", flush=True)
+        for i, arch in enumerate(drawn):
+            path = out / f"random-{f:g}-{i}.arch.json"
+            write_json(path, arch)
+            archs.append((f"random-{f:g}-{i}", str(path), fits))
+    for label, arch, budget_r in archs:
         res = once(out / f"base-{label}", ["distill", *common, "--arch", arch])
-        rows.append({"run": f"base-{label}", "kind": "baseline", "budget_ms": None, **res})
-    for r in rows:  # every agent timed again in this sitting, as the teacher was
-        r["measured_now_ms"] = measure_here(lut, r["arch"])
+        kind = "baseline" if budget_r is None else "random arch that fits the budget"
+        rows.append({"run": f"base-{label}", "kind": kind, "budget_ms": budget_r, **res})
+    # every agent and the teacher timed again in this sitting, in interleaved rounds: the VM's
+    # speed drifts within minutes, and a drift then moves every net's median alike
+    from a2d_edge.rl.checkpoint import load_checkpoint
+
+    nets = {r["run"]: r["arch"] for r in rows} | {"teacher": load_checkpoint(args.teacher)["arch"]}
+    # per net the fastest round's p50 (noise on a shared VM only adds; timeit's rule), and the
+    # median round beside it
+    timed = time_together(lambda arch: measure_here(lut, arch), nets, args.timing_rounds)
+    teacher_now = min(timed["teacher"], default=teacher_now)
+    for r in rows:
+        t = timed[r["run"]]
+        r["measured_now_ms"] = min(t) if t else None
+        r["measured_now_median_ms"] = statistics.median(t) if t else None
     summary = {
         "host": machine(),
         "teacher": args.teacher,

@@ -22,3 +22,49 @@ def test_a_folder_from_before_series_files_uses_its_summary(tmp_path):
     summary = {"table": "t.json", "teacher": "zoo:pong", "teacher_ms": 0.338, "rows": []}
     (tmp_path / "summary.json").write_text(json.dumps(summary))
     assert series_teacher_ms(tmp_path, "t.json", "zoo:pong", 0.4) == 0.338
+
+
+def test_random_baselines_fit_their_budget_and_are_the_same_on_a_rerun():
+    from a2d_edge.hw.lut import LatencyTable
+    from benchmarks.distill_search import fitting_randoms
+
+    lut = LatencyTable.load("latency_tables/amd-epyc-2c-avx2-onnxruntime-fp32-fast.json")
+    fastest, _ = lut.minimum_ms()
+    budget = fastest * 1.4
+    drawn = fitting_randoms(lut.space, lut, budget, 5, seed=7)
+    assert len(drawn) == 5 and all(lut.predict(a) <= budget for a in drawn)
+    assert len({json.dumps(a, sort_keys=True) for a in drawn}) > 1  # drawn, not one arch
+    assert drawn == fitting_randoms(lut.space, lut, budget, 5, seed=7)  # a resumed series
+
+
+def test_random_baselines_stop_at_the_draws_and_never_repeat():
+    from a2d_edge.nets import get_space
+    from benchmarks.distill_search import fitting_randoms
+
+    class FirstBlockCosts:  # a table where only archs that skip their first block fit 0 ms
+        def predict(self, arch):
+            return 0.0 if arch["ops"][0] == "skip" else 1.0
+
+    space = get_space("fast")
+    few = fitting_randoms(space, FirstBlockCosts(), 0.0, 5, seed=7, draws=14)
+    assert len(few) < 5 and all(a["ops"][0] == "skip" for a in few)  # 14 draws: ~2 fit
+    many = fitting_randoms(space, FirstBlockCosts(), 0.0, 5, seed=7)
+    assert len(many) == 5 and all(a["ops"][0] == "skip" for a in many)
+    assert len({json.dumps(a, sort_keys=True) for a in many}) == 5  # distinct
+    assert many[: len(few)] == few  # the same draws in the same order
+
+
+def test_the_closing_timing_interleaves_rounds():
+    from benchmarks.distill_search import time_together
+
+    calls = []
+    slow = iter([1.0, 2.0, 9.0, 2.0, 4.0, 4.0])  # a, b, a, b, a, b: the machine slows mid-way
+
+    def measure(arch):
+        calls.append(arch)
+        return next(slow)
+
+    timed = time_together(measure, {"a": "A", "b": "B"}, 3)
+    assert calls == ["A", "B", "A", "B", "A", "B"]  # round by round, not net by net
+    assert timed == {"a": [1.0, 9.0, 4.0], "b": [2.0, 2.0, 4.0]}
+    assert time_together(lambda arch: None, {"c": "C"}, 2) == {"c": []}

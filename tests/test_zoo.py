@@ -6,6 +6,7 @@ import json
 import pytest
 import torch
 
+from a2d_edge.cli import main
 from a2d_edge.envs import action_meanings
 from a2d_edge.rl.checkpoint import load_agent
 from a2d_edge.zoo import ZOO_DIR, available
@@ -29,5 +30,34 @@ def test_a_shipped_agent_matches_its_card_and_acts(name):
     assert card["eval"]["episodes"] == 30 and "command" in card["training"]
 
 
+@pytest.mark.parametrize("name", available())
+def test_a2d_eval_plays_a_capped_game_with_every_shipped_agent(name, capsys):
+    assert main(["eval", f"zoo:{name}", "--episodes", "1", "--max-frames", "2000"]) == 0
+    out = capsys.readouterr().out
+    assert "capped at 2,000 frames" in out
+
+
 def test_the_zoo_lists_its_agents():
     assert {"pong", "pong-small"} <= set(available())
+
+
+SUPERNETS = sorted(p.stem for p in (ZOO_DIR / "supernets").glob("*.pt"))
+
+
+@pytest.mark.parametrize("name", SUPERNETS)
+def test_a_shipped_supernet_matches_its_card_and_a_shipped_table_of_its_space(name):
+    from pathlib import Path
+
+    from a2d_edge.distill.pipeline import load_supernet
+    from a2d_edge.hw.lut import LatencyTable
+    from a2d_edge.nets.space import SearchSpace
+
+    card = json.loads((ZOO_DIR / "supernets" / f"{name}.json").read_text())
+    weights = ZOO_DIR / "supernets" / f"{name}.pt"
+    assert card["name"] == f"zoo:{name}" and "command" in card
+    assert card["sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
+    supernet, _ = load_supernet(f"zoo:{name}", card["env_id"], len(action_meanings(card["env_id"])))
+    assert supernet.space == SearchSpace.from_dict(card["space"])
+    tables = Path(__file__).parents[1] / "latency_tables"
+    spaces = {LatencyTable.load(p).space.name for p in tables.glob("*.json")}
+    assert supernet.space.name in spaces  # selection from it has a table here
