@@ -76,11 +76,12 @@ def teacher_card(spec: str) -> dict[str, Any]:
     return dict(load_checkpoint(spec).get("eval") or {})
 
 
-def series_teacher_ms(out: Path, lut: str, teacher: str, measured: float) -> float:
+def series_teacher_ms(out: Path, lut: str, teacher: str, measure: Callable[[], float]) -> float:
     """The teacher latency the folder's budgets are fractions of: the one of the sitting that
     started the series with this table and teacher (`series.json`; older folders: their
-    summary.json), else `measured`, then recorded. A resumed series keeps its budgets: the VM's
-    speed drifts by tens of percent between sittings."""
+    summary.json), else the teacher timed now (`measure`), then recorded. A resumed series
+    keeps its budgets (the VM's speed drifts by tens of percent between sittings) and does not
+    time the teacher for them again."""
     for name in ("series.json", "summary.json"):
         path = out / name
         if path.exists():
@@ -90,6 +91,7 @@ def series_teacher_ms(out: Path, lut: str, teacher: str, measured: float) -> flo
                 return ms
     from a2d_edge.utils.io import write_json
 
+    measured = measure()
     write_json(
         out / "series.json", {"table": lut, "teacher": teacher, "budget_teacher_ms": measured}
     )
@@ -190,15 +192,18 @@ def main() -> None:
 
     from a2d_edge.distill.pipeline import teacher_latency_ms
     from a2d_edge.hw.lut import LatencyTable
-    from a2d_edge.search.loop import measure_here
+    from a2d_edge.search.loop import latency_is_local, measure_here
     from a2d_edge.utils.io import write_json
 
+    lut = LatencyTable.load(args.lut)
+    if not latency_is_local(lut):  # every agent and the teacher are timed here at the end
+        raise SystemExit(f"distill_search: {args.lut} is not this host's table (a2d-profile)")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    lut = LatencyTable.load(args.lut)
     fastest, _ = lut.minimum_ms()
-    teacher_now = teacher_latency_ms(lut, args.teacher)
-    teacher_ms = series_teacher_ms(out, args.lut, args.teacher, teacher_now)
+    teacher_ms = series_teacher_ms(
+        out, args.lut, args.teacher, lambda: teacher_latency_ms(lut, args.teacher)
+    )
     card = teacher_card(args.teacher)
     common = [
         "--env",
@@ -314,15 +319,16 @@ def main() -> None:
         res = once(out / f"base-{label}", ["distill", *common, "--arch", arch])
         kind = "baseline" if budget_r is None else "random arch that fits the budget"
         rows.append({"run": f"base-{label}", "kind": kind, "budget_ms": budget_r, **res})
-    # every agent and the teacher timed again in this sitting, in interleaved rounds: the VM's
-    # speed drifts within minutes, and a drift then moves every net's median alike
+    # every agent and the teacher timed again in this sitting, in interleaved rounds (the VM's
+    # speed drifts within minutes): per net the fastest round's p50 (noise on a shared VM only
+    # adds; timeit's rule), the median round beside it
     from a2d_edge.rl.checkpoint import load_checkpoint
 
     nets = {r["run"]: r["arch"] for r in rows} | {"teacher": load_checkpoint(args.teacher)["arch"]}
-    # per net the fastest round's p50 (noise on a shared VM only adds; timeit's rule), and the
-    # median round beside it
     timed = time_together(lambda arch: measure_here(lut, arch), nets, args.timing_rounds)
-    teacher_now = min(timed["teacher"], default=teacher_now)
+    if not timed["teacher"]:
+        raise SystemExit(f"could not time the teacher {args.teacher} with {args.lut}'s backend")
+    teacher_now = min(timed["teacher"])
     for r in rows:
         t = timed[r["run"]]
         r["measured_now_ms"] = min(t) if t else None
@@ -426,4 +432,9 @@ def plot(out: Path, path: Path) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from a2d_edge.errors import A2DError
+
+    try:
+        main()
+    except A2DError as e:  # a malformed table, an unknown teacher, a failed run's refusal
+        raise SystemExit(f"distill_search: {e}") from None

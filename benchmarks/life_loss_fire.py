@@ -94,4 +94,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from a2d_edge.errors import A2DError
+
+    try:
+        main()
+    except A2DError as e:  # an unknown game, a game without FIRE, a corrupt checkpoint
+        raise SystemExit(f"life_loss_fire: {e}") from None

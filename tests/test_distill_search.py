@@ -7,21 +7,24 @@ from benchmarks.distill_search import series_teacher_ms
 
 def test_a_series_keeps_the_teacher_latency_it_started_with(tmp_path):
     lut = "latency_tables/x.json"
-    assert series_teacher_ms(tmp_path, lut, "zoo:pong", 0.338) == 0.338
+    assert series_teacher_ms(tmp_path, lut, "zoo:pong", lambda: 0.338) == 0.338
     assert json.loads((tmp_path / "series.json").read_text())["budget_teacher_ms"] == 0.338
-    # a later, slower sitting measures 0.415 ms: the budgets stay fractions of 0.338
-    assert series_teacher_ms(tmp_path, lut, "zoo:pong", 0.415) == 0.338
+
+    def slower() -> float:  # a later sitting: the series' budgets do not time the teacher again
+        raise AssertionError("timed")
+
+    assert series_teacher_ms(tmp_path, lut, "zoo:pong", slower) == 0.338
     # another table or teacher is another series
     other = tmp_path / "other"
     other.mkdir()
     (other / "series.json").write_text((tmp_path / "series.json").read_text())
-    assert series_teacher_ms(other, "latency_tables/y.json", "zoo:pong", 0.2) == 0.2
+    assert series_teacher_ms(other, "latency_tables/y.json", "zoo:pong", lambda: 0.2) == 0.2
 
 
 def test_a_folder_from_before_series_files_uses_its_summary(tmp_path):
     summary = {"table": "t.json", "teacher": "zoo:pong", "teacher_ms": 0.338, "rows": []}
     (tmp_path / "summary.json").write_text(json.dumps(summary))
-    assert series_teacher_ms(tmp_path, "t.json", "zoo:pong", 0.4) == 0.338
+    assert series_teacher_ms(tmp_path, "t.json", "zoo:pong", lambda: 0.4) == 0.338
 
 
 def test_random_baselines_fit_their_budget_and_are_the_same_on_a_rerun():
@@ -68,3 +71,26 @@ def test_the_closing_timing_interleaves_rounds():
     assert calls == ["A", "B", "A", "B", "A", "B"]  # round by round, not net by net
     assert timed == {"a": [1.0, 9.0, 4.0], "b": [2.0, 2.0, 4.0]}
     assert time_together(lambda arch: None, {"c": "C"}, 2) == {"c": []}
+
+
+def test_a_table_of_another_device_is_refused_before_anything_trains(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    import pytest
+
+    from benchmarks import distill_search
+
+    shipped = json.loads(
+        Path("latency_tables/amd-epyc-2c-avx2-onnxruntime-fp32-fast.json").read_text()
+    )
+    jetson_cpu = {"machine": "aarch64", "cpu": "ARMv8 Processor rev 1 (v8l)", "vendor": ""}
+    shipped["device"] |= jetson_cpu | {"isa": ["neon", "asimddp"], "slug": "cortex-a78ae-12c"}
+    jetson = tmp_path / "jetson.json"
+    jetson.write_text(json.dumps(shipped))
+    out = tmp_path / "series"
+    argv = ["distill_search.py", "--lut", str(jetson), "--out", str(out)]
+    monkeypatch.setattr("sys.argv", argv)
+    with pytest.raises(SystemExit) as e:
+        distill_search.main()
+    assert "is not this host's table" in str(e.value) and "\n" not in str(e.value)
+    assert not out.exists()  # refused before any run folder

@@ -110,3 +110,14 @@ def test_the_fast_space_flattens_and_spans_its_cost_range():
     assert SearchSpace.from_dict(space.to_dict()) == space
     with pytest.raises(A2DError, match="head must be one of"):
         SearchSpace.from_dict({**space.to_dict(), "head": "attention"})
+
+
+def test_the_clis_offer_exactly_the_presets_that_exist():
+    # a2d-profile and a2d search list the presets without importing torch: keep them in step
+    from a2d_edge.hw.cli import parser
+    from a2d_edge.search.config import SearchConfig
+
+    profile = next(a for a in parser()._actions if a.dest == "preset")
+    assert set(profile.choices) == set(SPACES)
+    search = SearchConfig.__dataclass_fields__["preset"].metadata["choices"]
+    assert set(search) == {"auto", *SPACES}
