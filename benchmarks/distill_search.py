@@ -98,6 +98,13 @@ def series_teacher_ms(out: Path, lut: str, teacher: str, measure: Callable[[], f
     return measured
 
 
+def fraction_budget(f: float, teacher_ms: float, fastest_ms: float) -> tuple[float, bool]:
+    """The budget of fraction f: f x the teacher, raised to the space's fastest arch where that
+    is slower (then True: the budget is the floor, not the fraction), rounded up to 0.1 µs so
+    that the floor itself fits."""
+    return math.ceil(max(f * teacher_ms, fastest_ms) * 1e4) / 1e4, fastest_ms > f * teacher_ms
+
+
 def fitting_randoms(
     space: Any, lut: Any, budget_ms: float, n: int, seed: int, draws: int = 100_000
 ) -> list[dict[str, Any]]:
@@ -222,9 +229,10 @@ def main() -> None:
     ]
 
     def budget_of(f: float) -> float:
-        """f x the series' teacher, floored at the space's fastest arch; rounded up to 0.1 µs
-        so that the floor itself fits."""
-        return math.ceil(max(f * teacher_ms, fastest) * 1e4) / 1e4
+        return fraction_budget(f, teacher_ms, fastest)[0]
+
+    def at_floor(f: float) -> bool:
+        return fraction_budget(f, teacher_ms, fastest)[1]
 
     rows: list[dict[str, Any]] = []
     first: Path | None = None
@@ -250,7 +258,7 @@ def main() -> None:
                 "run": name.name,
                 "kind": f"search at {f:g} x teacher",
                 "budget_ms": (res.get("latency") or {}).get("budget_ms") or budget,
-                "floor": budget > f * teacher_ms,
+                "floor": at_floor(f),
                 **res,
             }
         )
@@ -301,7 +309,7 @@ def main() -> None:
                 "run": f"rl-{f:g}-finish",
                 "kind": f"RL search at {f:g} x teacher, trained by the recipe",
                 "budget_ms": budget,
-                "floor": budget > f * teacher_ms,
+                "floor": at_floor(f),
                 **res,
             }
         )

@@ -2,7 +2,7 @@
 
 import json
 
-from benchmarks.distill_search import series_teacher_ms
+from benchmarks.distill_search import fraction_budget, series_teacher_ms
 
 
 def test_a_series_keeps_the_teacher_latency_it_started_with(tmp_path):
@@ -94,3 +94,9 @@ def test_a_table_of_another_device_is_refused_before_anything_trains(tmp_path, m
         distill_search.main()
     assert "is not this host's table" in str(e.value) and "\n" not in str(e.value)
     assert not out.exists()  # refused before any run folder
+
+
+def test_a_budget_is_the_fraction_unless_the_space_is_slower():
+    assert fraction_budget(0.5, 0.3383, 0.0699) == (0.1692, False)  # 0.16915 up to 0.1 µs
+    assert fraction_budget(0.2, 0.3383, 0.0699) == (0.0699, True)  # 0.0677: below the floor
+    assert fraction_budget(0.2, 0.3495, 0.0699) == (0.0699, False)  # exactly the floor fits

@@ -32,6 +32,7 @@ from a2d_edge.distill.select import (
     judge_agent,
     judge_path,
     path_agent,
+    rerank,
 )
 from a2d_edge.envs import EvalResult
 from a2d_edge.errors import A2DError
@@ -175,10 +176,14 @@ def supernet_phase(
 
 
 def collect_frames(cfg: SearchConfig, teacher: Teacher, n: int) -> Frames:
-    """n frames the teacher plays, labelled by it (for a supernet without its own)."""
+    """n frames the teacher plays, labelled by it (for a supernet without its own): the same
+    frames for the same --seed (its actions drawn from a seeded generator, not the global one),
+    so a selection from a shipped supernet is reproducible."""
     collector = make_collector(cfg, 10_000_019)
     try:
-        ro = collector.collect(teacher.model, -(-n // collector.num_envs), keep_graph=False)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(cfg.seed + 10_000_019)
+            ro = collector.collect(teacher.model, -(-n // collector.num_envs), keep_graph=False)
     finally:
         collector.close()
     assert ro.obs is not None
@@ -253,6 +258,13 @@ def supernet_frames(cfg: SearchConfig, source: Path, teacher: Teacher) -> Frames
 
 
 # ----- phase 2: selection -----
+def judging_frames(cfg: SearchConfig, frames: Frames) -> tuple[Frames, Frames]:
+    """The held-out frames a path's BatchNorm statistics are recomputed (and adapted) on, and
+    those it is judged on."""
+    bn, judge = frames.split(min(cfg.bn_frames, len(frames) // 2))
+    return bn, judge.split(min(cfg.judge_frames, len(judge)))[0]
+
+
 def select_arch(
     cfg: SearchConfig,
     supernet: Supernet,
@@ -262,8 +274,7 @@ def select_arch(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The arch to finish, by --select, and what search.json says of it."""
     space = supernet.space
-    bn, judge = frames.split(min(cfg.bn_frames, len(frames) // 2))
-    judge = judge.split(min(cfg.judge_frames, len(judge)))[0]
+    bn, judge = judging_frames(cfg, frames)
     budget = cfg.latency_budget_ms
     rng = np.random.default_rng(cfg.seed + 31)
 
@@ -293,6 +304,10 @@ def select_arch(
     def fitness(ops: tuple[str, ...]) -> float:
         return judged(ops).loss
 
+    def judged_longer(ops: tuple[str, ...]) -> Judgement:
+        return judge_path(supernet, ops, bn, judge, cfg.temperature, cfg.value_weight,
+                          cfg.rerank_adapt_steps, cfg.distill_lr)  # fmt: skip
+
     def describe(ops: tuple[str, ...]) -> dict[str, Any]:
         return {
             "predicted_ms": predict(ops),
@@ -320,6 +335,14 @@ def select_arch(
                 population=cfg.population,
                 generations=cfg.generations,
             )
+            if cfg.rerank_top > 0:
+                ops, again = rerank(evo.ranked, cfg.rerank_top, judged_longer)
+                info["rerank"] = {
+                    "top": cfg.rerank_top,
+                    "adapt_steps": cfg.rerank_adapt_steps,
+                    "evolution_best": list(evo.best),
+                    "judged": again,
+                }
         else:
             ops = tuple(supernet.derive()["ops"])
             argmax = ops

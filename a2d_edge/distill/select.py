@@ -5,6 +5,7 @@ recomputed on its own activations, then the distillation loss, KL and greedy agr
 teacher on held-out frames. `evolve` is SPOS / OFA's evolutionary search over archs whose
 predicted latency meets the budget: every arch it makes is repaired into the budget before it is
 judged (so none over it is ever returned), fitness = the held-out loss (lower is better).
+`rerank` judges the evolution's best few again with a longer adaptation and keeps the best.
 """
 
 from __future__ import annotations
@@ -126,6 +127,7 @@ class Evolution:
     fitness: float
     judged: int
     history: list[dict[str, Any]]
+    ranked: list[Ops]  # every arch judged, best first
 
 
 def evolve(
@@ -190,5 +192,18 @@ def evolve(
             if child not in parents and child not in children:
                 children.append(child)
         pop = parents + children
-    best = min(pop, key=score)
-    return Evolution(best, score(best), len(cache), history)
+    ranked = sorted(cache, key=cache.__getitem__)
+    return Evolution(ranked[0], cache[ranked[0]], len(cache), history, ranked)
+
+
+def rerank(
+    ranked: list[Ops], top: int, judge: Callable[[Ops], Judgement]
+) -> tuple[Ops, list[dict[str, Any]]]:
+    """The best of the `top` first archs of `ranked` by a second, dearer `judge` (a longer
+    adaptation, which ranks trained archs better: benchmarks/proxy_rank.py), and each one's
+    judgement, in `ranked`'s order."""
+    if top < 1 or not ranked:
+        raise ValueError("rerank needs at least one arch")
+    judged = [(ops, judge(ops)) for ops in ranked[:top]]
+    best = min(judged, key=lambda oj: oj[1].loss)[0]
+    return best, [{"ops": list(o), **j.to_dict()} for o, j in judged]

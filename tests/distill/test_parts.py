@@ -154,6 +154,33 @@ def test_evolution_never_returns_an_arch_over_budget(seed):
     assert len(evo.history) == 6 and evo.judged == len(set(judged))
 
 
+def test_evolution_ranks_every_arch_it_judged_and_rerank_keeps_the_dearer_judges_best():
+    from a2d_edge.distill.select import Judgement, rerank
+
+    rng = np.random.default_rng(0)
+    ops = ("a", "b", "c")
+    cheap = {}
+
+    def fitness(arch):
+        cheap[arch] = float(rng.uniform())
+        return cheap[arch]
+
+    evo = evolve(ops, 3, fitness, lambda a: a, 6, 3, rng)
+    assert sorted(evo.ranked) == sorted(cheap) and evo.ranked[0] == evo.best
+    assert [cheap[a] for a in evo.ranked] == sorted(cheap.values())
+
+    def dear(arch):  # the longer judgement prefers the third of the cheap ranking
+        loss = 0.1 if arch == evo.ranked[2] else 0.5
+        return Judgement(loss, loss, 0.0, 0.5)
+
+    best, judged = rerank(evo.ranked, 4, dear)
+    assert best == evo.ranked[2]
+    assert [j["ops"] for j in judged] == [list(a) for a in evo.ranked[:4]]
+    assert rerank(evo.ranked, 2, dear)[0] == evo.ranked[0]  # outside the top 2: not seen
+    with pytest.raises(ValueError):
+        rerank([], 3, dear)
+
+
 def test_judging_a_path_leaves_the_supernet_as_it_was():
     from a2d_edge.distill.select import Frames, judge_path
     from a2d_edge.nets.supernet import Supernet

@@ -1,0 +1,176 @@
+"""Does the selection's proxy rank archs as training does? (issue 18: why the search ties the
+random archs at 1/3 of the teacher)
+
+The distillation search selects by a proxy: an arch's held-out distillation loss with the
+supernet's weights (BN recomputed, `--judge-adapt-steps` Adam steps of few-shot adaptation).
+This judges every arch of a `distill_search.py` series that belongs to the supernet's space
+(searched, RL-searched and random archs; the hand-made nets are of another family) exactly as
+the selection does, at several adaptation lengths, and prints the rank correlation (Kendall's
+tau-b, Spearman's rho) of the proxy against the scores those archs reached when trained by the
+recipe: +1 means the proxy orders them as training does. Scores are the 30-episode finals,
+pooled with the series' eval100.json where an arch got 100 more episodes.
+
+    python benchmarks/proxy_rank.py benchmarks/results/distill-pong-s9 --supernet zoo:pong-fast \\
+        --adapt-steps 0 20 100
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import argparse
+import json
+import time
+from typing import Any
+
+from benchmarks.common import machine, table
+
+
+def pooled_score(row: dict[str, Any], more: dict[str, Any] | None) -> tuple[float, int]:
+    """The row's 30-episode mean pooled with its extra episodes, and the episode count (pure)."""
+    s = row["score"]
+    mean, n = float(s["mean"]), int(s["episodes"])
+    if more:
+        m, k = float(more["mean"]), int(more["episodes"])
+        return (mean * n + m * k) / (n + k), n + k
+    return mean, n
+
+
+def space_rows(rows: list[dict[str, Any]], space: Any) -> list[dict[str, Any]]:
+    """The rows whose arch is a path of `space` (a SearchSpace), one per arch."""
+    from a2d_edge.nets.space import SearchSpace
+
+    seen: set[tuple[str, ...]] = set()
+    out = []
+    for r in rows:
+        arch = r.get("arch") or {}
+        if arch.get("family") != "searched" or SearchSpace.from_dict(arch["space"]) != space:
+            continue
+        ops = tuple(arch["ops"])
+        if ops not in seen:
+            seen.add(ops)
+            out.append(r)
+    return out
+
+
+def known_judgements(path: Path, supernet: str, seed: int) -> dict[str, dict[str, Any]]:
+    """An earlier pass's results ({adapt steps: {"judged": {run: judgement}, ...}}) with the
+    same supernet and frames, so that new scores (eval100.json) or new archs re-judge only
+    what is missing."""
+    if not path.exists():
+        return {}
+    old = json.loads(path.read_text())
+    if old.get("supernet") != supernet or old.get("seed") != seed:
+        return {}
+    return dict(old.get("by_adapt_steps", {}))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("series", help="a distill_search.py folder (its summary.json)")
+    p.add_argument("--supernet", required=True, help="DIR|zoo:NAME the series selected from")
+    p.add_argument("--adapt-steps", type=int, nargs="+", default=[0, 20, 100])
+    p.add_argument("--seed", type=int, default=0, help="of the held-out frames the teacher plays")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--out", default="", help="the JSON (default SERIES/proxy-rank-sSEED.json)")
+    args = p.parse_args()
+
+    import torch
+
+    from a2d_edge.distill.pipeline import check_start, judging_frames, supernet_frames
+    from a2d_edge.distill.rank import kendall_tau_b, spearman
+    from a2d_edge.distill.select import Judgement, judge_path
+    from a2d_edge.errors import A2DError
+    from a2d_edge.search.config import SearchConfig
+    from a2d_edge.utils.io import read_json, write_json
+
+    series = Path(args.series)
+    summary = read_json(series / "summary.json", "series summary")
+    extra_path = series / "eval100.json"
+    extra = read_json(extra_path, "eval100")["results"] if extra_path.exists() else {}
+    env = summary["rows"][0]["env_id"]
+    cfg = SearchConfig(env=env, teacher=summary["teacher"], supernet=args.supernet, seed=args.seed)
+    start = check_start(cfg)
+    assert start.reused is not None
+    supernet, source = start.reused
+    rows = space_rows(summary["rows"], supernet.space)
+    if len(rows) < 3:
+        raise A2DError(f"{series}: {len(rows)} archs of space {supernet.space.name!r}; need 3")
+    torch.set_num_threads(args.threads)
+    out = Path(args.out) if args.out else series / f"proxy-rank-s{args.seed}.json"
+    earlier = known_judgements(out, args.supernet, args.seed)
+    scores = [pooled_score(r, extra.get(r["run"])) for r in rows]
+    held: list[Any] = []  # the frames, played only when a judgement is missing
+
+    def judge(ops: tuple[str, ...], k: int) -> Judgement:  # as select_arch judges
+        if not held:
+            held.extend(judging_frames(cfg, supernet_frames(cfg, source, start.teacher)))
+        bn, frames = held
+        return judge_path(supernet, ops, bn, frames, cfg.temperature, cfg.value_weight, k,
+                          cfg.distill_lr)  # fmt: skip
+
+    results: dict[str, Any] = {}
+    for k in args.adapt_steps:
+        t = time.perf_counter()
+        before = earlier.get(str(k), {})
+        known = before.get("judged", {})
+        judged = [
+            Judgement(**known[r["run"]]) if r["run"] in known else judge(tuple(r["arch"]["ops"]), k)
+            for r in rows
+        ]
+        fit = [-j.loss for j in judged]  # higher is better, as a score
+        agree = [j.agreement for j in judged]
+        means = [s for s, _ in scores]
+        results[str(k)] = {
+            "seconds": (
+                before.get("seconds", 0.0)
+                if all(r["run"] in known for r in rows)
+                else round(time.perf_counter() - t, 1)
+            ),
+            "kendall_loss": kendall_tau_b(fit, means),
+            "spearman_loss": spearman(fit, means),
+            "kendall_agreement": kendall_tau_b(agree, means),
+            "judged": {r["run"]: j.to_dict() for r, j in zip(rows, judged, strict=True)},
+        }
+    print(machine())
+    print(f"{len(rows)} archs of space {supernet.space.name!r} in {series}, {args.supernet}")
+    head = ["run", "ops", "score (episodes)"] + [f"loss / agree @{k}" for k in args.adapt_steps]
+    body = []
+    for r, (mean, n) in zip(rows, scores, strict=True):
+        js = [results[str(k)]["judged"][r["run"]] for k in args.adapt_steps]
+        cells = [f"{j['loss']:.3f} / {j['agreement']:.2f}" for j in js]
+        body.append([r["run"], ", ".join(r["arch"]["ops"]), f"{mean:.2f} ({n})", *cells])
+    print(table(head, body))
+    for k in args.adapt_steps:
+        res = results[str(k)]
+        print(
+            f"adapt {k}: Kendall tau-b {res['kendall_loss']:+.2f}, Spearman "
+            f"{res['spearman_loss']:+.2f} (loss vs score); tau-b of agreement "
+            f"{res['kendall_agreement']:+.2f}; {res['seconds']} s"
+        )
+    write_json(
+        out,
+        {
+            "command": " ".join(["python", "benchmarks/proxy_rank.py", *sys.argv[1:]]),
+            "host": machine(),
+            "supernet": args.supernet,
+            "seed": args.seed,
+            "scores": {
+                r["run"]: {"mean": m, "episodes": n} for r, (m, n) in zip(rows, scores, strict=True)
+            },
+            "by_adapt_steps": results,
+        },
+    )
+    print(f"written: {out}")
+
+
+if __name__ == "__main__":
+    from a2d_edge.errors import A2DError
+
+    try:
+        main()
+    except A2DError as e:  # a malformed summary, an unknown teacher or supernet
+        raise SystemExit(f"proxy_rank: {e}") from None

@@ -1,0 +1,29 @@
+"""Rank correlations against hand-computed values."""
+
+import pytest
+
+from a2d_edge.distill.rank import average_ranks, kendall_tau_b, spearman
+
+
+def test_ties_share_their_average_rank():
+    assert average_ranks([3.0, 1.0, 3.0, 2.0]) == [3.5, 1.0, 3.5, 2.0]
+
+
+def test_spearman_of_a_swapped_pair():
+    # ranks 1 2 3 4 against 1 2 4 3: d^2 sums to 2, rho = 1 - 6*2 / (4*15) = 0.8
+    assert spearman([1, 2, 3, 4], [10, 20, 40, 30]) == pytest.approx(0.8)
+    assert spearman([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
+
+
+def test_kendall_tau_b_by_hand():
+    # 6 pairs, one discordant (3,4): (5 - 1) / 6
+    assert kendall_tau_b([1, 2, 3, 4], [10, 20, 40, 30]) == pytest.approx(4 / 6)
+    # a tie in b: pairs (1,2) conc, (1,3) conc, (2,3) tied in b -> 2 / sqrt(3 * 2)
+    assert kendall_tau_b([1, 2, 3], [1, 2, 2]) == pytest.approx(2 / 6**0.5)
+
+
+def test_a_constant_or_short_sequence_is_refused():
+    with pytest.raises(ValueError):
+        kendall_tau_b([1, 1, 1], [1, 2, 3])
+    with pytest.raises(ValueError):
+        spearman([1], [2])
