@@ -192,6 +192,8 @@ def evolve(
             if child not in parents and child not in children:
                 children.append(child)
         pop = parents + children
+    for ops in pop:  # the last generation's children, judged as every other
+        score(ops)
     ranked = sorted(cache, key=cache.__getitem__)
     return Evolution(ranked[0], cache[ranked[0]], len(cache), history, ranked)
 

@@ -167,6 +167,7 @@ def test_evolution_ranks_every_arch_it_judged_and_rerank_keeps_the_dearer_judges
 
     evo = evolve(ops, 3, fitness, lambda a: a, 6, 3, rng)
     assert sorted(evo.ranked) == sorted(cheap) and evo.ranked[0] == evo.best
+    assert evo.judged > evo.history[-1]["judged"]  # the last generation's children too
     assert [cheap[a] for a in evo.ranked] == sorted(cheap.values())
 
     def dear(arch):  # the longer judgement prefers the third of the cheap ranking
