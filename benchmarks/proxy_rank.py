@@ -22,7 +22,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import argparse
-import json
 import time
 from typing import Any
 
@@ -62,7 +61,9 @@ def known_judgements(path: Path, supernet: str, seed: int) -> dict[str, dict[str
     what is missing."""
     if not path.exists():
         return {}
-    old = json.loads(path.read_text())
+    from a2d_edge.utils.io import read_json
+
+    old = read_json(path, "proxy-rank results")  # a corrupt file: one line, not a traceback
     if old.get("supernet") != supernet or old.get("seed") != seed:
         return {}
     return dict(old.get("by_adapt_steps", {}))
@@ -80,9 +81,14 @@ def main() -> None:
 
     import torch
 
-    from a2d_edge.distill.pipeline import check_start, judging_frames, supernet_frames
+    from a2d_edge.distill.pipeline import (
+        check_start,
+        judge_ops,
+        judging_frames,
+        supernet_frames,
+    )
     from a2d_edge.distill.rank import kendall_tau_b, spearman
-    from a2d_edge.distill.select import Judgement, judge_path
+    from a2d_edge.distill.select import Judgement
     from a2d_edge.errors import A2DError
     from a2d_edge.search.config import SearchConfig
     from a2d_edge.utils.io import read_json, write_json
@@ -91,6 +97,8 @@ def main() -> None:
     summary = read_json(series / "summary.json", "series summary")
     extra_path = series / "eval100.json"
     extra = read_json(extra_path, "eval100")["results"] if extra_path.exists() else {}
+    if not summary.get("rows"):
+        raise A2DError(f"{series}/summary.json lists no runs")
     env = summary["rows"][0]["env_id"]
     cfg = SearchConfig(env=env, teacher=summary["teacher"], supernet=args.supernet, seed=args.seed)
     start = check_start(cfg)
@@ -108,9 +116,7 @@ def main() -> None:
     def judge(ops: tuple[str, ...], k: int) -> Judgement:  # as select_arch judges
         if not held:
             held.extend(judging_frames(cfg, supernet_frames(cfg, source, start.teacher)))
-        bn, frames = held
-        return judge_path(supernet, ops, bn, frames, cfg.temperature, cfg.value_weight, k,
-                          cfg.distill_lr)  # fmt: skip
+        return judge_ops(cfg, supernet, (held[0], held[1]), ops, k)
 
     results: dict[str, Any] = {}
     for k in args.adapt_steps:

@@ -265,6 +265,19 @@ def judging_frames(cfg: SearchConfig, frames: Frames) -> tuple[Frames, Frames]:
     return bn, judge.split(min(cfg.judge_frames, len(judge)))[0]
 
 
+def judge_ops(
+    cfg: SearchConfig,
+    supernet: Supernet,
+    frames: tuple[Frames, Frames],
+    ops: tuple[str, ...],
+    steps: int,
+) -> Judgement:
+    """`ops` judged as the selection judges: on `judging_frames`, after `steps` of adaptation."""
+    bn, judge = frames
+    return judge_path(supernet, ops, bn, judge, cfg.temperature, cfg.value_weight, steps,
+                      cfg.distill_lr)  # fmt: skip
+
+
 def select_arch(
     cfg: SearchConfig,
     supernet: Supernet,
@@ -297,16 +310,11 @@ def select_arch(
         )
         return tuple(fixed)
 
-    def judged(ops: tuple[str, ...]) -> Judgement:
-        return judge_path(supernet, ops, bn, judge, cfg.temperature, cfg.value_weight,
-                          cfg.judge_adapt_steps, cfg.distill_lr)  # fmt: skip
+    def judged(ops: tuple[str, ...], steps: int = cfg.judge_adapt_steps) -> Judgement:
+        return judge_ops(cfg, supernet, (bn, judge), ops, steps)
 
     def fitness(ops: tuple[str, ...]) -> float:
         return judged(ops).loss
-
-    def judged_longer(ops: tuple[str, ...]) -> Judgement:
-        return judge_path(supernet, ops, bn, judge, cfg.temperature, cfg.value_weight,
-                          cfg.rerank_adapt_steps, cfg.distill_lr)  # fmt: skip
 
     def describe(ops: tuple[str, ...]) -> dict[str, Any]:
         return {
@@ -336,7 +344,9 @@ def select_arch(
                 generations=cfg.generations,
             )
             if cfg.rerank_top > 0:
-                ops, again = rerank(evo.ranked, cfg.rerank_top, judged_longer)
+                ops, again = rerank(
+                    evo.ranked, cfg.rerank_top, lambda o: judged(o, cfg.rerank_adapt_steps)
+                )
                 info["rerank"] = {
                     "top": cfg.rerank_top,
                     "adapt_steps": cfg.rerank_adapt_steps,
