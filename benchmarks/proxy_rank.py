@@ -10,8 +10,12 @@ tau-b, Spearman's rho) of the proxy against the scores those archs reached when 
 recipe: +1 means the proxy orders them as training does. Scores are the 30-episode finals,
 pooled with the series' eval100.json where an arch got 100 more episodes.
 
+With --trained RUNS (the series' run folders, with their agent.pt), the trained agents
+themselves are judged on the same held-out frames: the ceiling of any loss proxy, since the
+proxy can rank archs no better than the loss of the nets that training made of them.
+
     python benchmarks/proxy_rank.py benchmarks/results/distill-pong-s9 --supernet zoo:pong-fast \\
-        --adapt-steps 0 20 100
+        --adapt-steps 0 20 100 --trained runs/distill-pong-s9
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import argparse
 import time
+from collections.abc import Callable
 from typing import Any
 
 from benchmarks.common import machine, table
@@ -69,6 +74,98 @@ def known_judgements(path: Path, supernet: str, seed: int) -> dict[str, dict[str
     return dict(old.get("by_adapt_steps", {}))
 
 
+def window_mean(rows: list[dict[str, Any]], key: str, lo: int, hi: int) -> float | None:
+    """The mean of `key` over the training rows logged at steps in (lo, hi] (pure)."""
+    xs = [float(r[key]) for r in rows if r.get("kind") == "train" and key in r
+          and lo < int(r["step"]) <= hi]  # fmt: skip
+    return sum(xs) / len(xs) if xs else None
+
+
+WINDOWS = ((0, 50_000), (250_000, 300_000))  # the finish's first and last 5e4 steps
+
+
+def judge_trained(
+    runs: Path,
+    rows: list[dict[str, Any]],
+    extra: dict[str, Any],
+    cfg: Any,
+    frames: Callable[[], Any],
+) -> dict[str, Any]:
+    """Every run of the series with an agent.pt under `runs`, trained by the recipe, judged on
+    the selection's held-out frames; the rank correlation of that loss with the scores, over
+    all of them and over the space's archs alone (the proxy's set)."""
+    from a2d_edge.distill.rank import kendall_tau_b, spearman
+    from a2d_edge.distill.select import judge_agent
+    from a2d_edge.errors import A2DError
+    from a2d_edge.rl.checkpoint import load_agent
+    from a2d_edge.utils.logging import read_jsonl
+
+    judged: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        path = runs / r["run"] / "agent.pt"
+        if not path.exists() or not isinstance(r.get("score"), dict):
+            continue
+        agent, _ = load_agent(path)
+        j = judge_agent(agent, frames(), cfg.temperature, cfg.value_weight)
+        mean, n = pooled_score(r, extra.get(r["run"]))
+        searched = (r.get("arch") or {}).get("family") == "searched"
+        curve = runs / r["run"] / "finish" / "metrics.jsonl"
+        logged = read_jsonl(curve) if curve.exists() else []
+        kls = {f"{lo}-{hi}": window_mean(logged, "distill/kl", lo, hi) for lo, hi in WINDOWS}
+        judged[r["run"]] = {**j.to_dict(), "score": mean, "episodes": n, "searched": searched,
+                            "train_kl": kls}  # fmt: skip
+    if len(judged) < 3:
+        raise A2DError(f"{runs}: {len(judged)} trained agents of the series; need 3")
+
+    def taus(names: list[str]) -> dict[str, Any]:
+        fit = [-judged[n]["loss"] for n in names]
+        agree = [judged[n]["agreement"] for n in names]
+        means = [judged[n]["score"] for n in names]
+        out: dict[str, Any] = {
+            "n": len(names),
+            "kendall_loss": kendall_tau_b(fit, means),
+            "spearman_loss": spearman(fit, means),
+            "kendall_agreement": kendall_tau_b(agree, means),
+        }
+        for w in (f"{lo}-{hi}" for lo, hi in WINDOWS):  # the training batches' KL, logged
+            kl = [judged[n]["train_kl"][w] for n in names]
+            if all(k is not None for k in kl):
+                out[f"kendall_train_kl_{w}"] = kendall_tau_b([-k for k in kl], means)
+        return out
+
+    every = sorted(judged)
+    searched = [n for n in every if judged[n]["searched"]]
+    return {
+        "all": taus(every),
+        "searched": taus(searched) if len(searched) >= 3 else None,  # the proxy's set
+        "judged": judged,
+    }
+
+
+def trained_lines(res: dict[str, Any]) -> str:
+    body = [
+        [n, f"{j['score']:.2f} ({j['episodes']})", f"{j['loss']:.3f}", f"{j['agreement']:.2f}"]
+        for n, j in sorted(res["judged"].items(), key=lambda kv: kv[1]["loss"])
+    ]
+    lines = [table(["trained agent", "score (episodes)", "held-out loss", "agreement"], body)]
+    for key in ("all", "searched"):
+        t = res[key]
+        if t is None:
+            continue
+        lines.append(
+            f"trained agents ({key}, {t['n']}): Kendall tau-b {t['kendall_loss']:+.2f}, "
+            f"Spearman {t['spearman_loss']:+.2f} (loss vs score); tau-b of agreement "
+            f"{t['kendall_agreement']:+.2f}"
+        )
+        for w in (f"{lo}-{hi}" for lo, hi in WINDOWS):
+            if f"kendall_train_kl_{w}" in t:
+                lines.append(
+                    f"  the finish's training-batch KL over steps {w}: Kendall tau-b "
+                    f"{t[f'kendall_train_kl_{w}']:+.2f}"
+                )
+    return "\n".join(lines)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("series", help="a distill_search.py folder (its summary.json)")
@@ -76,6 +173,11 @@ def main() -> None:
     p.add_argument("--adapt-steps", type=int, nargs="+", default=[0, 20, 100])
     p.add_argument("--seed", type=int, default=0, help="of the held-out frames the teacher plays")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument(
+        "--trained",
+        default="",
+        help="the series' run folders (RUNS/<run>/agent.pt): judge the trained agents too",
+    )
     p.add_argument("--out", default="", help="the JSON (default SERIES/proxy-rank-sSEED.json)")
     args = p.parse_args()
 
@@ -113,10 +215,13 @@ def main() -> None:
     scores = [pooled_score(r, extra.get(r["run"])) for r in rows]
     held: list[Any] = []  # the frames, played only when a judgement is missing
 
-    def judge(ops: tuple[str, ...], k: int) -> Judgement:  # as select_arch judges
+    def frames() -> tuple[Any, Any]:  # (BN frames, judged frames), as select_arch's
         if not held:
             held.extend(judging_frames(cfg, supernet_frames(cfg, source, start.teacher)))
-        return judge_ops(cfg, supernet, (held[0], held[1]), ops, k)
+        return held[0], held[1]
+
+    def judge(ops: tuple[str, ...], k: int) -> Judgement:  # as select_arch judges
+        return judge_ops(cfg, supernet, frames(), ops, k)
 
     results: dict[str, Any] = {}
     for k in args.adapt_steps:
@@ -157,6 +262,12 @@ def main() -> None:
             f"{res['spearman_loss']:+.2f} (loss vs score); tau-b of agreement "
             f"{res['kendall_agreement']:+.2f}; {res['seconds']} s"
         )
+    trained = None
+    if args.trained:
+        trained = judge_trained(
+            Path(args.trained), summary["rows"], extra, cfg, lambda: frames()[1]
+        )
+        print(trained_lines(trained))
     write_json(
         out,
         {
@@ -168,6 +279,7 @@ def main() -> None:
                 r["run"]: {"mean": m, "episodes": n} for r, (m, n) in zip(rows, scores, strict=True)
             },
             "by_adapt_steps": results,
+            **({"trained": trained} if trained else {}),
         },
     )
     print(f"written: {out}")
