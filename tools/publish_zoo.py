@@ -70,6 +70,7 @@ def publish(
     from a2d_edge.rl.checkpoint import load_agent, load_checkpoint, save_checkpoint
     from a2d_edge.rl.evaluate import evaluate_checkpoint
     from a2d_edge.rl.trainer import agent_steps
+    from a2d_edge.utils.fingerprint import this_host
 
     if not name.replace("-", "").replace("_", "").isalnum():
         raise A2DError(f"zoo name {name!r}: letters, digits, - and _ only")
@@ -109,6 +110,8 @@ def publish(
             "config": ckpt.get("config", {}),
             "source": str(source),
             "command": command,
+            "wall_seconds": round(float(ckpt.get("elapsed", 0.0)), 1),  # over every sitting
+            "host": this_host().slug,  # where it was published (and its card's score measured)
         },
         "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
         "size_bytes": path.stat().st_size,

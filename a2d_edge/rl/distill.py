@@ -99,8 +99,10 @@ class Teacher:
         model, ckpt = load_agent(spec)
         game, teacher_game = resolve_game(env_id), resolve_game(ckpt["env_id"])
         if game != teacher_game:
+            actions = int(ckpt["n_actions"])
+            other = f" ({actions} actions, not {n_actions})" if actions != n_actions else ""
             raise A2DError(
-                f"teacher {spec} was trained on {ckpt['env_id']}, not on {env_id}: "
+                f"teacher {spec} was trained on {ckpt['env_id']}, not on {env_id}{other}: "
                 "a teacher must play the student's game"
             )
         if int(ckpt["n_actions"]) != n_actions:

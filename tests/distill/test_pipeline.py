@@ -274,6 +274,14 @@ def test_refusals_are_one_line_and_write_nothing(tmp_path, tiny_agent_ckpt, caps
     assert "has 4 actions but ALE/Pong-v5 has 6" in capsys.readouterr().err
 
 
+def test_the_shipped_breakout_teacher_is_refused_by_a_pong_search(tmp_path, capsys):
+    out = tmp_path / "o"
+    assert main(_args(out, teacher="zoo:breakout")) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and not out.exists(), err
+    assert "trained on ALE/Breakout-v5, not on ALE/Pong-v5 (4 actions, not 6)" in err
+
+
 def test_a2d_distill_trains_a_hand_made_arch(tmp_path, tiny_agent_ckpt):
     out = tmp_path / "thin"
     argv = ["distill", "--env", "ALE/Pong-v5", "--teacher", str(tiny_agent_ckpt), "--arch",

@@ -23,7 +23,9 @@ def test_publish_writes_fp16_weights_and_a_card(tiny_agent_ckpt, tmp_path):
     on_disk = json.loads((tmp_path / "tiny.json").read_text())
     assert on_disk == card
     assert card["eval"]["episodes"] == 1 and card["training"]["command"] == "a2d train x"
-    assert card["agent_steps"] == load_checkpoint(tiny_agent_ckpt)["step"]
+    ckpt = load_checkpoint(tiny_agent_ckpt)
+    assert card["agent_steps"] == ckpt["step"]
+    assert card["training"]["wall_seconds"] == round(ckpt["elapsed"], 1) > 0
     assert (tmp_path / "tiny.pt").stat().st_size < tiny_agent_ckpt.stat().st_size / 2
     assert not list(tmp_path.glob(".*tmp"))
 
