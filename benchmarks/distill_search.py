@@ -208,13 +208,8 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     fastest, _ = lut.minimum_ms()
-    # the series' budgets, once: the fastest of 5 timings (one timing on this VM was seen 25%
-    # slow, which would have loosened every budget of the series by as much)
     teacher_ms = series_teacher_ms(
-        out,
-        args.lut,
-        args.teacher,
-        lambda: min(teacher_latency_ms(lut, args.teacher) for _ in range(5)),
+        out, args.lut, args.teacher, lambda: teacher_latency_ms(lut, args.teacher)
     )
     card = teacher_card(args.teacher)
     common = [

@@ -448,9 +448,11 @@ def add_wall(run_dir: Path, phase: str, seconds: float) -> None:
 
 
 # ----- the whole -----
-def teacher_latency_ms(table: LatencyTable, teacher: str) -> float:
+def teacher_latency_ms(table: LatencyTable, teacher: str, rounds: int = 5) -> float:
     """The teacher's latency on this host, timed as the table's entries were (same backend,
-    precision, threads and timing mode)."""
+    precision, threads and timing mode): the fastest of `rounds` timings, since a budget taken
+    as a fraction of it would loosen with a slow one (one single timing on host B read 0.426 ms
+    against ~0.34)."""
     from a2d_edge.rl.checkpoint import load_checkpoint
 
     if not latency_is_local(table):
@@ -458,10 +460,14 @@ def teacher_latency_ms(table: LatencyTable, teacher: str) -> float:
             "--budget-of-teacher times the teacher here: it needs this host's table "
             f"({table.path} is another machine's); give --latency-budget-ms instead"
         )
-    measured = measure_here(table, load_checkpoint(teacher)["arch"])
-    if measured is None:
-        raise A2DError(f"could not time the teacher {teacher} with {table.path}'s backend")
-    return measured
+    arch = load_checkpoint(teacher)["arch"]
+    timings = []
+    for _ in range(max(1, rounds)):
+        measured = measure_here(table, arch)
+        if measured is None:
+            raise A2DError(f"could not time the teacher {teacher} with {table.path}'s backend")
+        timings.append(measured)
+    return min(timings)
 
 
 def resolve_budget(cfg: SearchConfig) -> SearchConfig:
