@@ -86,7 +86,11 @@ class Fingerprint:
 
 
 def _slugify(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "device"
+    """Lower-case words joined by '-', without trademark marks, the clock and a trailing
+    "Processor" / "CPU" ("Intel(R) Xeon(R) Processor" -> intel-xeon)."""
+    name = re.sub(r"\((r|tm)\)", " ", name.lower())
+    name = re.sub(r"\b(processor|cpu)\s*$", "", re.sub(r"@.*$", "", name).strip())
+    return re.sub(r"[^a-z0-9]+", "-", name).strip("-") or "device"
 
 
 def isa_tag(machine: str, isa: tuple[str, ...] | list[str]) -> str:

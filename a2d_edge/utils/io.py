@@ -15,7 +15,8 @@ from a2d_edge.errors import A2DError
 def atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> None:
     """Write through `write(fileobj)` into a temp file beside `path`, fsync, then rename over it.
 
-    A kill at any moment leaves either the old file or the new one, never a torn file.
+    A kill at any moment leaves either the old file or the new one, never a torn file. The file
+    gets the mode a plain open() would give it (0666 less the umask), not mkstemp's 0600.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -24,11 +25,24 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> None:
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
+            os.fchmod(f.fileno(), 0o666 & ~_umask())
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    """The process's umask, read without setting it (os.umask(0) would race other threads'
+    file creation); 0o022 where /proc does not say."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o022
 
 
 def write_json(path: str | Path, obj: Any) -> None:

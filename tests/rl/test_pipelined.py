@@ -42,10 +42,28 @@ def test_the_next_rollout_is_collected_with_the_weights_before_the_update(
                 assert torch.equal(a, b)  # the actor takes the new weights for the next one
 
     monkeypatch.setattr(trainer, "run_loop", two_updates)
-    args = tiny_train_args(tmp_path / "run", steps=200, extra=["--update", "pipelined"])
+    # fp32: `auto` is bf16 on a host with native bf16, whose actor holds a bf16 copy of the
+    # weights (test_the_bf16_actor_is_the_model_cast_to_bf16), and its logits differ by rounding
+    extra = ["--update", "pipelined", "--precision", "fp32"]
+    args = tiny_train_args(tmp_path / "run", steps=200, extra=extra)
     assert main([*args, "--lr", "1e-2"]) == 0
     assert max(seen["old"]) < 1e-5  # the pre-update weights made those logits
     assert min(seen["new"]) > 1e-4  # and the update changed them
+
+
+def test_the_bf16_actor_is_the_model_cast_to_bf16(tmp_path, tiny_train_args, monkeypatch):
+    seen = []
+
+    def one_update(loop, command):
+        loop.update()
+        for a, b in zip(loop.actor.parameters(), loop.model.parameters(), strict=True):
+            seen.append((a.dtype, torch.equal(a, b.detach().to(a.dtype))))
+
+    monkeypatch.setattr(trainer, "run_loop", one_update)
+    extra = ["--update", "pipelined", "--precision", "bf16"]
+    assert main(tiny_train_args(tmp_path / "run", steps=40, extra=extra)) == 0
+    assert seen and all(ok for _, ok in seen)
+    assert {dtype for dtype, _ in seen} <= {torch.bfloat16, torch.float32}
 
 
 def test_an_error_in_the_learner_thread_reaches_the_caller(tmp_path, tiny_train_args, monkeypatch):

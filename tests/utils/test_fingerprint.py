@@ -64,6 +64,32 @@ def test_the_avx512_vnni_bf16_epyc() -> None:
     assert native_bf16(fp.isa)
 
 
+def test_the_avx512_xeon() -> None:
+    # captured on "host C": an Intel Xeon (family 6, model 207), 2 cores, AVX-512 VNNI + BF16 + FP16
+    fp = fingerprint_from(sample("cpuinfo-xeon-avx512.txt"), sample("lscpu-xeon-avx512.txt"))
+    assert (fp.cpu, fp.vendor, fp.family, fp.model) == (
+        "Intel(R) Xeon(R) Processor", "GenuineIntel", "6", "207"
+    )  # fmt: skip
+    assert {"avx512_vnni", "avx_vnni", "avx512_bf16", "avx512_fp16"} <= set(fp.isa)
+    assert fp.cache_kib == {"l1d": 48, "l2": 2048, "l3": 266240}
+    assert fp.slug == "intel-xeon-2c-avx512vnni-bf16"  # no "-r-" of the (R) marks
+    assert native_bf16(fp.isa)
+
+
+@pytest.mark.parametrize(
+    ("cpu", "slug"),
+    [
+        ("AMD EPYC", "amd-epyc-2c-avx2"),
+        ("Intel(R) Xeon(R) Processor", "intel-xeon-2c-avx2"),
+        ("Intel(R) Core(TM) i7-8700 CPU @ 3.20GHz", "intel-core-i7-8700-2c-avx2"),
+        ("AMD EPYC 7763 64-Core Processor", "amd-epyc-7763-64-core-2c-avx2"),
+        ("(R)", "device-2c-avx2"),
+    ],
+)
+def test_slugs_drop_marks_clocks_and_the_word_processor(cpu: str, slug: str) -> None:
+    assert Fingerprint(machine="x86_64", cpu=cpu, cores=2, isa=("avx2",)).slug == slug
+
+
 def test_the_jetson_orin() -> None:
     fp = orin()
     assert (fp.machine, fp.cpu, fp.cores, fp.vendor, fp.model) == (
