@@ -6,6 +6,8 @@ import os
 import stat
 from pathlib import Path
 
+import pytest
+
 from a2d_edge.utils.io import atomic_write, read_json, write_json
 
 
@@ -28,9 +30,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temp(tmp_path: Path) -> None:
     def broken(f: object) -> None:
         raise RuntimeError("disk full")
 
-    try:
+    with pytest.raises(RuntimeError, match="disk full"):
         atomic_write(path, broken)
-    except RuntimeError:
-        pass
     assert read_json(path) == {"a": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["t.json"]
