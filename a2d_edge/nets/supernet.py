@@ -105,6 +105,12 @@ class Supernet(nn.Module):
     def probabilities(self) -> torch.Tensor:
         return F.softmax(self.alpha.detach(), dim=-1)
 
+    def timing_forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One forward of the argmax path, as a hard-mode step runs one path: what a probe
+        that times the supernet (`bf16_time_ratio`) calls."""
+        index = self.probabilities().argmax(-1)
+        return self(obs, F.one_hot(index, len(self.space.ops)).float())
+
     def derive(self) -> Arch:
         """The argmax architecture as an arch.json that `build_agent` turns into a plain net."""
         index = self.probabilities().argmax(-1).tolist()

@@ -18,7 +18,7 @@ from a2d_edge.rl.loop import LoopState
 from a2d_edge.rl.optim import make_optimizer
 from a2d_edge.rl.rollout import RolloutCollector
 from a2d_edge.utils.accel import resolve_device, resolve_precision, set_rng_state
-from a2d_edge.utils.dist import DistInfo, broadcast_module, check_resume_world
+from a2d_edge.utils.dist import DistInfo, broadcast_choice, broadcast_module, check_resume_world
 from a2d_edge.utils.logging import NullLogger, RunLogger
 
 BuildModel = Callable[[dict[str, Any] | None, RolloutCollector], torch.nn.Module]
@@ -97,11 +97,19 @@ def setup_run(
         torch.manual_seed(cfg.seed + 104_729 * dist.rank)
     collector = make_collector(cfg, state.step, dist.rank, device)
     model = build(ckpt, collector).to(device)
-    precision = resolve_precision(cfg.precision, device, model, collector.obs_shape, dist.main)
-    cfg = dataclasses.replace(cfg, precision=precision)
     broadcast_module(model, dist)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    precision = resolve_precision(  # timed in the memory format the run uses
+        cfg.precision,
+        device,
+        model,
+        collector.obs_shape,
+        dist.main,
+        batch=cfg.num_envs * cfg.rollout,
+        run_dir=run_dir,
+    )
+    cfg = dataclasses.replace(cfg, precision=broadcast_choice(precision, dist))  # rank 0's
     optimizer = make_optimizer(
         cfg.optimizer, params(model), cfg.lr, cfg.rmsprop_alpha, cfg.rmsprop_eps
     )

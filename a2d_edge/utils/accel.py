@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -41,68 +42,148 @@ def resolve_device(spec: str = "auto", local_rank: int | None = None) -> torch.d
 
 
 PRECISIONS = ("auto", "fp32", "bf16")
+AUTO_BF16_MAX = 0.9  # `auto` trains in native bf16 only where it measured <= this x fp32's time
+PRECISION_FILE = "precision.json"  # a run's resolved precision: a resume keeps it
 
 
 def choose_precision(
-    requested: str, device_type: str, isa: tuple[str, ...] | list[str], cuda_bf16: bool = False
+    requested: str,
+    device_type: str,
+    isa: tuple[str, ...] | list[str],
+    cuda_bf16: bool = False,
+    bf16_ratio: float | None = None,
 ) -> tuple[str, bool]:
-    """(precision, emulated) for `requested` (pure): `auto` is bf16 only where bf16 math is
-    native (a CUDA GPU that has it; a CPU with AVX512_BF16 / AMX-BF16 / ARM BF16), fp32
-    elsewhere; `emulated` says an explicit bf16 will run emulated (slower than fp32)."""
+    """(precision, emulated) for `requested` (pure). `auto` is fp32 where bf16 math is not
+    native (a CPU without AVX512_BF16 / AMX-BF16 / ARM BF16, a GPU without bf16); where it is
+    native, bf16, except on a CPU whose measured `bf16_ratio` (bf16 time / fp32 time of the
+    net's forward + backward) is above AUTO_BF16_MAX: native bf16 is not faster on every such
+    CPU (an Intel Xeon with AVX512_BF16 measured 1.32x). `emulated` says an explicit bf16 will
+    run emulated (slower than fp32)."""
     from a2d_edge.utils.fingerprint import native_bf16
 
     if requested not in PRECISIONS:
         raise A2DError(f"precision must be one of {', '.join(PRECISIONS)}, not {requested!r}")
     native = cuda_bf16 if device_type == "cuda" else native_bf16(isa)
     if requested == "auto":
-        return ("bf16" if native else "fp32"), False
+        slow = device_type == "cpu" and bf16_ratio is not None and bf16_ratio > AUTO_BF16_MAX
+        return ("bf16" if native and not slow else "fp32"), False
     return requested, requested == "bf16" and not native
 
 
-def bf16_slowdown(model: torch.nn.Module, obs_shape: tuple[int, ...], batch: int = 16) -> float:
-    """How many times longer one forward + backward of `model` takes under bf16 autocast than
-    in fp32 on the CPU (median of 3 after a warm-up): the measured cost of emulated bf16."""
+def median_ratio(pairs: list[tuple[float, float]]) -> float:
+    """The median of b / a over (a, b) pairs timed side by side (pure)."""
+    ratios = sorted(b / a for a, b in pairs)
+    mid = len(ratios) // 2
+    return ratios[mid] if len(ratios) % 2 else (ratios[mid - 1] + ratios[mid]) / 2
+
+
+def bf16_time_ratio(
+    model: torch.nn.Module,
+    obs_shape: tuple[int, ...],
+    batch: int = 16,
+    rounds: int = 3,
+    warmup: int = 1,
+) -> float:
+    """How many times as long one forward + backward of `model` takes under bf16 autocast as
+    in fp32 on the CPU: `warmup` steps of each (oneDNN builds its bf16 kernels on the first
+    calls), then `rounds` of one step each, side by side in alternating order so a drift of
+    the machine falls on both; the median of the rounds' ratios. The run's own RNG stream
+    and weights stay untouched (a copy of the model on its own generator). A model with a
+    `timing_forward(obs)` (a supernet, which needs its path weights) is timed through it."""
     import copy
     import time
 
     probe = copy.deepcopy(model).cpu().train()
-    gen = torch.Generator().manual_seed(0)  # the run's own random stream stays untouched
+    gen = torch.Generator().manual_seed(0)
     x = torch.randint(0, 256, (batch, *obs_shape), dtype=torch.uint8, generator=gen)
+    forward = getattr(probe, "timing_forward", probe)  # a supernet: one path
 
     def step(bf16: bool) -> float:
         t0 = time.perf_counter()
         with autocast(torch.device("cpu"), bf16):
-            out = probe(x)
+            out = forward(x)
         loss = sum(o.float().sum() for o in (out if isinstance(out, tuple) else (out,)))
         loss.backward()  # type: ignore[union-attr]
+        probe.zero_grad(set_to_none=True)
         return time.perf_counter() - t0
 
-    times = {}
-    for bf16 in (False, True):
-        step(bf16)
-        times[bf16] = sorted(step(bf16) for _ in range(3))[1]
-    return times[True] / times[False]
+    for _ in range(warmup):
+        step(False)
+        step(True)
+    pairs = []
+    for r in range(rounds):
+        if r % 2:
+            b = step(True)
+            a = step(False)
+        else:
+            a = step(False)
+            b = step(True)
+        pairs.append((a, b))
+    return median_ratio(pairs)
 
 
-def resolve_precision(requested: str, device: torch.device, model: torch.nn.Module,
-                      obs_shape: tuple[int, ...], say: bool = True) -> str:  # fmt: skip
+def read_precision(run_dir: Path | None, slug: str) -> dict[str, Any] | None:
+    """The precision a run resolved at its start on this host (None: none recorded, or
+    recorded on another host, where it is decided again)."""
+    import json
+
+    path = run_dir / PRECISION_FILE if run_dir is not None else None
+    if path is None or not path.is_file():
+        return None
+    try:
+        rec = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(rec, dict) or rec.get("precision") not in ("fp32", "bf16"):
+        return None
+    return rec if rec.get("host") == slug else None
+
+
+def resolve_precision(
+    requested: str,
+    device: torch.device,
+    model: torch.nn.Module,
+    obs_shape: tuple[int, ...],
+    say: bool = True,
+    *,
+    batch: int = 80,
+    run_dir: Path | None = None,
+) -> str:
     """The precision to train in, said in one line: what `auto` chose and why, or a warning
-    with the measured slowdown when an explicit bf16 is emulated on this CPU."""
+    with the measured slowdown when an explicit bf16 is emulated on this CPU. On a CPU with
+    native bf16, `auto` times the net both ways (a few seconds, at the update's `batch`) and
+    records its choice in `run_dir`, so a resumed run on this host keeps it."""
     import sys
 
-    from a2d_edge.utils.fingerprint import this_host
+    from a2d_edge.utils.fingerprint import native_bf16, this_host
 
     here = this_host()
     cuda_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
-    precision, emulated = choose_precision(requested, device.type, here.isa, cuda_bf16)
     where = "this GPU" if device.type == "cuda" else f"this CPU ({here.slug})"
+    if requested == "auto" and device.type == "cpu" and native_bf16(here.isa):
+        kept = read_precision(run_dir, here.slug)
+        if kept is not None:
+            if say:
+                print(f"precision: auto -> {kept['precision']} (kept from this run's start)")
+            return str(kept["precision"])
+        ratio = bf16_time_ratio(model, obs_shape, batch=batch, rounds=7, warmup=2)
+        precision, _ = choose_precision(requested, "cpu", here.isa, bf16_ratio=ratio)
+        if run_dir is not None and say:
+            record_precision(run_dir, precision, ratio, here.slug)
+        if say:
+            print(
+                f"precision: auto -> {precision} ({where}: native bf16, measured at "
+                f"{ratio:.2f}x fp32's time for this net; bf16 where <= {AUTO_BF16_MAX:g}x)"
+            )
+        return precision
+    precision, emulated = choose_precision(requested, device.type, here.isa, cuda_bf16)
     if not say:
         return precision
     if requested == "auto":
         why = "native bf16" if precision == "bf16" else "no native bf16 (AVX512_BF16 / AMX)"
         print(f"precision: auto -> {precision} ({where}: {why})")
     elif emulated:
-        slow = bf16_slowdown(model, obs_shape)
+        slow = bf16_time_ratio(model, obs_shape)
         print(
             f"warning: --precision bf16 runs emulated on {where}, which has no AVX512_BF16 / "
             f"AMX-BF16: a forward + backward of this net took {slow:.1f}x as long as in fp32 "
@@ -110,6 +191,16 @@ def resolve_precision(requested: str, device: torch.device, model: torch.nn.Modu
             file=sys.stderr,
         )
     return precision
+
+
+def record_precision(run_dir: Path, precision: str, ratio: float, slug: str) -> None:
+    import json
+
+    from a2d_edge.utils.io import atomic_write
+
+    rec = {"requested": "auto", "precision": precision, "bf16_ratio": round(ratio, 4)}
+    text = json.dumps({**rec, "host": slug}, indent=1) + "\n"
+    atomic_write(run_dir / PRECISION_FILE, lambda f: f.write(text.encode()))
 
 
 def to_device(x: torch.Tensor, device: torch.device) -> torch.Tensor:

@@ -82,6 +82,15 @@ def broadcast_module(module: nn.Module, info: DistInfo) -> None:
         dist.broadcast(t.data, src=0)
 
 
+def broadcast_choice(value: str, info: DistInfo) -> str:
+    """Rank 0's `value` on every rank (a choice each rank measured, such as the precision)."""
+    if not info.active:
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return str(box[0])
+
+
 def barrier(info: DistInfo) -> None:
     if info.active:
         dist.barrier()

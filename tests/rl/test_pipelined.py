@@ -11,10 +11,12 @@ from a2d_edge.rl import trainer
 from a2d_edge.rl.checkpoint import load_checkpoint
 
 
-def test_first_update_matches_the_batched_one(tmp_path, tiny_train_args):
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])  # pinned: `auto` measures the host
+def test_first_update_matches_the_batched_one(tmp_path, tiny_train_args, precision):
     # One update (4 envs x 5 steps): the same rollout, the same weights, the same step.
     for mode in ("batched", "pipelined"):
-        assert main(tiny_train_args(tmp_path / mode, steps=20, extra=["--update", mode])) == 0
+        extra = ["--update", mode, "--precision", precision]
+        assert main(tiny_train_args(tmp_path / mode, steps=20, extra=extra)) == 0
     a = load_checkpoint(tmp_path / "batched" / "agent.pt")["model"]
     b = load_checkpoint(tmp_path / "pipelined" / "agent.pt")["model"]
     assert a.keys() == b.keys()
