@@ -72,9 +72,9 @@ def choose_precision(
 
 def median_ratio(pairs: list[tuple[float, float]]) -> float:
     """The median of b / a over (a, b) pairs timed side by side (pure)."""
-    ratios = sorted(b / a for a, b in pairs)
-    mid = len(ratios) // 2
-    return ratios[mid] if len(ratios) % 2 else (ratios[mid - 1] + ratios[mid]) / 2
+    import statistics
+
+    return float(statistics.median(b / a for a, b in pairs))
 
 
 def bf16_time_ratio(
@@ -152,7 +152,8 @@ def resolve_precision(
     """The precision to train in, said in one line: what `auto` chose and why, or a warning
     with the measured slowdown when an explicit bf16 is emulated on this CPU. On a CPU with
     native bf16, `auto` times the net both ways (a few seconds, at the update's `batch`) and
-    records its choice in `run_dir`, so a resumed run on this host keeps it."""
+    records its choice in `run_dir`, so a resumed run on this host keeps it; the other ranks
+    of a torchrun (`say` False) do not measure: they take rank 0's choice (`broadcast_choice`)."""
     import sys
 
     from a2d_edge.utils.fingerprint import native_bf16, this_host
@@ -160,7 +161,7 @@ def resolve_precision(
     here = this_host()
     cuda_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
     where = "this GPU" if device.type == "cuda" else f"this CPU ({here.slug})"
-    if requested == "auto" and device.type == "cpu" and native_bf16(here.isa):
+    if requested == "auto" and device.type == "cpu" and native_bf16(here.isa) and say:
         kept = read_precision(run_dir, here.slug)
         if kept is not None:
             if say:
@@ -168,13 +169,12 @@ def resolve_precision(
             return str(kept["precision"])
         ratio = bf16_time_ratio(model, obs_shape, batch=batch, rounds=7, warmup=2)
         precision, _ = choose_precision(requested, "cpu", here.isa, bf16_ratio=ratio)
-        if run_dir is not None and say:
+        if run_dir is not None:
             record_precision(run_dir, precision, ratio, here.slug)
-        if say:
-            print(
-                f"precision: auto -> {precision} ({where}: native bf16, measured at "
-                f"{ratio:.2f}x fp32's time for this net; bf16 where <= {AUTO_BF16_MAX:g}x)"
-            )
+        print(
+            f"precision: auto -> {precision} ({where}: native bf16, measured at "
+            f"{ratio:.2f}x fp32's time for this net; bf16 where <= {AUTO_BF16_MAX:g}x)"
+        )
         return precision
     precision, emulated = choose_precision(requested, device.type, here.isa, cuda_bf16)
     if not say:
@@ -194,13 +194,10 @@ def resolve_precision(
 
 
 def record_precision(run_dir: Path, precision: str, ratio: float, slug: str) -> None:
-    import json
-
-    from a2d_edge.utils.io import atomic_write
+    from a2d_edge.utils.io import write_json
 
     rec = {"requested": "auto", "precision": precision, "bf16_ratio": round(ratio, 4)}
-    text = json.dumps({**rec, "host": slug}, indent=1) + "\n"
-    atomic_write(run_dir / PRECISION_FILE, lambda f: f.write(text.encode()))
+    write_json(run_dir / PRECISION_FILE, {**rec, "host": slug})
 
 
 def to_device(x: torch.Tensor, device: torch.device) -> torch.Tensor:
