@@ -179,6 +179,12 @@ def main() -> None:
     )
     p.add_argument("--rl-steps", type=int, default=500_000, help="agent steps of an RL search")
     p.add_argument("--finish-steps", type=int, default=300_000)
+    p.add_argument(
+        "--finish-lr-schedule",
+        choices=("constant", "linear", "cosine"),
+        default="constant",
+        help="the finish's lr over its steps, for the searches and every baseline alike",
+    )
     p.add_argument("--episodes", type=int, default=30)
     p.add_argument("--learner-threads", type=int, default=2)
     p.add_argument(
@@ -221,6 +227,8 @@ def main() -> None:
         args.lut,
         "--finish-steps",
         str(args.finish_steps),
+        "--finish-lr-schedule",
+        args.finish_lr_schedule,
         "--final-episodes",
         str(args.episodes),
         "--learner-threads",

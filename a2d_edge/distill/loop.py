@@ -16,6 +16,7 @@ is not saved (tens of MB to GB): a resumed phase refills it from its envs.
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,19 @@ def teacher_share_at(step: int, start: float, steps: int) -> float:
     if steps <= 0:
         return 0.0
     return max(0.0, start * (1.0 - step / steps))
+
+
+def lr_at(step: int, steps: int, lr: float, schedule: str) -> float:
+    """The finish's Adam lr at `step` of `steps`: `lr` throughout (constant), or falling from
+    `lr` at step 0 to 0 at `steps`, linearly or along a half cosine."""
+    if schedule == "constant" or steps <= 0:
+        return lr
+    done = min(max(step / steps, 0.0), 1.0)
+    if schedule == "linear":
+        return lr * (1.0 - done)
+    if schedule == "cosine":
+        return lr * 0.5 * (1.0 + math.cos(math.pi * done))
+    raise ValueError(f"unknown lr schedule {schedule!r}")
 
 
 class DistillLoop(Loop):
@@ -212,15 +226,26 @@ class DistillLoop(Loop):
             mses.append(float(mse.detach()))
             agree.append(agreement(logits.detach(), t_logits))
         torch.nn.utils.clip_grad_norm_(self.optimizer.param_groups[0]["params"], 10.0)
+        lr = self.step_lr()
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
         self.optimizer.step()
         stats = {
             "distill/kl": float(np.mean(kls)),
             "distill/critic_mse": float(np.mean(mses)),
             "distill/agreement": float(np.mean(agree)),
+            "distill/lr": lr,
         }
         if self.cost is not None and cfg.paths == "sandwich":
             stats.update({"distill/kl_largest": kls[0], "distill/kl_smallest": kls[1]})
         return stats
+
+    def step_lr(self) -> float:
+        """This step's lr of the weights: the finish's schedule for a plain net, constant for a
+        supernet (its selection reads weights trained at one lr)."""
+        cfg = self.search_cfg
+        schedule = "constant" if self.cost is not None else cfg.finish_lr_schedule
+        return lr_at(self.state.step, self.cfg.steps, cfg.distill_lr, schedule)
 
     def alpha_step(self) -> dict[str, float]:
         """alpha on a held-out batch: distillation loss of a straight-through Gumbel sample plus

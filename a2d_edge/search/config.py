@@ -105,6 +105,13 @@ class SearchConfig(TrainConfig):
         low=1,
     )
     distill_lr: float = field(5e-4, "Adam learning rate of the distillation", above=0)
+    finish_lr_schedule: str = field(
+        "constant",
+        "Adam lr of the finish (and of a2d distill) over its steps: constant at --distill-lr, "
+        "or linear / cosine from --distill-lr down to 0 at its last step (the supernet's lr "
+        "stays constant)",
+        choices=("constant", "linear", "cosine"),
+    )
     temperature: float = field(1.0, "temperature T of the policy KL (x T^2)", above=0)
     value_weight: float = field(1.0, "weight of 1/2 (V_s - V_t)^2 beside the KL", low=0)
     teacher_share: float = field(

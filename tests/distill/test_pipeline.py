@@ -298,6 +298,24 @@ def test_a2d_distill_trains_a_hand_made_arch(tmp_path, tiny_agent_ckpt):
     assert load_phase(out / "finish.pt")["step"] == 48
 
 
+def test_a2d_distill_decays_its_lr_by_the_finish_schedule(tmp_path, tiny_agent_ckpt):
+    out = tmp_path / "thin"
+    argv = ["distill", "--env", "ALE/Pong-v5", "--teacher", str(tiny_agent_ckpt), "--arch",
+            "nature-thin", "--num-envs", "4", "--finish-steps", "48", "--frames-per-update", "8",
+            "--batch-size", "16", "--replay-size", "256", "--holdout-size", "256",
+            "--final-episodes", "0", "--eval-every", "0", "--log-every", "8", "--no-progress",
+            "--finish-lr-schedule", "linear", "--distill-lr", "6e-4",
+            "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    lines = (out / "finish" / "metrics.jsonl").read_text().splitlines()
+    rows = [json.loads(line) for line in lines]
+    lrs = [r["distill/lr"] for r in rows if "distill/lr" in r]
+    assert len(lrs) >= 3 and lrs == sorted(lrs, reverse=True) and lrs[0] > lrs[-1]
+    # the last update ran at step 40 of 48: 6e-4 x (1 - 40/48)
+    groups = load_phase(out / "finish.pt")["optimizer"]["param_groups"]
+    assert groups[0]["lr"] == pytest.approx(6e-4 * 8 / 48)
+
+
 @pytest.mark.parametrize("side", [0.6, 1.4])
 def test_alpha_steps_pull_the_expected_latency_to_the_budget_from_both_sides(side):
     table = _random_table(3)
