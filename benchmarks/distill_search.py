@@ -30,6 +30,7 @@ import statistics
 from collections.abc import Callable
 from typing import Any
 
+from a2d_edge.rl.schedule import SHAPES
 from benchmarks.common import machine, table
 
 
@@ -181,7 +182,7 @@ def main() -> None:
     p.add_argument("--finish-steps", type=int, default=300_000)
     p.add_argument(
         "--finish-lr-schedule",
-        choices=("constant", "linear", "cosine"),
+        choices=SHAPES,
         default="constant",
         help="the finish's lr over its steps, for the searches and every baseline alike",
     )

@@ -16,7 +16,6 @@ is not saved (tens of MB to GB): a resumed phase refills it from its envs.
 from __future__ import annotations
 
 import io
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from a2d_edge.nets.supernet import Supernet, gumbel_weights, sample_gumbel
 from a2d_edge.rl.distill import Teacher
 from a2d_edge.rl.loop import Loop, LoopState
 from a2d_edge.rl.rollout import RolloutCollector
+from a2d_edge.rl.schedule import annealed_lr
 from a2d_edge.search.config import SearchConfig
 from a2d_edge.utils.accel import rng_state
 from a2d_edge.utils.dist import DistInfo
@@ -61,19 +61,6 @@ def teacher_share_at(step: int, start: float, steps: int) -> float:
     if steps <= 0:
         return 0.0
     return max(0.0, start * (1.0 - step / steps))
-
-
-def lr_at(step: int, steps: int, lr: float, schedule: str) -> float:
-    """The finish's Adam lr at `step` of `steps`: `lr` throughout (constant), or falling from
-    `lr` at step 0 to 0 at `steps`, linearly or along a half cosine."""
-    if schedule == "constant" or steps <= 0:
-        return lr
-    done = min(max(step / steps, 0.0), 1.0)
-    if schedule == "linear":
-        return lr * (1.0 - done)
-    if schedule == "cosine":
-        return lr * 0.5 * (1.0 + math.cos(math.pi * done))
-    raise ValueError(f"unknown lr schedule {schedule!r}")
 
 
 class DistillLoop(Loop):
@@ -245,7 +232,7 @@ class DistillLoop(Loop):
         supernet (its selection reads weights trained at one lr)."""
         cfg = self.search_cfg
         schedule = "constant" if self.cost is not None else cfg.finish_lr_schedule
-        return lr_at(self.state.step, self.cfg.steps, cfg.distill_lr, schedule)
+        return annealed_lr(self.state.step, self.cfg.steps, cfg.distill_lr, schedule)
 
     def alpha_step(self) -> dict[str, float]:
         """alpha on a held-out batch: distillation loss of a straight-through Gumbel sample plus

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from a2d_edge.config import field
 from a2d_edge.rl.config import TrainConfig
+from a2d_edge.rl.schedule import SHAPES
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,7 @@ class SearchConfig(TrainConfig):
         "Adam lr of the finish (and of a2d distill) over its steps: constant at --distill-lr, "
         "or linear / cosine from --distill-lr down to 0 at its last step (the supernet's lr "
         "stays constant)",
-        choices=("constant", "linear", "cosine"),
+        choices=SHAPES,
     )
     temperature: float = field(1.0, "temperature T of the policy KL (x T^2)", above=0)
     value_weight: float = field(1.0, "weight of 1/2 (V_s - V_t)^2 beside the KL", low=0)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from a2d_edge.distill.bn import bn_layers, recalibrate_bn
-from a2d_edge.distill.loop import lr_at, teacher_share_at
+from a2d_edge.distill.loop import teacher_share_at
 from a2d_edge.distill.losses import agreement, distill_loss, tempered_kl, two_sided_latency
 from a2d_edge.distill.paths import largest_path, one_hot, sample_paths, smallest_path
 from a2d_edge.distill.replay import LabelledReplay, check_fits, frame_bytes
@@ -57,20 +57,6 @@ def test_teacher_share_falls_linearly_to_zero():
     assert teacher_share_at(50, 0.5, 100) == 0.25
     assert teacher_share_at(150, 0.5, 100) == 0.0
     assert teacher_share_at(0, 0.5, 0) == 0.0
-
-
-def test_finish_lr_schedules_by_hand():
-    assert lr_at(0, 100, 1e-3, "constant") == lr_at(99, 100, 1e-3, "constant") == 1e-3
-    assert lr_at(0, 100, 1e-3, "linear") == 1e-3
-    assert lr_at(25, 100, 1e-3, "linear") == pytest.approx(7.5e-4)
-    assert lr_at(100, 100, 1e-3, "linear") == lr_at(150, 100, 1e-3, "linear") == 0.0
-    assert lr_at(0, 100, 1e-3, "cosine") == pytest.approx(1e-3)
-    assert lr_at(50, 100, 1e-3, "cosine") == pytest.approx(5e-4)
-    assert lr_at(25, 100, 1e-3, "cosine") == pytest.approx(1e-3 * (1 + math.sqrt(0.5)) / 2)
-    assert lr_at(100, 100, 1e-3, "cosine") == pytest.approx(0.0, abs=1e-12)
-    assert lr_at(7, 0, 1e-3, "linear") == 1e-3  # no steps: nothing to decay over
-    with pytest.raises(ValueError, match="schedule"):
-        lr_at(0, 100, 1e-3, "step")
 
 
 def test_replay_is_a_ring_and_returns_what_was_stored():
