@@ -7,6 +7,16 @@ torch.set_num_threads(1)
 os.environ.setdefault("PYTHONHASHSEED", "0")
 
 
+@pytest.fixture(scope="session")
+def missing_feature() -> str:
+    """A kernel-relevant ISA feature this host lacks, for tests that fake another host with one
+    feature more: which one depends on the host (an AMX Xeon has amx_int8, an ARM board avx2)."""
+    from a2d_edge.utils.fingerprint import ARM_FEATURES, X86_FEATURES, this_host
+
+    have = set(this_host().isa)
+    return next(f for f in (*X86_FEATURES, *ARM_FEATURES) if f not in have)
+
+
 @pytest.fixture
 def tiny_train_args(tmp_path):
     """Flags of a training run small enough for the test suite (a few hundred steps)."""

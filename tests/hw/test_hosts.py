@@ -15,7 +15,7 @@ from a2d_edge.hw.cli import main as profile_main
 from a2d_edge.hw.lut import LatencyTable, resolve_for_run, variant_path
 from a2d_edge.hw.timing import time_interleaved
 from a2d_edge.runtime.pacing import Pacing
-from a2d_edge.utils.fingerprint import fingerprint_from, this_host
+from a2d_edge.utils.fingerprint import fingerprint_from, isa_words, this_host
 
 DATA = Path(__file__).parents[1] / "utils" / "data"
 TINY = ["--backend", "torch", "--preset", "edge", "--repeats", "2", "--warmup", "1", "--quiet"]
@@ -35,10 +35,11 @@ def _as_if_from(path: Path, device: dict, dst: Path) -> Path:
     return dst
 
 
-def lookalike() -> dict:
-    """This host's record with one ISA feature more: a machine of the same name and cores."""
+def lookalike(feature: str) -> dict:
+    """This host's record with one ISA feature more (one it lacks): a machine of the same name
+    and cores."""
     d = this_host().to_dict()
-    return {**d, "isa": [*d["isa"], "amx_int8"], "slug": "lookalike-2c-amx"}
+    return {**d, "isa": [*d["isa"], feature], "slug": "lookalike-2c-amx"}
 
 
 def jetson() -> dict:
@@ -60,8 +61,10 @@ def test_default_table_names_carry_the_isa(tmp_path, monkeypatch):
     assert made.name == f"{this_host().slug}-torch-fp32-edge.json"
 
 
-def test_lookalike_old_and_foreign_tables(table_path, tmp_path):
-    look = LatencyTable.load(_as_if_from(table_path, lookalike(), tmp_path / "a.json"))
+def test_lookalike_old_and_foreign_tables(table_path, tmp_path, missing_feature):
+    look = LatencyTable.load(
+        _as_if_from(table_path, lookalike(missing_feature), tmp_path / "a.json")
+    )
     assert look.host_match() == "lookalike"
     old = {k: v for k, v in this_host().to_dict().items() if k in ("cpu", "cores", "machine")}
     assert LatencyTable.load(_as_if_from(table_path, old, tmp_path / "b.json")).host_match() == (
@@ -73,14 +76,15 @@ def test_lookalike_old_and_foreign_tables(table_path, tmp_path):
 
 
 def test_recalibrating_another_hosts_table_is_refused_and_writes_nothing(
-    table_path, tmp_path, capsys
+    table_path, tmp_path, capsys, missing_feature
 ):
-    foreign = _as_if_from(table_path, lookalike(), tmp_path / "foreign.json")
+    foreign = _as_if_from(table_path, lookalike(missing_feature), tmp_path / "foreign.json")
     before = foreign.read_bytes()
     assert profile_main(["--recalibrate", str(foreign), "--archs", "3", "--repeats", "2"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "lookalike-2c-amx" in err and this_host().slug in err
-    assert "adds amx_int8" not in err and "lacks amx_int8" in err
+    said = isa_words([missing_feature])  # as the message names it (asimd: neon)
+    assert f"adds {said}" not in err and f"lacks {said}" in err
     assert foreign.read_bytes() == before
 
 
@@ -90,8 +94,10 @@ def _search(lut: Path, out: Path) -> list[str]:
             "--num-envs", "4", "--mode", "hard", "--eval-every", "0", "--no-progress"]  # fmt: skip
 
 
-def test_a_search_with_a_lookalike_table_warns_and_times_nothing(table_path, tmp_path, capsys):
-    foreign = _as_if_from(table_path, lookalike(), tmp_path / "foreign.json")
+def test_a_search_with_a_lookalike_table_warns_and_times_nothing(
+    table_path, tmp_path, capsys, missing_feature
+):
+    foreign = _as_if_from(table_path, lookalike(missing_feature), tmp_path / "foreign.json")
     assert a2d(_search(foreign, tmp_path / "s")) == 0
     out = capsys.readouterr().out
     warnings = [ln for ln in out.splitlines() if ln.startswith("warning:")]

@@ -315,8 +315,10 @@ def _with_int8_record(bundle, tmp_path, edit):
 
 
 @pytest.mark.parametrize("how", ["other-target", "missing-isa", "no-record"])
-def test_an_int8_model_verified_on_another_isa_warns(bundle, tmp_path, how, capsys):
-    from a2d_edge.utils.fingerprint import int8_target, this_host
+def test_an_int8_model_verified_on_another_isa_warns(
+    bundle, tmp_path, how, capsys, missing_feature
+):
+    from a2d_edge.utils.fingerprint import int8_target, isa_words, this_host
 
     here = this_host()
     other = "x86-avx2" if int8_target(here) != "x86-avx2" else "x86-vnni"
@@ -325,7 +327,7 @@ def test_an_int8_model_verified_on_another_isa_warns(bundle, tmp_path, how, caps
         if how == "other-target":
             g["verified_on"]["target"] = other
         elif how == "missing-isa":
-            g["verified_on"]["host"]["isa"] = [*here.isa, "amx_int8"]
+            g["verified_on"]["host"]["isa"] = [*here.isa, missing_feature]
             g["verified_on"]["host"]["slug"] = "elsewhere-2c-amx"
         else:
             del g["verified_on"]
@@ -336,7 +338,8 @@ def test_an_int8_model_verified_on_another_isa_warns(bundle, tmp_path, how, caps
     assert main(argv) == 0
     err = [ln for ln in capsys.readouterr().err.splitlines() if "warning" in ln]
     assert len(err) == 1
-    expected = {"other-target": f"verified for {other}", "missing-isa": "lacks amx_int8",
+    lacks = f"lacks {isa_words([missing_feature])}"
+    expected = {"other-target": f"verified for {other}", "missing-isa": lacks,
                 "no-record": "records no instruction set"}[how]  # fmt: skip
     assert expected in err[0]
     assert json.loads(report.read_text())["warnings"] == [err[0].split("warning: ", 1)[1]]
