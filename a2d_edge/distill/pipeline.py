@@ -564,26 +564,34 @@ def distill_search(
         )
         add_wall(run_dir, "select", time.perf_counter() - t)
     agent = finish_phase(cfg, run_dir, arch, supernet, frames, teacher, n_actions)
-    if cfg.finish_a2c_steps > 0:
-        agent = a2c_finish(cfg, run_dir, arch, agent, n_actions)
-    record = read_json(search_path, "search record")
     steps = {
         "supernet": 0 if cfg.supernet else cfg.supernet_steps,
         "finish": cfg.finish_steps,
         "a2c": cfg.finish_a2c_steps,
     }
+    if cfg.finish_a2c_steps > 0:
+        agent = a2c_finish(
+            cfg, run_dir, arch, agent, n_actions, steps["supernet"] + steps["finish"]
+        )
+    record = read_json(search_path, "search record")
     return final(cfg, run_dir, arch, agent, record["latency"], record["derived_flops"] / 1e6, steps)
 
 
 def a2c_finish(
-    cfg: SearchConfig, run_dir: Path, arch: dict[str, Any], agent: ActorCritic, n_actions: int
+    cfg: SearchConfig,
+    run_dir: Path,
+    arch: dict[str, Any],
+    agent: ActorCritic,
+    n_actions: int,
+    steps_before: int,
 ) -> ActorCritic:
-    """The paper's retrain: A2C + distillation from the finished agent (a2d train --init)."""
+    """The paper's retrain: A2C + distillation from the finished agent (a2d train --init; the
+    A2C run adds its own steps to the `steps_before` its init holds)."""
     from a2d_edge.rl.config import TrainConfig
     from a2d_edge.rl.trainer import start_run, train
 
     init = run_dir / "distilled.pt"
-    save_agent(init, cfg, arch, agent, n_actions, {})
+    save_agent(init, cfg, arch, agent, n_actions, steps_before, {})
     fields = {f: getattr(cfg, f) for f in TrainConfig.__dataclass_fields__}
     tcfg = TrainConfig(
         **{
@@ -612,8 +620,11 @@ def save_agent(
     arch: dict[str, Any],
     agent: ActorCritic,
     n_actions: int,
+    step: int,
     extra: dict[str, Any],
 ) -> None:
+    """An agent checkpoint of the distilled net; `step`: the agent steps behind its weights
+    (every phase's that trained them)."""
     from a2d_edge.envs.atari import OBS_SHAPE
 
     save_checkpoint(
@@ -623,7 +634,7 @@ def save_agent(
             "env_id": cfg.env,
             "obs_shape": list(OBS_SHAPE),
             "n_actions": n_actions,
-            "step": cfg.supernet_steps + cfg.finish_steps + cfg.finish_a2c_steps,
+            "step": step,
             "model": {k: v.detach().cpu().contiguous() for k, v in agent.state_dict().items()},
             "atari": cfg.atari().to_dict(),
             "teacher": cfg.teacher,
@@ -670,7 +681,12 @@ def final(
         arch,
         agent,
         int(agent.actor.out_features),
-        {"eval": summary["score"], "search": summary["latency"]},
+        sum(steps.values()),
+        {
+            "elapsed": sum(read_json(run_dir / "walls.json", "wall times").values()),
+            "eval": summary["score"],
+            "search": summary["latency"],
+        },
     )
     add_wall(run_dir, "eval", time.perf_counter() - t)
     summary["wall_seconds"] = read_json(run_dir / "walls.json", "wall times")

@@ -158,6 +158,7 @@ def test_distill_search_writes_a_playable_agent_under_the_budget(tmp_path, tiny_
     assert "measured_ms" not in record["latency"]  # another machine's table: not timed here
     model, ckpt = load_agent(out / "agent.pt")
     assert ckpt["arch"] == arch and ckpt["env_id"] == "ALE/Pong-v5"
+    assert ckpt["step"] == 160 + 96 and ckpt["elapsed"] > 0  # supernet + finish
     logits, _ = model(torch.zeros(1, 4, 84, 84, dtype=torch.uint8))
     assert logits.shape == (1, 6)
     result = json.loads((out / "result.json").read_text())
@@ -185,6 +186,7 @@ def test_distill_search_writes_a_playable_agent_under_the_budget(tmp_path, tiny_
         == 0
     )
     assert not (out2 / "supernet.pt").exists()
+    assert load_agent(out2 / "agent.pt")[1]["step"] == 96  # the reused supernet's are not its own
     assert json.loads((out2 / "search.json").read_text())["supernet"] == str(out)
 
     # shipped: fp16 on disk, one file with its game, actions and space; loads back in fp32
@@ -292,6 +294,7 @@ def test_a2d_distill_trains_a_hand_made_arch(tmp_path, tiny_agent_ckpt):
     assert main(argv) == 0
     model, ckpt = load_agent(out / "agent.pt")
     assert ckpt["arch"] == load_arch("nature-thin")
+    assert ckpt["step"] == 48 and ckpt["elapsed"] > 0  # no supernet behind a2d distill
     assert model.features.convs[0].out_channels == 16
     result = json.loads((out / "result.json").read_text())
     assert result["steps"] == {"finish": 48} and result["mflops"] > 0
