@@ -126,7 +126,9 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from a2d_edge.experiments.report import write_report
 
-    report = write_report(args.runs, args.out)
+    report = write_report(args.runs, args.out, args.time_with, args.timing_rounds)
+    for w in report.warnings:
+        print(f"a2d report: warning: {w}", file=sys.stderr)
     print(report.markdown)
     print(f"report: {args.out}/report.md, report.json, {len(report.figures)} figure(s)")
     return 0
@@ -331,6 +333,13 @@ def _report_parser(sub: Sub) -> None:
     o = sub.add_parser("report", help="paper-style tables and plots from run folders")
     o.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders or folders above them")
     o.add_argument("--out", required=True, help="folder for report.md, report.json, *.png")
+    o.add_argument(
+        "--time-with",
+        metavar="LUT",
+        help="time every agent and teacher again here with this table's settings, in one "
+        "sitting (one host's latencies in the figure, not each run's own host's)",
+    )
+    o.add_argument("--timing-rounds", type=int, default=5, help="interleaved rounds (--time-with)")
     o.set_defaults(handler=_cmd_report)
 
 

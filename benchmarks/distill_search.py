@@ -64,19 +64,6 @@ def rl_search(out: Path, argv: list[str], steps: int) -> Path:
     return out / "arch.json"
 
 
-def teacher_card(spec: str) -> dict[str, Any]:
-    """The teacher's shipped score (its zoo card's eval), else its checkpoint's."""
-    from a2d_edge.rl.checkpoint import load_checkpoint
-
-    if spec.startswith("zoo:"):
-        from a2d_edge.zoo import ZOO_DIR
-
-        card = ZOO_DIR / f"{spec[4:]}.json"
-        if card.exists():
-            return dict(json.loads(card.read_text()).get("eval") or {})
-    return dict(load_checkpoint(spec).get("eval") or {})
-
-
 def series_teacher_ms(out: Path, lut: str, teacher: str, measure: Callable[[], float]) -> float:
     """The teacher latency the folder's budgets are fractions of: the one of the sitting that
     started the series with this table and teacher (`series.json`; older folders: their
@@ -128,20 +115,6 @@ def fitting_randoms(
             seen.add(key)
             out.append(arch)
     return out
-
-
-def time_together(
-    measure: Callable[[Any], float | None], nets: dict[str, Any], rounds: int
-) -> dict[str, list[float]]:
-    """Each net timed once per round, the rounds interleaved (so a drift of the machine's
-    speed meets every net alike): its timings over the rounds, by name."""
-    times: dict[str, list[float]] = {name: [] for name in nets}
-    for _ in range(max(1, rounds)):
-        for name, arch in nets.items():
-            ms = measure(arch)
-            if ms is not None:
-                times[name].append(ms)
-    return times
 
 
 def main() -> None:
@@ -206,8 +179,10 @@ def main() -> None:
 
     from a2d_edge.distill.pipeline import teacher_latency_ms
     from a2d_edge.hw.lut import LatencyTable
+    from a2d_edge.hw.timing import time_together
     from a2d_edge.search.loop import latency_is_local, measure_here
     from a2d_edge.utils.io import write_json
+    from a2d_edge.zoo import shipped_eval
 
     lut = LatencyTable.load(args.lut)
     if not latency_is_local(lut):  # every agent and the teacher are timed here at the end
@@ -218,7 +193,7 @@ def main() -> None:
     teacher_ms = series_teacher_ms(
         out, args.lut, args.teacher, lambda: teacher_latency_ms(lut, args.teacher)
     )
-    card = teacher_card(args.teacher)
+    card = shipped_eval(args.teacher)
     common = [
         "--env",
         args.env,

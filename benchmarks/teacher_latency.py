@@ -18,8 +18,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from a2d_edge.hw.timing import time_together
 from benchmarks.common import machine, median, table
-from benchmarks.distill_search import time_together
 
 
 def main() -> int:

@@ -58,7 +58,7 @@ def test_random_baselines_stop_at_the_draws_and_never_repeat():
 
 
 def test_the_closing_timing_interleaves_rounds():
-    from benchmarks.distill_search import time_together
+    from a2d_edge.hw.timing import time_together
 
     calls = []
     slow = iter([1.0, 2.0, 9.0, 2.0, 4.0, 4.0])  # a, b, a, b, a, b: the machine slows mid-way

@@ -8,6 +8,7 @@ import torch
 
 from a2d_edge.cli import main
 from a2d_edge.envs import action_meanings
+from a2d_edge.errors import A2DError
 from a2d_edge.rl.checkpoint import load_agent
 from a2d_edge.zoo import ZOO_DIR, available
 
@@ -61,3 +62,12 @@ def test_a_shipped_supernet_matches_its_card_and_a_shipped_table_of_its_space(na
     tables = Path(__file__).parents[1] / "latency_tables"
     spaces = {LatencyTable.load(p).space.name for p in tables.glob("*.json")}
     assert supernet.space.name in spaces  # selection from it has a table here
+
+
+def test_a_teachers_shipped_eval_is_its_cards():
+    from a2d_edge.zoo import shipped_eval
+
+    card = json.loads((ZOO_DIR / "breakout.json").read_text())["eval"]
+    assert shipped_eval("zoo:breakout") == card and card["episodes"] == 30
+    with pytest.raises(A2DError, match="no agent zoo:nope"):
+        shipped_eval("zoo:nope")  # no card, no checkpoint: the zoo's one-line error

@@ -135,7 +135,7 @@ def plot_pareto(
                         label=a["name"])  # fmt: skip
         for budget in sorted({a["budget_ms"] for a in mine if a["budget_ms"]}):
             ax.axvline(budget, color="grey", ls=":", lw=1)
-        for t in (t for t in teachers if t["game"] == game):
+        for t in (t for t in teachers if t["game"] == game and t["score"] is not None):
             ax.scatter([t["measured_ms"]], [t["score"]], marker="s", color="k", zorder=3,
                        label=f"teacher {t['spec']} ({t['series']})")  # fmt: skip
         ax.set_xscale("log")

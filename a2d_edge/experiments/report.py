@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,7 @@ class Report:
     markdown: str
     data: dict[str, Any]
     figures: list[str]
+    warnings: list[str] = field(default_factory=list)
 
 
 def find_runs(roots: list[str | Path]) -> list[RunData]:
@@ -188,6 +190,8 @@ def agent_rows(
                 "series": series,
                 "kind": r.kind,
                 "game": short_name(str(r.result.get("env_id") or r.env)),
+                "env": str(r.result.get("env_id") or r.env),
+                "arch": r.result.get("arch"),
                 "score": {
                     "mean": float(score["mean"]),
                     "std": float(score.get("std", 0.0)),
@@ -201,6 +205,68 @@ def agent_rows(
             }
         )
     return rows
+
+
+def time_here(data: dict[str, Any], lut_path: str | Path, rounds: int) -> list[str]:
+    """Every agent of the report and each game's teacher timed again on this host in one
+    sitting with the table's backend and settings (`measure_here`), in interleaved rounds
+    (`time_together`): per net the fastest round's p50, the median round beside it. Replaces
+    the runs' and series' own measurements (made on whichever host ran them) in `data`, so
+    one figure compares one host's latencies. Returns warnings (a table of another host lends
+    its settings only)."""
+    from a2d_edge.envs import action_meanings
+    from a2d_edge.hw.lut import LatencyTable
+    from a2d_edge.hw.timing import time_together
+    from a2d_edge.rl.checkpoint import load_checkpoint
+    from a2d_edge.search.loop import measure_here
+    from a2d_edge.utils.fingerprint import this_host
+    from a2d_edge.zoo import shipped_eval
+
+    lut = LatencyTable.load(lut_path)
+    warnings = []
+    if lut.host_match() != "same":
+        warnings.append(
+            f"{lut_path} was profiled on {lut.device.get('slug', 'another host')}, not here "
+            f"({this_host().slug}): its settings time the nets, its numbers are not used"
+        )
+
+    def key(arch: dict[str, Any], env: str) -> str:  # one timing per distinct net
+        return json.dumps([arch, len(action_meanings(env))], sort_keys=True)
+
+    agents = [a for a in data["agents"] if isinstance(a.get("arch"), dict)]
+    nets = {key(a["arch"], a["env"]): (a["arch"], len(action_meanings(a["env"]))) for a in agents}
+    teachers = {(a["game"], a["env"], str(a["teacher"])) for a in agents if a.get("teacher")}
+    for game, env, spec in sorted(teachers):
+        nets[f"teacher {game} {spec}"] = (load_checkpoint(spec)["arch"], len(action_meanings(env)))
+    timed = time_together(lambda net: measure_here(lut, *net), nets, rounds)
+    sitting = f"timed here ({this_host().slug})"
+    for a in data["agents"]:  # an agent without its arch is not placed by another host's time
+        a["measured_ms"], a["measured_median_ms"], a["series"] = None, None, sitting
+    for a in agents:
+        t = timed[key(a["arch"], a["env"])]
+        a["measured_ms"] = min(t) if t else None
+        a["measured_median_ms"] = statistics.median(t) if t else None
+    scores = {t["spec"]: t["score"] for t in data.get("teachers", [])}
+    data["teachers"] = []
+    for game, _, spec in sorted(teachers):
+        t = timed[f"teacher {game} {spec}"]
+        if not t:
+            raise A2DError(f"could not time the teacher {spec} with {lut_path}'s backend here")
+        score = shipped_eval(spec).get("mean", scores.get(spec))
+        data["teachers"].append(
+            {"game": game, "spec": spec, "measured_ms": min(t), "score": score, "series": sitting}
+        )
+    data["timing"] = {
+        "table": str(lut_path),
+        "host": this_host().slug,
+        "table_host": lut.device.get("slug"),
+        "settings": f"{lut.meta['backend']} {lut.meta['precision']}, {lut.describe_mode()}, "
+        f"batch {lut.meta.get('batch', 1)}, {lut.meta.get('threads', 1)} thread(s)",
+        "rounds": max(1, rounds),
+        "statistic": "per net the fastest round's p50 of 100 calls (measured_median_ms: the "
+        "median round's)",
+    }
+    return warnings
 
 
 def group_runs(runs: list[RunData]) -> list[Group]:
@@ -370,11 +436,19 @@ def build_report(roots: list[str | Path]) -> dict[str, Any]:
     }
 
 
-def write_report(roots: list[str | Path], out: str | Path) -> Report:
+def write_report(
+    roots: list[str | Path],
+    out: str | Path,
+    time_with: str | Path | None = None,
+    rounds: int = 5,
+) -> Report:
+    """The report of the runs under `roots` into `out`; with `time_with` (a latency table),
+    every agent and teacher timed again here first (`time_here`)."""
     from a2d_edge.experiments.plots import plot_curves, plot_pareto, plot_tradeoff
     from a2d_edge.experiments.tables import markdown
 
     data = build_report(roots)
+    warnings = time_here(data, time_with, rounds) if time_with is not None else []
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     figures = plot_curves(data["groups"], out) + plot_tradeoff(data["groups"], out)
@@ -383,4 +457,4 @@ def write_report(roots: list[str | Path], out: str | Path) -> Report:
     text = markdown(data)
     (out / "report.md").write_text(text)
     write_json(out / "report.json", data)
-    return Report(text, data, figures)
+    return Report(text, data, figures, warnings)

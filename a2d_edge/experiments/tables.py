@@ -78,12 +78,12 @@ def search_table(groups: list[dict[str, Any]]) -> list[str]:
 def agent_table(agents: list[dict[str, Any]], teachers: list[dict[str, Any]]) -> list[str]:
     """One row per finally evaluated agent; latency also as a multiple of its game's teacher
     where a series timed the teacher in the same sitting."""
-    teacher_ms = {t["series"]: t["measured_ms"] for t in teachers}
+    teacher_ms = {(t["game"], t["series"]): t["measured_ms"] for t in teachers}
     header = ["game", "run", "kind", "score (episodes)", "measured ms", "× teacher"]
     header += ["budget ms", "MFLOPs"]
     rows = []
     for a in agents:
-        ms, t = a["measured_ms"], teacher_ms.get(a["series"])
+        ms, t = a["measured_ms"], teacher_ms.get((a["game"], a["series"]))
         s = a["score"]
         rows.append(
             [
@@ -99,7 +99,8 @@ def agent_table(agents: list[dict[str, Any]], teachers: list[dict[str, Any]]) ->
         )
     for t in teachers:
         rows.append(
-            [t["game"], f"{t['series']}: teacher {t['spec']}", "teacher", f"{t['score']:.1f}",
+            [t["game"], f"{t['series']}: teacher {t['spec']}", "teacher",
+             "n/a" if t["score"] is None else f"{t['score']:.1f}",
              f"{t['measured_ms']:.3f}", "1.00", "-", "n/a"]
         )  # fmt: skip
     return table(header, rows)
@@ -129,10 +130,21 @@ def markdown(data: dict[str, Any]) -> str:
         out += ["", "## Search: derived architectures", "", *search_table(search)]
     if data.get("agents"):
         out += ["", "## Agents: final score vs measured latency", ""]
+        timing = data.get("timing")
+        if timing:
+            where = (
+                f"every agent and its game's teacher timed in this report's sitting on "
+                f"{timing['host']}, with {timing['table']}'s settings ({timing['settings']}), "
+                f"{timing['rounds']} interleaved rounds: per net the fastest round's p50."
+            )
+        else:
+            where = (
+                "measured with the run's table's backend and settings; in a series' sitting "
+                "(with its teacher) where a benchmark series timed them all, else at the end "
+                "of the run."
+            )
         out += [
-            "Score: mean ± std over the final evaluation's episodes. Latency: measured with "
-            "the run's table's backend and settings; in a series' sitting (with its teacher) "
-            "where a benchmark series timed them all, else at the end of the run.",
+            f"Score: mean ± std over the final evaluation's episodes. Latency: {where}",
             "",
             *agent_table(data["agents"], data.get("teachers", [])),
         ]

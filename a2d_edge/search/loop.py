@@ -151,12 +151,19 @@ def latency_is_local(table: LatencyTable | None) -> bool:
     return table is not None and table.host_match() == "same"
 
 
-def measure_here(table: LatencyTable, arch: dict[str, Any]) -> float | None:
-    """Measured latency (ms) of `arch` with the table's own backend and settings."""
+def measure_here(
+    table: LatencyTable, arch: dict[str, Any], n_actions: int | None = None
+) -> float | None:
+    """Measured latency (ms) of `arch` with the table's own backend and settings (its policy
+    head with `n_actions`, else the table's action count); None where the backend cannot run."""
+    from dataclasses import replace
+
     from a2d_edge.hw.profile import measure_archs, settings_for
 
     try:
         settings = settings_for(table, repeats=100, warmup=10)
+        if n_actions is not None:
+            settings = replace(settings, n_actions=n_actions)
         return float(measure_archs(table.space, [arch], settings)[0]) / 1000.0
     except A2DError:
         return None

@@ -2,9 +2,11 @@
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 
+import a2d_edge.zoo as zoo
 from a2d_edge.cli import main
 from a2d_edge.config import to_dict
 from a2d_edge.experiments.report import stats
@@ -230,3 +232,90 @@ def test_a_result_without_a_score_is_one_line_error(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "is not an a2d run result (no score)" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "r").exists()
+
+
+def test_time_with_times_every_agent_and_teacher_here_in_one_sitting(tmp_path, monkeypatch, capsys):
+    import a2d_edge.search.loop as search_loop
+    from a2d_edge.rl.checkpoint import load_checkpoint
+
+    thin, quarter = load_arch("nature-thin"), load_arch("nature-quarter")
+    teachers = {g: load_checkpoint(f"zoo:{g}")["arch"] for g in ("pong", "breakout")}
+    pong, breakout = tmp_path / "pong-series", tmp_path / "breakout"
+    cfg = TrainConfig(arch="nature-thin", steps=100)
+    for root, env, name, arch in [
+        (pong, "ALE/Pong-v5", "base-nature-thin", thin),
+        (breakout, "ALE/Breakout-v5", "thin-a", thin),
+        (breakout, "ALE/Breakout-v5", "thin-b", thin),  # the same net: timed once
+        (breakout, "ALE/Breakout-v5", "quarter", quarter),
+        (breakout, "ALE/Breakout-v5", "no-arch", None),  # an old result without its arch
+    ]:
+        d = _run(root, name, cfg, [], kind="distill")
+        _final(d, env, 10.0, 1.0, 30, 9.9)  # its own host's figure: replaced
+        result = json.loads((d / "result.json").read_text())
+        result["teacher"] = f"zoo:{root.name.split('-')[0]}"
+        result["arch"] = arch
+        (d / "result.json").write_text(json.dumps(result))
+    rows = [{"run": "base-nature-thin", "env_id": "ALE/Pong-v5", "measured_now_ms": 0.08}]
+    summary = {"teacher": "zoo:pong", "teacher_ms": 0.4, "teacher_score": 18.4, "rows": rows}
+    (pong / "summary.json").write_text(json.dumps(summary))
+
+    base = {json.dumps(thin): 0.05, json.dumps(quarter): 0.03}
+    base |= {json.dumps(a): 0.3 for a in teachers.values()}
+    calls: list[tuple[str, int | None]] = []
+    slow = [1.2, 1.0, 1.1]  # round by round: the fastest round is the net's latency
+
+    def fake(table, arch, n_actions=None):
+        key = json.dumps(arch)
+        calls.append((key, n_actions))
+        return base[key] * slow[calls.count((key, n_actions)) - 1]
+
+    monkeypatch.setattr(search_loop, "measure_here", fake)
+    lut = "latency_tables/amd-epyc-2c-avx2-onnxruntime-fp32-fast.json"
+    out = tmp_path / "r"
+    args = ["report", str(pong), str(breakout), "--out", str(out), "--time-with", lut]
+    assert main([*args, "--timing-rounds", "3"]) == 0
+    err = capsys.readouterr().err
+    # a table of another host lends its settings; it says so in one line
+    from a2d_edge.utils.fingerprint import this_host
+
+    if this_host().slug != "amd-epyc-2c-avx2":
+        assert "a2d report: warning:" in err and "its settings time the nets" in err
+    # 4 distinct nets (thin on Pong, thin and quarter on Breakout, 2 teachers) x 3 rounds
+    assert len(calls) == 5 * 3
+    assert sorted({n for _, n in calls}) == [4, 6]  # each game's own action count
+    report = json.loads((out / "report.json").read_text())
+    agents = {a["name"]: a for a in report["agents"]}
+    assert agents["breakout/thin-a"]["measured_ms"] == pytest.approx(0.05)
+    assert agents["breakout/thin-b"]["measured_ms"] == pytest.approx(0.05)
+    assert agents["breakout/thin-a"]["measured_median_ms"] == pytest.approx(0.055)
+    assert agents["breakout/quarter"]["measured_ms"] == pytest.approx(0.03)
+    assert agents["pong-series/base-nature-thin"]["measured_ms"] == pytest.approx(0.05)
+    assert agents["breakout/no-arch"]["measured_ms"] is None  # not placed by another host's
+    sitting = f"timed here ({this_host().slug})"
+    cards = {g: json.loads((Path(zoo.__file__).parent / f"{g}.json").read_text())["eval"]["mean"]
+             for g in ("pong", "breakout")}  # fmt: skip
+    assert report["teachers"] == [
+        {"game": "Breakout", "spec": "zoo:breakout", "measured_ms": pytest.approx(0.3),
+         "score": cards["breakout"], "series": sitting},
+        {"game": "Pong", "spec": "zoo:pong", "measured_ms": pytest.approx(0.3),
+         "score": cards["pong"], "series": sitting},
+    ]  # fmt: skip
+    assert report["timing"]["table"] == lut and report["timing"]["rounds"] == 3
+    md = (out / "report.md").read_text()
+    assert "| Breakout | breakout/quarter | distill | 10.0 ± 1.0 (30) | 0.030 | 0.10 | - |" in md
+    assert (
+        "| Pong | pong-series/base-nature-thin | distill | 10.0 ± 1.0 (30) | 0.050 | 0.17 |" in md
+    )
+    assert f"timed in this report's sitting on {this_host().slug}" in md
+
+
+def test_time_with_a_malformed_table_is_one_line_error(tmp_path, capsys):
+    d = _run(tmp_path / "runs", "x", TrainConfig(steps=100), [], kind="distill")
+    _final(d, "ALE/Pong-v5", 1.0, 1.0, 3, 0.1)
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"schema": "a2d.lut/1", "entries": 3}')
+    out = tmp_path / "r"
+    assert main(["report", str(tmp_path / "runs"), "--out", str(out), "--time-with", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "bad.json" in err
+    assert not out.exists()  # nothing half-written
