@@ -114,13 +114,26 @@ def plot_tradeoff(groups: list[dict[str, Any]], out: Path) -> list[str]:
     return ["tradeoff.png"]
 
 
+def dodged(xs: list[float], step: float = 0.012) -> list[float]:
+    """Latencies to draw at on a log axis (pure): the k-th repeat of a value (to 3 decimals;
+    one net trained twice is timed once) moved right by a factor (1 + step)^k, so their
+    error bars do not hide each other."""
+    seen: dict[float, int] = {}
+    out = []
+    for x in xs:
+        k = seen.get(round(x, 3), 0)
+        seen[round(x, 3)] = k + 1
+        out.append(x * (1 + step) ** k)
+    return out
+
+
 def plot_pareto(
     agents: list[dict[str, Any]], teachers: list[dict[str, Any]], out: Path
 ) -> list[str]:
     """`pareto.png`: each finally evaluated agent's score (mean ± std over its episodes) vs its
     measured latency, one panel per game side by side; searched agents are stars, baselines
     circles, the teacher (where a series timed it) a black square, each named in the legend;
-    the searches' budgets are dotted lines."""
+    the searches' budgets are dotted lines; agents of one latency are dodged apart."""
     games = list(dict.fromkeys(a["game"] for a in agents if a["measured_ms"]))
     if not games:
         return []
@@ -128,9 +141,9 @@ def plot_pareto(
     fig, axes = plt.subplots(1, len(games), figsize=(6.5 * len(games), 6.4), squeeze=False)
     for ax, game in zip(axes[0], games, strict=True):
         mine = [a for a in agents if a["game"] == game and a["measured_ms"]]
-        for a in mine:
+        for a, x in zip(mine, dodged([a["measured_ms"] for a in mine]), strict=True):
             marker = "*" if a["kind"] == "search" else "o"
-            ax.errorbar(a["measured_ms"], a["score"]["mean"], yerr=a["score"]["std"],
+            ax.errorbar(x, a["score"]["mean"], yerr=a["score"]["std"],
                         fmt=marker, capsize=3, ms=9 if marker == "*" else 6,
                         label=a["name"])  # fmt: skip
         for budget in sorted({a["budget_ms"] for a in mine if a["budget_ms"]}):

@@ -164,6 +164,7 @@ def find_series(
                         "game": games.pop(),
                         "spec": s.get("teacher"),
                         "measured_ms": ms,
+                        "budget_teacher_ms": s.get("budget_teacher_ms", ms),
                         "score": score,
                         "series": path.parent.name,
                     }
@@ -207,6 +208,18 @@ def agent_rows(
     return rows
 
 
+def budget_fractions(data: dict[str, Any]) -> list[float | None]:
+    """Each agent's budget as a fraction of its series' teacher, as the series timed the
+    teacher when it set its budgets (pure): what the budget means on another host. None for
+    an agent without a budget or without a series (a lone run's budget is its own host's)."""
+    of_teacher = {t["series"]: t.get("budget_teacher_ms") for t in data.get("teachers", [])}
+    out: list[float | None] = []
+    for a in data["agents"]:
+        ms = of_teacher.get(a["series"]) if a["budget_ms"] else None
+        out.append(a["budget_ms"] / ms if ms else None)
+    return out
+
+
 def time_here(data: dict[str, Any], lut_path: str | Path, rounds: int) -> list[str]:
     """Every agent of the report and each game's teacher timed again on this host in one
     sitting with the table's backend and settings (`measure_here`), in interleaved rounds
@@ -240,8 +253,10 @@ def time_here(data: dict[str, Any], lut_path: str | Path, rounds: int) -> list[s
         nets[f"teacher {game} {spec}"] = (load_checkpoint(spec)["arch"], len(action_meanings(env)))
     timed = time_together(lambda net: measure_here(lut, *net), nets, rounds)
     sitting = f"timed here ({this_host().slug})"
+    fraction = dict(zip(map(id, data["agents"]), budget_fractions(data), strict=True))
     for a in data["agents"]:  # an agent without its arch is not placed by another host's time
         a["measured_ms"], a["measured_median_ms"], a["series"] = None, None, sitting
+        a["budget_ms"] = None
     for a in agents:
         t = timed[key(a["arch"], a["env"])]
         a["measured_ms"] = min(t) if t else None
@@ -256,6 +271,9 @@ def time_here(data: dict[str, Any], lut_path: str | Path, rounds: int) -> list[s
         data["teachers"].append(
             {"game": game, "spec": spec, "measured_ms": min(t), "score": score, "series": sitting}
         )
+        for a in (a for a in data["agents"] if a["game"] == game and a["teacher"] == spec):
+            f = fraction[id(a)]
+            a["budget_ms"] = f * min(t) if f else None
     data["timing"] = {
         "table": str(lut_path),
         "host": this_host().slug,

@@ -135,7 +135,9 @@ def markdown(data: dict[str, Any]) -> str:
             where = (
                 f"every agent and its game's teacher timed in this report's sitting on "
                 f"{timing['host']}, with {timing['table']}'s settings ({timing['settings']}), "
-                f"{timing['rounds']} interleaved rounds: per net the fastest round's p50."
+                f"{timing['rounds']} interleaved rounds: per net the fastest round's p50. "
+                "Budget: a series' budget as the same fraction of the teacher timed here (a "
+                "lone run's, its own host's, is left out)."
             )
         else:
             where = (

@@ -207,7 +207,7 @@ def test_finally_evaluated_agents_by_measured_latency_per_game(tmp_path, capsys)
     assert agents["pong-series/base-nature-thin"]["score"] == {"mean": 18.3, "std": 2.5, "n": 30}
     assert report["teachers"] == [
         {"game": "Pong", "spec": "zoo:pong", "measured_ms": 0.4, "score": 18.4,
-         "series": "pong-series"}
+         "series": "pong-series", "budget_teacher_ms": 0.4}  # none recorded: its sitting's
     ]  # fmt: skip
     md = (out / "report.md").read_text()
     row = "| Pong | pong-series/search-0.333 | search | 17.9 ± 2.2 (30) | 0.100 | 0.25 | 0.113 |"
@@ -256,8 +256,13 @@ def test_time_with_times_every_agent_and_teacher_here_in_one_sitting(tmp_path, m
         result["arch"] = arch
         (d / "result.json").write_text(json.dumps(result))
     rows = [{"run": "base-nature-thin", "env_id": "ALE/Pong-v5", "measured_now_ms": 0.08}]
-    summary = {"teacher": "zoo:pong", "teacher_ms": 0.4, "teacher_score": 18.4, "rows": rows}
+    summary = {"teacher": "zoo:pong", "teacher_ms": 0.4, "teacher_score": 18.4, "rows": rows,
+               "budget_teacher_ms": 0.36}  # fmt: skip
     (pong / "summary.json").write_text(json.dumps(summary))
+    for d, budget in [(pong / "base-nature-thin", 0.09), (breakout / "quarter", 0.05)]:
+        result = json.loads((d / "result.json").read_text())
+        result["latency"]["budget_ms"] = budget  # Pong's: 1/4 of its series' teacher
+        (d / "result.json").write_text(json.dumps(result))
 
     base = {json.dumps(thin): 0.05, json.dumps(quarter): 0.03}
     base |= {json.dumps(a): 0.3 for a in teachers.values()}
@@ -291,6 +296,10 @@ def test_time_with_times_every_agent_and_teacher_here_in_one_sitting(tmp_path, m
     assert agents["breakout/quarter"]["measured_ms"] == pytest.approx(0.03)
     assert agents["pong-series/base-nature-thin"]["measured_ms"] == pytest.approx(0.05)
     assert agents["breakout/no-arch"]["measured_ms"] is None  # not placed by another host's
+    # a series' budget: the same fraction of the teacher timed here (1/4 of 0.3); a lone
+    # run's budget is its own host's and is not drawn
+    assert agents["pong-series/base-nature-thin"]["budget_ms"] == pytest.approx(0.075)
+    assert agents["breakout/quarter"]["budget_ms"] is None
     sitting = f"timed here ({this_host().slug})"
     cards = {g: json.loads((Path(zoo.__file__).parent / f"{g}.json").read_text())["eval"]["mean"]
              for g in ("pong", "breakout")}  # fmt: skip
@@ -303,9 +312,8 @@ def test_time_with_times_every_agent_and_teacher_here_in_one_sitting(tmp_path, m
     assert report["timing"]["table"] == lut and report["timing"]["rounds"] == 3
     md = (out / "report.md").read_text()
     assert "| Breakout | breakout/quarter | distill | 10.0 ± 1.0 (30) | 0.030 | 0.10 | - |" in md
-    assert (
-        "| Pong | pong-series/base-nature-thin | distill | 10.0 ± 1.0 (30) | 0.050 | 0.17 |" in md
-    )
+    row = "| Pong | pong-series/base-nature-thin | distill | 10.0 ± 1.0 (30) | 0.050 | 0.17 |"
+    assert f"{row} 0.075 |" in md
     assert f"timed in this report's sitting on {this_host().slug}" in md
 
 
@@ -319,3 +327,31 @@ def test_time_with_a_malformed_table_is_one_line_error(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "bad.json" in err
     assert not out.exists()  # nothing half-written
+
+
+def test_budget_fractions_are_of_the_series_teacher_that_set_them():
+    from a2d_edge.experiments.report import budget_fractions
+
+    data = {
+        "teachers": [
+            {"series": "s9", "budget_teacher_ms": 0.339, "measured_ms": 0.5},  # later: slower
+            {"series": "old", "measured_ms": 0.4},  # a series from before budget_teacher_ms
+        ],
+        "agents": [
+            {"series": "s9", "budget_ms": 0.113},
+            {"series": "s9", "budget_ms": None},  # a baseline: no budget
+            {"series": "old", "budget_ms": 0.1},
+            {"series": None, "budget_ms": 0.2},  # a lone run: its own host's budget
+        ],
+    }
+    got = budget_fractions(data)
+    assert got[0] == pytest.approx(0.113 / 0.339) and got[1] is None
+    assert got[2] is None and got[3] is None
+
+
+def test_agents_of_one_latency_are_dodged_apart():
+    from a2d_edge.experiments.plots import dodged
+
+    assert dodged([0.065, 0.05, 0.0651, 0.065], step=0.01) == pytest.approx(
+        [0.065, 0.05, 0.0651 * 1.01, 0.065 * 1.01**2]
+    )
