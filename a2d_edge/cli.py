@@ -126,6 +126,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from a2d_edge.experiments.report import write_report
 
+    if args.timing_rounds < 1:
+        raise A2DError(f"--timing-rounds must be at least 1, not {args.timing_rounds}")
     report = write_report(args.runs, args.out, args.time_with, args.timing_rounds)
     for w in report.warnings:
         print(f"a2d report: warning: {w}", file=sys.stderr)

@@ -316,8 +316,10 @@ def main() -> None:
     # adds; timeit's rule), the median round beside it
     from a2d_edge.rl.checkpoint import load_checkpoint
 
-    nets = {r["run"]: r["arch"] for r in rows} | {"teacher": load_checkpoint(args.teacher)["arch"]}
-    timed = time_together(lambda arch: measure_here(lut, arch), nets, args.timing_rounds)
+    teacher = load_checkpoint(args.teacher)
+    nets = {r["run"]: r["arch"] for r in rows} | {"teacher": teacher["arch"]}
+    n_actions = int(teacher["n_actions"])  # every net with its game's head, not the table's
+    timed = time_together(lambda arch: measure_here(lut, arch, n_actions), nets, args.timing_rounds)
     if not timed["teacher"]:
         raise SystemExit(f"could not time the teacher {args.teacher} with {args.lut}'s backend")
     teacher_now = min(timed["teacher"])

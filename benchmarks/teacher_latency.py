@@ -36,7 +36,8 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=5)
     args = p.parse_args()
     try:
-        nets = {"teacher": load_checkpoint(args.teacher)["arch"]}
+        teacher = load_checkpoint(args.teacher)
+        nets = {"teacher": teacher["arch"]}
         nets |= {Path(a).parent.name if a.endswith(".json") else a: load_arch(a) for a in args.arch}
         tables = [LatencyTable.load(path) for path in args.lut]
     except A2DError as e:
@@ -46,7 +47,7 @@ def main() -> int:
     for lut in tables:
 
         def measure(arch: dict[str, Any], lut: LatencyTable = lut) -> float | None:
-            return measure_here(lut, arch)
+            return measure_here(lut, arch, int(teacher["n_actions"]))  # the teacher's game
 
         timed = time_together(measure, nets, args.rounds)
         if not timed["teacher"]:

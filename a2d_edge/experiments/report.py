@@ -280,7 +280,7 @@ def time_here(data: dict[str, Any], lut_path: str | Path, rounds: int) -> list[s
         "table_host": lut.device.get("slug"),
         "settings": f"{lut.meta['backend']} {lut.meta['precision']}, {lut.describe_mode()}, "
         f"batch {lut.meta.get('batch', 1)}, {lut.meta.get('threads', 1)} thread(s)",
-        "rounds": max(1, rounds),
+        "rounds": rounds,
         "statistic": "per net the fastest round's p50 of 100 calls (measured_median_ms: the "
         "median round's)",
     }

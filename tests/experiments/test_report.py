@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-import a2d_edge.zoo as zoo
 from a2d_edge.cli import main
 from a2d_edge.config import to_dict
 from a2d_edge.experiments.report import stats
@@ -14,6 +13,7 @@ from a2d_edge.hw.flops import count_params, fvcore_flops
 from a2d_edge.nets import build_agent, load_arch
 from a2d_edge.rl.config import TrainConfig
 from a2d_edge.search.config import SearchConfig
+from a2d_edge.zoo import ZOO_DIR
 
 
 def _run(root, name, cfg, evals, last_step=None, kind="train", search=None):
@@ -275,7 +275,12 @@ def test_time_with_times_every_agent_and_teacher_here_in_one_sitting(tmp_path, m
         return base[key] * slow[calls.count((key, n_actions)) - 1]
 
     monkeypatch.setattr(search_loop, "measure_here", fake)
-    lut = "latency_tables/amd-epyc-2c-avx2-onnxruntime-fp32-fast.json"
+    table = json.loads(
+        Path("latency_tables/amd-epyc-2c-avx2-onnxruntime-fp32-fast.json").read_text()
+    )
+    table["device"] |= {"cpu": "Some Other CPU", "slug": "some-other-2c"}  # never this host
+    lut = str(tmp_path / "some-other-2c-onnxruntime-fp32-fast.json")
+    Path(lut).write_text(json.dumps(table))
     out = tmp_path / "r"
     args = ["report", str(pong), str(breakout), "--out", str(out), "--time-with", lut]
     assert main([*args, "--timing-rounds", "3"]) == 0
@@ -283,8 +288,8 @@ def test_time_with_times_every_agent_and_teacher_here_in_one_sitting(tmp_path, m
     # a table of another host lends its settings; it says so in one line
     from a2d_edge.utils.fingerprint import this_host
 
-    if this_host().slug != "amd-epyc-2c-avx2":
-        assert "a2d report: warning:" in err and "its settings time the nets" in err
+    warning = [line for line in err.splitlines() if line.startswith("a2d report: warning:")]
+    assert len(warning) == 1 and "some-other-2c, not here" in warning[0]
     # 4 distinct nets (thin on Pong, thin and quarter on Breakout, 2 teachers) x 3 rounds
     assert len(calls) == 5 * 3
     assert sorted({n for _, n in calls}) == [4, 6]  # each game's own action count
@@ -301,7 +306,7 @@ def test_time_with_times_every_agent_and_teacher_here_in_one_sitting(tmp_path, m
     assert agents["pong-series/base-nature-thin"]["budget_ms"] == pytest.approx(0.075)
     assert agents["breakout/quarter"]["budget_ms"] is None
     sitting = f"timed here ({this_host().slug})"
-    cards = {g: json.loads((Path(zoo.__file__).parent / f"{g}.json").read_text())["eval"]["mean"]
+    cards = {g: json.loads((ZOO_DIR / f"{g}.json").read_text())["eval"]["mean"]
              for g in ("pong", "breakout")}  # fmt: skip
     assert report["teachers"] == [
         {"game": "Breakout", "spec": "zoo:breakout", "measured_ms": pytest.approx(0.3),
@@ -327,6 +332,10 @@ def test_time_with_a_malformed_table_is_one_line_error(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "bad.json" in err
     assert not out.exists()  # nothing half-written
+    d2 = tmp_path / "r2"
+    assert main(["report", str(tmp_path / "runs"), "--out", str(d2), "--timing-rounds", "0"]) == 2
+    assert "--timing-rounds must be at least 1" in capsys.readouterr().err
+    assert not d2.exists()
 
 
 def test_budget_fractions_are_of_the_series_teacher_that_set_them():
