@@ -192,6 +192,7 @@ def main() -> None:
     from a2d_edge.distill.rank import kendall_tau_b, spearman
     from a2d_edge.distill.select import Judgement
     from a2d_edge.errors import A2DError
+    from a2d_edge.nets.supernet import Supernet
     from a2d_edge.search.config import SearchConfig
     from a2d_edge.utils.io import read_json, write_json
 
@@ -206,6 +207,8 @@ def main() -> None:
     start = check_start(cfg)
     assert start.reused is not None
     supernet, source = start.reused
+    if not isinstance(supernet, Supernet):
+        raise A2DError(f"{source} is a width supernet: proxy_rank ranks op archs")
     rows = space_rows(summary["rows"], supernet.space)
     if len(rows) < 3:
         raise A2DError(f"{series}: {len(rows)} archs of space {supernet.space.name!r}; need 3")

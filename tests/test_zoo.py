@@ -50,7 +50,7 @@ def test_a_shipped_supernet_matches_its_card_and_a_shipped_table_of_its_space(na
     from pathlib import Path
 
     from a2d_edge.distill.pipeline import load_supernet
-    from a2d_edge.hw.lut import LatencyTable
+    from a2d_edge.hw.widthtable import load_table
     from a2d_edge.nets.space import SearchSpace
 
     card = json.loads((ZOO_DIR / "supernets" / f"{name}.json").read_text())
@@ -60,7 +60,7 @@ def test_a_shipped_supernet_matches_its_card_and_a_shipped_table_of_its_space(na
     supernet, _ = load_supernet(f"zoo:{name}", card["env_id"], len(action_meanings(card["env_id"])))
     assert supernet.space == SearchSpace.from_dict(card["space"])
     tables = Path(__file__).parents[1] / "latency_tables"
-    spaces = {LatencyTable.load(p).space.name for p in tables.glob("*.json")}
+    spaces = {load_table(p).space.name for p in tables.glob("*.json")}
     assert supernet.space.name in spaces  # selection from it has a table here
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 import torch
@@ -29,6 +29,7 @@ from a2d_edge.distill.paths import one_hot, random_path, sample_paths
 from a2d_edge.distill.replay import LabelledReplay
 from a2d_edge.hw.lut import LatencyTable
 from a2d_edge.nets.supernet import Supernet, gumbel_weights, sample_gumbel
+from a2d_edge.nets.widths import ElasticNature
 from a2d_edge.rl.distill import Teacher
 from a2d_edge.rl.loop import Loop, LoopState
 from a2d_edge.rl.rollout import RolloutCollector
@@ -63,8 +64,14 @@ def teacher_share_at(step: int, start: float, steps: int) -> float:
     return max(0.0, start * (1.0 - step / steps))
 
 
+def is_supernet(model: nn.Module) -> TypeGuard[Supernet | ElasticNature]:
+    """A net of many paths: forward(obs, one-hot path weights), `path_costs()` and
+    `weight_parameters()`; else a plain net."""
+    return isinstance(model, Supernet | ElasticNature)
+
+
 class DistillLoop(Loop):
-    """Distil the teacher into `model` (a `Supernet` or a plain `ActorCritic`)."""
+    """Distil the teacher into `model` (a supernet, `is_supernet`, or a plain `ActorCritic`)."""
 
     def __init__(
         self,
@@ -100,18 +107,16 @@ class DistillLoop(Loop):
         self.holdout = holdout
         self.table = table
         self.rng = np.random.default_rng(cfg.seed * 7_919 + 17)
-        weights = model.weight_parameters() if isinstance(model, Supernet) else model.parameters()
+        weights = model.weight_parameters() if is_supernet(model) else model.parameters()
         self.optimizer = torch.optim.Adam(weights, lr=cfg.distill_lr)
         self.a_opt: torch.optim.Optimizer | None = None
         if isinstance(model, Supernet) and cfg.select == "gradient":
             self.a_opt = torch.optim.Adam(
                 model.arch_parameters(), lr=cfg.alpha_lr, betas=(cfg.alpha_beta1, 0.999)
             )
-        self.cost = (
-            np.asarray(model.space.op_flops(), dtype=np.float64)
-            if isinstance(model, Supernet)
-            else None
-        )
+        # [blocks or dimensions, choices]: what orders a supernet's choices (FLOPs of a
+        # Supernet's ops, an ElasticNature's widths); None for a plain net
+        self.cost = np.asarray(model.path_costs(), dtype=np.float64) if is_supernet(model) else None
         self._evaluate = evaluate
         self._collects = 0
         self.meta = meta or {}
@@ -132,8 +137,8 @@ class DistillLoop(Loop):
         share = teacher_share_at(self.state.step, cfg.teacher_share, cfg.teacher_share_steps)
         if self.rng.random() < share:
             return self.teacher.model
-        if isinstance(self.model, Supernet):
-            n_blocks, n_ops = self.model.alpha.shape
+        if self.cost is not None:
+            n_blocks, n_ops = self.cost.shape
             w = one_hot(random_path(n_blocks, n_ops, self.rng), n_ops)
             return lambda x: self.model(x, w)
         return self.model
@@ -183,9 +188,9 @@ class DistillLoop(Loop):
         return self.state.step >= self.search_cfg.select_warmup * self.cfg.steps
 
     def _forward(self, obs: torch.Tensor, path: list[int] | None) -> tuple[torch.Tensor, ...]:
-        if not isinstance(self.model, Supernet) or path is None:
+        if self.cost is None or path is None:
             return self.model(obs)  # type: ignore[no-any-return]
-        return self.model(obs, one_hot(path, len(self.model.space.ops)))
+        return self.model(obs, one_hot(path, self.cost.shape[1]))  # type: ignore[no-any-return]
 
     def weight_step(self) -> dict[str, float]:
         cfg = self.search_cfg

@@ -15,15 +15,16 @@ so `a2d search --resume RUN` after a kill continues where it stopped.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 
 from a2d_edge.config import to_dict
-from a2d_edge.distill.loop import FORMAT, DistillLoop, PhaseSettings
+from a2d_edge.distill.loop import FORMAT, DistillLoop, PhaseSettings, is_supernet
 from a2d_edge.distill.replay import LabelledReplay, check_fits
 from a2d_edge.distill.select import (
     Frames,
@@ -37,10 +38,12 @@ from a2d_edge.distill.select import (
 from a2d_edge.envs import EvalResult
 from a2d_edge.errors import A2DError
 from a2d_edge.hw.lut import LatencyTable
+from a2d_edge.hw.widthtable import Table, WidthTable
 from a2d_edge.nets import build_agent
 from a2d_edge.nets.agent import ActorCritic
 from a2d_edge.nets.space import SearchSpace, searched_arch
 from a2d_edge.nets.supernet import Supernet
+from a2d_edge.nets.widths import ElasticNature, WidthSpace
 from a2d_edge.rl.checkpoint import save_checkpoint, torch_load
 from a2d_edge.rl.distill import Teacher
 from a2d_edge.rl.evaluate import evaluate_agent
@@ -59,6 +62,8 @@ from a2d_edge.utils.accel import set_rng_state
 from a2d_edge.utils.dist import DistInfo
 from a2d_edge.utils.io import atomic_write, read_json, write_json
 from a2d_edge.utils.threads import learner_threads
+
+SupernetT = TypeVar("SupernetT", Supernet, ElasticNature)
 
 
 @dataclass
@@ -135,7 +140,7 @@ def run_phase(
             "env_id": cfg.env,
             "n_actions": n_actions,
             "kind": name,
-            **({"space": model.space.to_dict()} if isinstance(model, Supernet) else {}),
+            **({"space": model.space.to_dict()} if is_supernet(model) else {}),
         },
     )
     if ckpt is not None:
@@ -154,12 +159,12 @@ def run_phase(
 def supernet_phase(
     cfg: SearchConfig,
     run_dir: Path,
-    space: SearchSpace,
+    supernet: SupernetT,
     teacher: Teacher,
-    n_actions: int,
     table: LatencyTable | None,
-) -> tuple[Supernet, Frames]:
-    supernet = Supernet(space, n_actions)
+) -> tuple[SupernetT, Frames]:
+    """`supernet` trained by distillation (RUN/supernet.pt), and the held-out frames its paths
+    are judged on (RUN/frames.npz)."""
     t = time.perf_counter()
     loop = run_phase(cfg, run_dir, "supernet", supernet, teacher, cfg.supernet_steps, table)
     frames_path = run_dir / "frames.npz"
@@ -223,8 +228,9 @@ def supernet_path(spec: str) -> Path:
     return path / "supernet.pt" if path.is_dir() else path
 
 
-def load_supernet(spec: str, env_id: str, n_actions: int) -> tuple[Supernet, Path]:
-    """A trained supernet of another run or of the zoo, checked against the game and actions."""
+def load_supernet(spec: str, env_id: str, n_actions: int) -> tuple[Supernet | ElasticNature, Path]:
+    """A trained supernet (of ops or of widths) of another run or of the zoo, checked against
+    the game and actions."""
     from a2d_edge.envs import resolve_game
 
     path = supernet_path(spec)
@@ -236,8 +242,12 @@ def load_supernet(spec: str, env_id: str, n_actions: int) -> tuple[Supernet, Pat
         raise A2DError(f"supernet {path} was trained on {trained_on}, not on {env_id}")
     if int(ckpt.get("n_actions", n_actions)) != n_actions:
         raise A2DError(f"supernet {path} has {ckpt['n_actions']} actions, {env_id} {n_actions}")
-    space = SearchSpace.from_dict(ckpt.get("space"))
-    supernet = Supernet(space, n_actions)
+    record = ckpt.get("space")
+    supernet: Supernet | ElasticNature
+    if isinstance(record, dict) and record.get("kind") == "widths":
+        supernet = ElasticNature(WidthSpace.from_dict(record), n_actions)
+    else:
+        supernet = Supernet(SearchSpace.from_dict(record), n_actions)
     try:
         supernet.load_state_dict(
             {k: v.float() if v.is_floating_point() else v for k, v in ckpt["model"].items()}
@@ -370,36 +380,49 @@ def select_arch(
             budget_margin=cfg.budget_margin,
         )
     arch = searched_arch(space, list(ops))
-    if table is not None:
-        info.update(
-            predicted_ms=table.predict(arch),
-            table=table.path or cfg.lut,
-            table_mode=table.mode,
-            table_backend=table.meta.get("backend"),
-            table_precision=table.meta.get("precision"),
-        )
-        if latency_is_local(table):
-            info["measured_ms"] = measure_here(table, arch)
-    return arch, info
+    return arch, {**info, **latency_record(cfg, table, arch, n_actions)}
+
+
+def latency_record(
+    cfg: SearchConfig, table: Table | None, arch: dict[str, Any], n_actions: int
+) -> dict[str, Any]:
+    """What search.json says of the selected arch's latency: the table's prediction, which
+    table, and its time measured here (with the game's action count) when the table is this
+    host's."""
+    if table is None:
+        return {}
+    record = {
+        "predicted_ms": table.predict(arch),
+        "table": table.path or cfg.lut,
+        "table_mode": table.mode,
+        "table_backend": table.meta.get("backend"),
+        "table_precision": table.meta.get("precision"),
+    }
+    if latency_is_local(table):
+        record["measured_ms"] = measure_here(table, arch, n_actions)
+    return record
 
 
 # ----- phase 3: the finish -----
+def start_agent(
+    cfg: SearchConfig, arch: dict[str, Any], supernet: Supernet, frames: Frames, n_actions: int
+) -> ActorCritic:
+    """What the finish starts from: the supernet's weights for the selected ops (`inherit`, BN
+    statistics recomputed on its own path) or a fresh net (`scratch`)."""
+    if cfg.finish_from == "inherit":
+        return path_agent(supernet, tuple(arch["ops"]), frames.split(cfg.bn_frames)[0])
+    return build_agent(arch, n_actions)
+
+
 def finish_phase(
     cfg: SearchConfig,
     run_dir: Path,
-    arch: dict[str, Any],
-    supernet: Supernet | None,
+    agent: ActorCritic,
     frames: Frames,
     teacher: Teacher,
-    n_actions: int,
 ) -> ActorCritic:
-    """The selected arch trained by distillation (RUN/finish.pt), from the supernet's weights
-    (`inherit`, BN statistics recomputed on its own path) or from scratch."""
-    if cfg.finish_from == "inherit":
-        assert supernet is not None
-        agent = path_agent(supernet, tuple(arch["ops"]), frames.split(cfg.bn_frames)[0])
-    else:
-        agent = build_agent(arch, n_actions)
+    """`agent` (`start_agent`'s) trained by distillation (RUN/finish.pt); `frames`' part past
+    the BN frames judges it at each evaluation."""
     if cfg.finish_steps == 0:
         return agent
     t = time.perf_counter()
@@ -448,11 +471,13 @@ def add_wall(run_dir: Path, phase: str, seconds: float) -> None:
 
 
 # ----- the whole -----
-def teacher_latency_ms(table: LatencyTable, teacher: str, rounds: int = 5) -> float:
+def teacher_latency_ms(table: Table, teacher: str, rounds: int = 5) -> float:
     """The teacher's latency on this host, timed as the table's entries were (same backend,
     precision, threads and timing mode): the fastest of `rounds` timings, since a budget taken
     as a fraction of it would loosen with a slow one (one single timing on host B read 0.426 ms
-    against ~0.34)."""
+    against ~0.34). A width table that holds the teacher's arch gives its own entry: timed
+    whole in the sitting that timed every candidate, so the budget's fraction is of the same
+    clock as the candidates' latencies."""
     from a2d_edge.rl.checkpoint import load_checkpoint
 
     if not latency_is_local(table):
@@ -461,6 +486,8 @@ def teacher_latency_ms(table: LatencyTable, teacher: str, rounds: int = 5) -> fl
             f"({table.path} is another machine's); give --latency-budget-ms instead"
         )
     arch = load_checkpoint(teacher)["arch"]
+    if isinstance(table, WidthTable) and arch_in(table.space, arch):
+        return table.predict(arch)  # timed whole in the same sitting as every candidate
     timings = []
     for _ in range(max(1, rounds)):
         measured = measure_here(table, arch)
@@ -468,6 +495,14 @@ def teacher_latency_ms(table: LatencyTable, teacher: str, rounds: int = 5) -> fl
             raise A2DError(f"could not time the teacher {teacher} with {table.path}'s backend")
         timings.append(measured)
     return min(timings)
+
+
+def arch_in(space: WidthSpace, arch: dict[str, Any]) -> bool:
+    try:
+        space.widths_of(arch)
+    except A2DError:
+        return False
+    return True
 
 
 def resolve_budget(cfg: SearchConfig) -> SearchConfig:
@@ -489,20 +524,23 @@ def resolve_budget(cfg: SearchConfig) -> SearchConfig:
 
 @dataclass
 class Start:
-    space: SearchSpace
-    table: LatencyTable | None
+    space: SearchSpace | WidthSpace
+    table: Table | None
     teacher: Teacher
     n_actions: int
-    reused: tuple[Supernet, Path] | None
+    reused: tuple[Supernet | ElasticNature, Path] | None
 
 
 def check_start(cfg: SearchConfig) -> Start:
     """Everything a distillation search is refused for, in one line each, before anything is
     written: the table, the budget, the teacher (game and action set), the replay's memory,
     a reused supernet (game, space against the table)."""
+    from a2d_edge.distill.widths import prepare_widths, wants_widths
     from a2d_edge.envs.atari import OBS_SHAPE, action_meanings
 
-    space, table = prepare(cfg)
+    space: SearchSpace | WidthSpace
+    table: Table | None
+    space, table = prepare_widths(cfg) if wants_widths(cfg) else prepare(cfg)
     if not cfg.teacher:
         raise A2DError("a2d search --method distill needs --teacher CKPT|zoo:NAME")
     for name in ("frames_per_update", "supernet_frames_per_update"):
@@ -533,37 +571,77 @@ def distill_search(
     run_dir = Path(run_dir)
     start = start or check_start(cfg)
     torch.set_num_threads(cfg.threads)
+    if isinstance(start.space, WidthSpace):
+        from a2d_edge.distill.widths import width_search
+
+        return width_search(cfg, run_dir, start)
     teacher, table, n_actions = start.teacher, start.table, start.n_actions
+    assert table is None or isinstance(table, LatencyTable)
     if start.reused is not None:
         supernet, source = start.reused
+        assert isinstance(supernet, Supernet)
         frames = supernet_frames(cfg, source, teacher)
     else:
-        supernet, frames = supernet_phase(cfg, run_dir, start.space, teacher, n_actions, table)
+        assert isinstance(start.space, SearchSpace)
+        supernet, frames = supernet_phase(
+            cfg, run_dir, Supernet(start.space, n_actions), teacher, table
+        )
+
+    def select() -> tuple[dict[str, Any], dict[str, Any], int]:
+        arch, info = select_arch(cfg, supernet, frames, table, n_actions)
+        return arch, info, supernet.space.arch_flops(arch["ops"], n_actions)
+
+    arch = selection_phase(cfg, run_dir, supernet.space, select)
+    agent = start_agent(cfg, arch, supernet, frames, n_actions)
+    return finish_and_evaluate(cfg, run_dir, arch, agent, frames, teacher, n_actions)
+
+
+def selection_phase(
+    cfg: SearchConfig,
+    run_dir: Path,
+    space: SearchSpace | WidthSpace,
+    select: Callable[[], tuple[dict[str, Any], dict[str, Any], int]],
+) -> dict[str, Any]:
+    """The selected arch: RUN/search.json's when complete, else `select()`'s (arch, what
+    search.json says of it, its FLOPs), written to RUN/arch.json and RUN/search.json."""
     search_path = run_dir / "search.json"
     done = read_json(search_path, "search record") if search_path.exists() else None
     if done and done.get("complete"):
-        arch = done["derived"]
-    else:
-        t = time.perf_counter()
-        arch, info = select_arch(cfg, supernet, frames, table, n_actions)
-        write_json(run_dir / "arch.json", arch)
-        write_json(
-            search_path,
-            {
-                "schema": SEARCH_SCHEMA,
-                "method": "distill",
-                "env_id": cfg.env,
-                "preset": supernet.space.name,
-                "teacher": cfg.teacher,
-                "supernet": cfg.supernet or str(run_dir),
-                "derived": arch,
-                "derived_flops": supernet.space.arch_flops(arch["ops"], n_actions),
-                "latency": info,
-                "complete": True,
-            },
-        )
-        add_wall(run_dir, "select", time.perf_counter() - t)
-    agent = finish_phase(cfg, run_dir, arch, supernet, frames, teacher, n_actions)
+        return done["derived"]  # type: ignore[no-any-return]
+    t = time.perf_counter()
+    arch, info, flops = select()
+    write_json(run_dir / "arch.json", arch)
+    write_json(
+        search_path,
+        {
+            "schema": SEARCH_SCHEMA,
+            "method": "distill",
+            "env_id": cfg.env,
+            "preset": space.name,
+            **({"space": space.to_dict()} if isinstance(space, WidthSpace) else {}),
+            "teacher": cfg.teacher,
+            "supernet": cfg.supernet or str(run_dir),
+            "derived": arch,
+            "derived_flops": flops,
+            "latency": info,
+            "complete": True,
+        },
+    )
+    add_wall(run_dir, "select", time.perf_counter() - t)
+    return arch
+
+
+def finish_and_evaluate(
+    cfg: SearchConfig,
+    run_dir: Path,
+    arch: dict[str, Any],
+    agent: ActorCritic,
+    frames: Frames,
+    teacher: Teacher,
+    n_actions: int,
+) -> DistillResult:
+    """The finish from `agent`, the optional A2C retrain and the final evaluation."""
+    agent = finish_phase(cfg, run_dir, agent, frames, teacher)
     steps = {
         "supernet": 0 if cfg.supernet else cfg.supernet_steps,
         "finish": cfg.finish_steps,
@@ -573,7 +651,7 @@ def distill_search(
         agent = a2c_finish(
             cfg, run_dir, arch, agent, n_actions, steps["supernet"] + steps["finish"]
         )
-    record = read_json(search_path, "search record")
+    record = read_json(run_dir / "search.json", "search record")
     return final(cfg, run_dir, arch, agent, record["latency"], record["derived_flops"] / 1e6, steps)
 
 
@@ -709,9 +787,7 @@ def distill_arch(cfg: SearchConfig, arch: dict[str, Any], run_dir: str | Path) -
     empty = Frames(
         torch.zeros(0, 4, 84, 84, dtype=torch.uint8), torch.zeros(0, n_actions), torch.zeros(0)
     )
-    agent = finish_phase(
-        replace(cfg, finish_from="scratch"), run_dir, arch, None, empty, teacher, n_actions
-    )
+    agent = finish_phase(cfg, run_dir, agent, empty, teacher)
     latency: dict[str, Any] = {}
     if cfg.lut:
         table = resolve_lut(cfg, say=False)

@@ -228,14 +228,14 @@ def time_here(data: dict[str, Any], lut_path: str | Path, rounds: int) -> list[s
     one figure compares one host's latencies. Returns warnings (a table of another host lends
     its settings only)."""
     from a2d_edge.envs import action_meanings
-    from a2d_edge.hw.lut import LatencyTable
     from a2d_edge.hw.timing import time_together
+    from a2d_edge.hw.widthtable import load_table
     from a2d_edge.rl.checkpoint import load_checkpoint
     from a2d_edge.search.loop import measure_here
     from a2d_edge.utils.fingerprint import this_host
     from a2d_edge.zoo import shipped_eval
 
-    lut = LatencyTable.load(lut_path)
+    lut = load_table(lut_path)  # an op or a width table: only its settings are read
     warnings = []
     if lut.host_match() != "same":
         warnings.append(

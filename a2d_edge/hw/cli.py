@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from a2d_edge.errors import A2DError
 
@@ -57,6 +58,35 @@ def _refit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _profile_widths(args: argparse.Namespace, out: Path, settings: Any) -> int:
+    """A width table: every arch of the width space timed whole (`hw.widthtable`)."""
+    from a2d_edge.hw.widthtable import profile_widths, validate_widths
+    from a2d_edge.nets.widths import get_width_space
+
+    if out.exists() and not args.force:
+        raise A2DError(f"{out} exists; pass --force to replace it")
+    if args.resume:
+        raise A2DError("--resume is for op tables: a width table is timed in one sitting")
+    table = profile_widths(get_width_space(args.preset), settings, progress=not args.quiet)
+    if args.validate:
+        validate_widths(table, args.validate, settings, seed=args.seed)
+    table.save(out)
+    fastest, arch = table.minimum_ms()
+    print(
+        f"wrote {out}: {len(table.entries)} archs timed whole, {fastest:.3f} ms (widths "
+        f"{arch['channels']} fc {arch['hidden']}) to "
+        f"{max(t.p50_us for t in table.entries.values()) / 1000:.3f} ms, mode "
+        f"{table.describe_mode()}, {args.threads} thread(s)"
+    )
+    if table.validation:
+        e = table.validation["retimed"]
+        print(
+            f"  re-timed {e['n']} archs in a second sitting: MAPE {e['mape_pct']:.2f}%, "
+            f"within ±5% {100 * e['within_5pct']:.0f}%, ±10% {100 * e['within_10pct']:.0f}%"
+        )
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.recalibrate:
         return _recalibrate(args)
@@ -65,11 +95,14 @@ def _run(args: argparse.Namespace) -> int:
     from a2d_edge.hw.backends import get_backend
     from a2d_edge.hw.lut import LatencyTable, Timing
     from a2d_edge.hw.profile import ProfileSettings, device_slug, profile_space, validate
-    from a2d_edge.nets import get_space
+    from a2d_edge.nets import SearchSpace, get_space
     from a2d_edge.runtime.pacing import Pacing
 
     backend = get_backend(args.backend, args.precision)
-    space = get_space(args.preset)
+    from a2d_edge.nets.widths import WIDTH_SPACES
+
+    widths = args.preset in WIDTH_SPACES
+    space = WIDTH_SPACES[args.preset] if widths else get_space(args.preset)
     if args.int8_recipe and args.precision != "int8":
         raise A2DError("--int8-recipe is for --precision int8")
     settings = ProfileSettings(
@@ -87,6 +120,9 @@ def _run(args: argparse.Namespace) -> int:
         out = Path("latency_tables") / (
             f"{slug}-{args.backend}-{args.precision}-{args.preset}{suffix}.json"
         )
+    if widths:
+        return _profile_widths(args, out, settings)
+    assert isinstance(space, SearchSpace)
     partial_path = out.with_name(out.name + ".partial")
     partial: dict | None = None  # type: ignore[type-arg]
     if args.resume and partial_path.exists():
@@ -128,7 +164,13 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="a2d-profile", description=__doc__)
     p.add_argument("--backend", default="onnxruntime", choices=["torch", "onnxruntime", "tensorrt"])
     p.add_argument("--precision", default="fp32", choices=["fp32", "int8", "fp16"])
-    p.add_argument("--preset", default="edge", choices=["paper", "edge", "fast", "tiny"])
+    p.add_argument(
+        "--preset",
+        default="edge",
+        choices=["paper", "edge", "fast", "tiny", "nature-widths"],
+        help="the space whose ops are timed (nature-widths: a width space, every arch of it "
+        "timed whole into a width table)",
+    )
     p.add_argument("--threads", type=int, default=1, help="intra-op threads (recorded)")
     p.add_argument(
         "--actions", type=int, default=6, help="actions of the head timed (Pong's 6; recorded)"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 import torch
 
@@ -103,8 +103,82 @@ class Correction:
                           dict(self.op_scale))  # fmt: skip
 
 
+def check_settings(data: dict[str, Any], fields: tuple[str, ...]) -> None:
+    """The fields every table of timings carries (`fields` beside them), its timing mode and
+    controller record and its device: a one-line error for what is missing or malformed."""
+    missing = [k for k in (*fields, "mode", "threads", "backend", "precision", "device")
+               if k not in data]  # fmt: skip
+    if missing:
+        raise A2DError(f"missing field(s): {', '.join(missing)}")
+    if data["mode"] not in MODES:
+        raise A2DError(f"mode must be one of {MODES}, got {data['mode']!r}")
+    ctl = data.get("controller")
+    if data["mode"] == "controller" and not (
+        isinstance(ctl, dict) and isinstance(ctl.get("hz"), int | float) and ctl["hz"] > 0
+    ):
+        raise A2DError("a controller-mode table needs a 'controller' record with hz > 0")
+    if not isinstance(data["device"], dict):
+        raise A2DError("'device' must be an object")
+
+
+_T = TypeVar("_T", bound="TimedOn")
+
+
+class TimedOn:
+    """What a table says of how and where it was timed, read from its `meta` (a latency table
+    of ops, or a width table of whole archs)."""
+
+    meta: dict[str, Any]
+    path: str
+    KIND: ClassVar[str] = "latency table"
+
+    @classmethod
+    def from_dict(cls: type[_T], data: Any) -> _T:
+        raise NotImplementedError
+
+    @classmethod
+    def load(cls: type[_T], path: str | Path) -> _T:
+        """The table at `path`, or a one-line error that names it."""
+        data = read_json(path, cls.KIND)
+        try:
+            table = cls.from_dict(data)
+        except A2DError as e:
+            raise A2DError(f"{cls.KIND} {path}: {e}") from None
+        table.path = str(path)
+        return table
+
+    @property
+    def mode(self) -> str:
+        return str(self.meta.get("mode", "warm"))
+
+    @property
+    def pacing(self) -> Pacing:
+        """The controller's rate and wait policy (controller mode), else free-running."""
+        return Pacing.from_dict(self.meta.get("controller") or {})
+
+    def describe_mode(self) -> str:
+        if self.mode != "controller":
+            return self.mode
+        p = self.pacing
+        extra = f", spin {p.spin_ms:g} ms" if p.spin_ms else ""
+        return f"controller at {p.hz:g} Hz{extra}{', prewarm' if p.prewarm else ''}"
+
+    @property
+    def device(self) -> dict[str, Any]:
+        return dict(self.meta.get("device") or {})
+
+    def host_match(self, here: Fingerprint | None = None) -> str:
+        """`same`: profiled on this machine (by the fingerprint); `lookalike`: on a machine of
+        the same CPU name and cores whose ISA, caches or model differ (or an old table with no
+        ISA): its numbers are not this host's; `other`: another device (a search *for* it)."""
+        here = here or this_host()
+        if not differences(self.device, here):
+            return "same"
+        return "lookalike" if same_kind(self.device, here) else "other"
+
+
 @dataclass
-class LatencyTable:
+class LatencyTable(TimedOn):
     space: SearchSpace
     entries: dict[OpKey, Timing]
     fixed: dict[str, Timing]
@@ -115,15 +189,6 @@ class LatencyTable:
     path: str = ""  # where it was loaded from (not saved)
 
     # ----- reading and writing -----
-    @classmethod
-    def load(cls, path: str | Path) -> LatencyTable:
-        data = read_json(path, "latency table")
-        try:
-            table = cls.from_dict(data)
-        except A2DError as e:
-            raise A2DError(f"latency table {path}: {e}") from None
-        table.path = str(path)
-        return table
 
     @classmethod
     def from_dict(cls, data: Any) -> LatencyTable:
@@ -131,19 +196,7 @@ class LatencyTable:
             raise A2DError("not a JSON object")
         if data.get("schema") != SCHEMA:
             raise A2DError(f"schema must be {SCHEMA!r}, got {data.get('schema')!r}")
-        missing = [k for k in ("space", "entries", "fixed", "mode", "threads", "backend",
-                               "precision", "device") if k not in data]  # fmt: skip
-        if missing:
-            raise A2DError(f"missing field(s): {', '.join(missing)}")
-        if data["mode"] not in MODES:
-            raise A2DError(f"mode must be one of {MODES}, got {data['mode']!r}")
-        ctl = data.get("controller")
-        if data["mode"] == "controller" and not (
-            isinstance(ctl, dict) and isinstance(ctl.get("hz"), int | float) and ctl["hz"] > 0
-        ):
-            raise A2DError("a controller-mode table needs a 'controller' record with hz > 0")
-        if not isinstance(data["device"], dict):
-            raise A2DError("'device' must be an object")
+        check_settings(data, ("space", "entries", "fixed"))
         space = SearchSpace.from_dict(data["space"])
         try:
             entries = {OpKey.from_dict(e): Timing.from_dict(e) for e in data["entries"]}
@@ -186,35 +239,6 @@ class LatencyTable:
         write_json(path, self.to_dict())
 
     # ----- prediction -----
-    @property
-    def mode(self) -> str:
-        return str(self.meta.get("mode", "warm"))
-
-    @property
-    def pacing(self) -> Pacing:
-        """The controller's rate and wait policy (controller mode), else free-running."""
-        return Pacing.from_dict(self.meta.get("controller") or {})
-
-    def describe_mode(self) -> str:
-        if self.mode != "controller":
-            return self.mode
-        p = self.pacing
-        extra = f", spin {p.spin_ms:g} ms" if p.spin_ms else ""
-        return f"controller at {p.hz:g} Hz{extra}{', prewarm' if p.prewarm else ''}"
-
-    @property
-    def device(self) -> dict[str, Any]:
-        return dict(self.meta.get("device") or {})
-
-    def host_match(self, here: Fingerprint | None = None) -> str:
-        """`same`: profiled on this machine (by the fingerprint); `lookalike`: on a machine of
-        the same CPU name and cores whose ISA, caches or model differ (or an old table with no
-        ISA): its numbers are not this host's; `other`: another device (a search *for* it)."""
-        here = here or this_host()
-        if not differences(self.device, here):
-            return "same"
-        return "lookalike" if same_kind(self.device, here) else "other"
-
     def required_keys(self) -> list[list[OpKey]]:
         return [
             [OpKey.of(op, b) for op in self.space.ops] for b in self.space.blocks(self.input_hw)
@@ -330,7 +354,7 @@ class LatencyTable:
         return float(self.expected(one_hot)), ops
 
 
-def host_mismatch(name: str | Path, table: LatencyTable, here: Fingerprint | None = None) -> str:
+def host_mismatch(name: str | Path, table: TimedOn, here: Fingerprint | None = None) -> str:
     """One line: the table `name` was profiled on another machine than this one, and how."""
     from a2d_edge.utils.fingerprint import mismatch_message
 

@@ -15,7 +15,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -29,6 +29,10 @@ from a2d_edge.hw.timing import Runner, control_loop_work, parse_samples, time_in
 from a2d_edge.nets import build_agent, searched_arch
 from a2d_edge.nets.ops import OPS, ConvBNReLU
 from a2d_edge.nets.space import SearchSpace, head_features, random_archs
+from a2d_edge.nets.widths import WidthSpace
+
+if TYPE_CHECKING:
+    from a2d_edge.hw.widthtable import WidthTable
 from a2d_edge.runtime.pacing import Pacing
 from a2d_edge.utils.device import describe_host
 
@@ -285,7 +289,7 @@ def fit_correction(
 
 
 def measure_archs(
-    space: SearchSpace, archs: list[dict[str, Any]], s: ProfileSettings
+    space: SearchSpace | WidthSpace, archs: list[dict[str, Any]], s: ProfileSettings
 ) -> np.ndarray:
     """Whole-network p50 latency (us) of each arch, interleaved."""
     example = torch.randint(0, 256, (1, space.in_channels, *s.input_hw), dtype=torch.uint8)
@@ -393,7 +397,9 @@ def fit_samples(table: LatencyTable, samples: list[dict[str, Any]], fit_on: int)
     })  # fmt: skip
 
 
-def settings_for(table: LatencyTable, repeats: int = 200, warmup: int = 20) -> ProfileSettings:
+def settings_for(
+    table: LatencyTable | WidthTable, repeats: int = 200, warmup: int = 20
+) -> ProfileSettings:
     """The settings a table was measured with (backend, precision, threads, mode, input)."""
     from a2d_edge.hw.backends import get_backend
 

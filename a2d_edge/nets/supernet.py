@@ -96,6 +96,11 @@ class Supernet(nn.Module):
     def weight_parameters(self) -> list[nn.Parameter]:
         return [p for name, p in self.named_parameters() if name != "alpha"]
 
+    def path_costs(self) -> list[list[int]]:
+        """FLOPs of every op in every block: what orders a path's choices (the sandwich rule's
+        largest and smallest paths)."""
+        return self.space.op_flops()
+
     def forward(
         self, obs: torch.Tensor, weights: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:

@@ -25,7 +25,7 @@ class SearchConfig(TrainConfig):
         "auto",
         "search-space preset (auto: the --lut table's preset, else fast with --method distill, "
         "paper with --method rl)",
-        choices=("auto", "paper", "edge", "fast", "tiny"),
+        choices=("auto", "paper", "edge", "fast", "tiny", "nature-widths"),
     )
     mode: str = field(
         "soft",

@@ -18,6 +18,7 @@ import torch
 
 from a2d_edge.errors import A2DError
 from a2d_edge.hw.lut import LatencyTable, host_mismatch, resolve_for_run
+from a2d_edge.hw.widthtable import Table, WidthTable, load_table
 from a2d_edge.nets.space import SPACES, SearchSpace, get_space, searched_arch
 from a2d_edge.nets.supernet import Supernet, as_agent, gumbel_weights, sample_gumbel
 from a2d_edge.rl.checkpoint import torch_load
@@ -60,10 +61,11 @@ def run_pacing(cfg: SearchConfig) -> Pacing:
     return Pacing(cfg.run_hz, cfg.run_spin_ms, cfg.run_prewarm).check()
 
 
-def resolve_lut(cfg: SearchConfig, say: bool = True) -> LatencyTable:
-    """Load the table that predicts how the agent will run (`hw.lut.resolve_for_run`)."""
+def resolve_lut(cfg: SearchConfig, say: bool = True) -> Table:
+    """Load the table (op or width table) that predicts how the agent will run
+    (`hw.lut.resolve_for_run`)."""
     path = resolve_for_run(cfg.lut, run_pacing(cfg))
-    table = LatencyTable.load(path)
+    table = load_table(path)
     if say and path != Path(cfg.lut):
         print(f"latency table: {path} ({table.describe_mode()}, the mode the agent will run in)")
     return table
@@ -80,6 +82,11 @@ def prepare(cfg: SearchConfig, say: bool = True) -> tuple[SearchSpace, LatencyTa
     if not cfg.lut:
         return space, None
     table = resolve_lut(cfg, say)
+    if isinstance(table, WidthTable):
+        raise A2DError(
+            f"latency table {cfg.lut} is a width table of {table.space.name!r}: search it with "
+            f"--preset {table.space.name}"
+        )
     if cfg.preset == "auto" and SPACES.get(table.space.name) == table.space:
         space = table.space  # the table says which preset it was profiled for
     if say and table.host_match() == "lookalike":
@@ -145,15 +152,13 @@ def search(
     return SearchResult(run_dir, run.state.step, arch, flops, run.state.last_eval)
 
 
-def latency_is_local(table: LatencyTable | None) -> bool:
+def latency_is_local(table: Table | None) -> bool:
     """Whether the table was measured on this machine (its fingerprint: CPU, ISA, caches,
     GPU), so that the derived arch can be timed here against it."""
     return table is not None and table.host_match() == "same"
 
 
-def measure_here(
-    table: LatencyTable, arch: dict[str, Any], n_actions: int | None = None
-) -> float | None:
+def measure_here(table: Table, arch: dict[str, Any], n_actions: int | None = None) -> float | None:
     """Measured latency (ms) of `arch` with the table's own backend and settings (its policy
     head with `n_actions`, else the table's action count); None where the backend cannot run."""
     from dataclasses import replace

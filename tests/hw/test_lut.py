@@ -414,9 +414,19 @@ SHIPPED = sorted(Path(__file__).resolve().parents[2].glob("latency_tables/*.json
 def test_every_shipped_table_loads_and_covers_a_preset(path):
     """A shipped table is of a known preset (by its name too) and predicts that space's
     cheapest arch and a random one in a plausible range."""
-    table = LatencyTable.load(path)
+    from a2d_edge.hw.widthtable import WidthTable, load_table
+    from a2d_edge.nets.widths import WIDTH_SPACES
+
+    table = load_table(path)
     preset = table.space.name
-    assert SPACES[preset] == table.space and f"-{preset}" in path.stem
+    assert path.stem.startswith(table.device["slug"]) and f"-{preset}" in path.stem
+    if isinstance(table, WidthTable):  # every arch of its width space, timed whole
+        assert WIDTH_SPACES[preset] == table.space and not table.missing()
+        fastest, arch = table.minimum_ms()
+        assert 0.0 < fastest <= table.predict(table.space.arch(table.space.widest)) < 100.0
+        assert table.predict(arch) == fastest
+        return
+    assert SPACES[preset] == table.space
     assert path.stem.startswith(table.device["slug"])
     fastest, ops = table.minimum_ms()
     assert 0.0 < fastest <= table.predict(random_arch(preset, 0)) < 100.0

@@ -115,9 +115,10 @@ def test_the_fast_space_flattens_and_spans_its_cost_range():
 def test_the_clis_offer_exactly_the_presets_that_exist():
     # a2d-profile and a2d search list the presets without importing torch: keep them in step
     from a2d_edge.hw.cli import parser
+    from a2d_edge.nets.widths import WIDTH_SPACES
     from a2d_edge.search.config import SearchConfig
 
     profile = next(a for a in parser()._actions if a.dest == "preset")
-    assert set(profile.choices) == set(SPACES)
+    assert set(profile.choices) == {*SPACES, *WIDTH_SPACES}
     search = SearchConfig.__dataclass_fields__["preset"].metadata["choices"]
-    assert set(search) == {"auto", *SPACES}
+    assert set(search) == {"auto", *SPACES, *WIDTH_SPACES}

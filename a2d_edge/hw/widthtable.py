@@ -1,0 +1,170 @@
+"""Width tables (`a2d.widthlut/1`): every arch of a width space, timed whole on one device.
+
+An op table sums separately timed ops because its spaces hold 7^5 to 9^14 archs. A width
+space holds a few hundred (`nature-widths`: 256), so its table times each of them as one graph,
+interleaved: the prediction of an arch is its own measurement, with none of a sum's error
+(fusion, layout, per-op overhead). `validate` re-times a sample of the archs in a second
+sitting: its error is the device's own repeatability, the floor of any table's.
+
+The device, backend, precision, threads and timing mode are recorded as in an op table, so a
+table of another host, a lookalike host or another mode is told apart the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from a2d_edge.errors import A2DError
+from a2d_edge.hw.lut import LatencyTable, TimedOn, Timing, check_settings
+from a2d_edge.nets import build_agent
+from a2d_edge.nets.arch import Arch
+from a2d_edge.nets.widths import WidthSpace
+from a2d_edge.utils.io import read_json, write_json
+
+SCHEMA = "a2d.widthlut/1"
+Widths = tuple[int, ...]
+
+
+def widths_key(widths: Widths) -> str:
+    return "-".join(str(w) for w in widths)
+
+
+@dataclass
+class WidthTable(TimedOn):
+    space: WidthSpace
+    entries: dict[Widths, Timing]
+    meta: dict[str, Any] = field(default_factory=dict)
+    validation: dict[str, Any] = field(default_factory=dict)
+    input_hw: tuple[int, int] = (84, 84)
+    path: str = ""  # where it was loaded from (not saved)
+    KIND: ClassVar[str] = "width table"
+
+    @classmethod
+    def from_dict(cls, data: Any) -> WidthTable:
+        if not isinstance(data, dict):
+            raise A2DError("not a JSON object")
+        if data.get("schema") != SCHEMA:
+            raise A2DError(f"schema must be {SCHEMA!r}, got {data.get('schema')!r}")
+        check_settings(data, ("space", "entries"))
+        space = WidthSpace.from_dict(data["space"])
+        try:
+            entries = {
+                tuple(int(w) for w in e["widths"]): Timing.from_dict(e) for e in data["entries"]
+            }
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise A2DError(f"malformed entry ({type(e).__name__}: {e})") from None
+        meta = {k: v for k, v in data.items()
+                if k not in ("schema", "space", "entries", "validation")}  # fmt: skip
+        table = cls(space, entries, meta, dict(data.get("validation", {})),
+                    tuple(data.get("input_hw", (84, 84))))  # type: ignore[arg-type]  # fmt: skip
+        missing = table.missing()
+        if missing:
+            raise A2DError(
+                f"lacks {len(missing)} of the space's {len(space.paths())} archs, e.g. "
+                f"{list(missing[0])}; re-profile it with a2d-profile --preset {space.name}"
+            )
+        return table
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            **self.meta,
+            "input_hw": list(self.input_hw),
+            "space": self.space.to_dict(),
+            "entries": [{"widths": list(w), **asdict(t)} for w, t in sorted(self.entries.items())],
+            "validation": self.validation,
+        }
+
+    def save(self, path: str | Path) -> None:
+        write_json(path, self.to_dict())
+
+    def missing(self) -> list[Widths]:
+        return [w for w in map(self.space.widths, self.space.paths()) if w not in self.entries]
+
+    # ----- prediction -----
+    def predict(self, arch: Arch) -> float:
+        """The arch's measured batch-1 latency in milliseconds (it must be of the space)."""
+        widths = self.space.widths_of(arch)
+        if widths not in self.entries:
+            raise A2DError(f"width table has no entry for {list(widths)}")
+        return self.entries[widths].p50_us / 1000.0
+
+    def minimum_ms(self) -> tuple[float, Arch]:
+        """The fastest arch of the space by this table."""
+        widths = min(self.entries, key=lambda w: self.entries[w].p50_us)
+        return self.entries[widths].p50_us / 1000.0, self.space.arch(widths)
+
+    def within(self, limit_ms: float) -> list[Arch]:
+        """Every arch whose measurement is at most `limit_ms`, in the space's order."""
+        return [a for a in self.space.archs() if self.predict(a) <= limit_ms]
+
+
+Table = LatencyTable | WidthTable
+
+
+def load_table(path: str | Path) -> Table:
+    """An op table or a width table, by its schema."""
+    from a2d_edge.hw import lut
+
+    data = read_json(path, "latency table")
+    schema = data.get("schema") if isinstance(data, dict) else None
+    if schema == SCHEMA:
+        return WidthTable.load(path)
+    if schema != lut.SCHEMA:
+        raise A2DError(
+            f"latency table {path}: schema must be {lut.SCHEMA!r} or {SCHEMA!r}, got {schema!r}"
+        )
+    return LatencyTable.load(path)
+
+
+def profile_widths(space: WidthSpace, s: Any, progress: bool = True) -> WidthTable:
+    """Every arch of `space` timed whole with settings `s` (`ProfileSettings`), interleaved."""
+    from a2d_edge.hw.profile import Part, measure, table_meta
+
+    example = torch.randint(0, 256, (1, space.in_channels, *s.input_hw), dtype=torch.uint8)
+    widths = [space.widths(p) for p in space.paths()]
+    if progress:
+        print(f"profile: {len(widths)} archs of {space.name}, timed whole and interleaved")
+    parts = {
+        w: Part(build_agent(space.arch(w), s.n_actions, space.in_channels).eval(), example)
+        for w in widths
+    }
+    timings = measure(parts, s)
+    meta = table_meta(s)
+    meta["timing"]["entries"] = "each arch whole, one call (its overhead included)"
+    return WidthTable(space, dict(timings), meta, input_hw=s.input_hw)
+
+
+def validate_widths(table: WidthTable, n: int, s: Any, seed: int = 0) -> dict[str, Any]:
+    """Re-time n archs drawn from the table in a second sitting: the error of its prediction
+    (the first sitting's measurement) against the second (the device's repeatability)."""
+    from a2d_edge.hw.profile import Part, error_stats, measure
+
+    rng = np.random.default_rng(seed)
+    keys = sorted(table.entries)
+    drawn = [keys[int(i)] for i in rng.choice(len(keys), min(n, len(keys)), replace=False)]
+    example = torch.randint(0, 256, (1, table.space.in_channels, *s.input_hw), dtype=torch.uint8)
+    parts = {
+        w: Part(build_agent(table.space.arch(w), s.n_actions, table.space.in_channels).eval(),
+                example)
+        for w in drawn
+    }  # fmt: skip
+    again = measure(parts, s)
+    measured = np.array([again[w].p50_us for w in drawn])
+    predicted = np.array([table.entries[w].p50_us for w in drawn])
+    table.validation = {
+        "sample": "archs drawn uniformly from the table, re-timed after the profile",
+        "archs": len(drawn),
+        "seed": seed,
+        "retimed": error_stats(measured, predicted),
+        "samples": [
+            {"widths": list(w), "p50_us": round(float(m), 3)}
+            for w, m in zip(drawn, measured, strict=True)
+        ],
+    }
+    return table.validation
