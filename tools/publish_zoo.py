@@ -184,20 +184,25 @@ def publish_supernet(
 def search_card(run: Path, tables: Sequence[str]) -> dict[str, Any]:
     """What a searched agent's card adds: its space, the search's table, budget and prediction
     (the run's result.json), and its latency measured here with each of `tables`' settings."""
-    from a2d_edge.hw.lut import LatencyTable
+    from a2d_edge.envs import action_meanings
+    from a2d_edge.hw.widthtable import load_table
     from a2d_edge.search.loop import measure_here
     from a2d_edge.utils.fingerprint import this_host
     from a2d_edge.utils.io import read_json
 
     result = read_json(run / "result.json", "search result")
+    n_actions = len(action_meanings(result["env_id"]))
     measured = {}
-    for path in tables:
-        table = LatencyTable.load(path)
-        ms = measure_here(table, result["arch"]) if table.host_match() == "same" else None
+    for path in tables:  # op or width tables: each one's settings time the agent here
+        table = load_table(path)
+        here = table.host_match() == "same"
+        ms = measure_here(table, result["arch"], n_actions) if here else None
         measured[Path(path).name] = {"mode": table.describe_mode(), "ms": ms}
+    record = run / "search.json"  # a width search's arch is a plain net: its space is here
+    preset = read_json(record, "search record").get("preset") if record.exists() else None
     return {
         "search": {
-            "space": result["arch"].get("space", {}).get("name"),
+            "space": result["arch"].get("space", {}).get("name") or preset,
             "latency": result["latency"],
             "mflops": result["mflops"],
             "search_score": result.get("score"),

@@ -54,6 +54,11 @@ def test_width_search_finishes_the_best_judged_arch_under_the_budget(tmp_path, t
     _, ckpt = load_agent(out / "agent.pt")
     assert ckpt["arch"] == arch and ckpt["step"] == 160 + 96
     assert load_phase(out / "supernet.pt")["space"]["kind"] == "widths"
+    # its zoo card names the width space; another host's table does not time it here
+    from tools.publish_zoo import search_card
+
+    card = search_card(out, [str(lut)])["search"]
+    assert card["space"] == "nature-widths" and card["measured_here"]["w.json"]["ms"] is None
     # a completed run: no phase trains or selects again
     search = (out / "search.json").read_text()
     assert main(["search", "--resume", str(out)]) == 0
