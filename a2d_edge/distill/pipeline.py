@@ -486,7 +486,7 @@ def teacher_latency_ms(table: Table, teacher: str, rounds: int = 5) -> float:
             f"({table.path} is another machine's); give --latency-budget-ms instead"
         )
     arch = load_checkpoint(teacher)["arch"]
-    if isinstance(table, WidthTable) and arch_in(table.space, arch):
+    if isinstance(table, WidthTable) and table.space.contains(arch):
         return table.predict(arch)  # timed whole in the same sitting as every candidate
     timings = []
     for _ in range(max(1, rounds)):
@@ -495,14 +495,6 @@ def teacher_latency_ms(table: Table, teacher: str, rounds: int = 5) -> float:
             raise A2DError(f"could not time the teacher {teacher} with {table.path}'s backend")
         timings.append(measured)
     return min(timings)
-
-
-def arch_in(space: WidthSpace, arch: dict[str, Any]) -> bool:
-    try:
-        space.widths_of(arch)
-    except A2DError:
-        return False
-    return True
 
 
 def resolve_budget(cfg: SearchConfig) -> SearchConfig:

@@ -62,8 +62,8 @@ def prepare_widths(cfg: SearchConfig, say: bool = True) -> tuple[WidthSpace, Wid
             f"latency table {cfg.lut} times the ops of space {table.space.name!r}; a width "
             f"search needs a width table: a2d-profile --preset {cfg.preset}"
         )
-    space = table.space if table is not None and cfg.preset == "auto" else None
-    space = space or get_width_space(cfg.preset)
+    auto = table is not None and cfg.preset == "auto"
+    space = table.space if auto and table is not None else get_width_space(cfg.preset)
     if table is None:
         return space, None
     if table.space != space:

@@ -63,10 +63,10 @@ def _profile_widths(args: argparse.Namespace, out: Path, settings: Any) -> int:
     from a2d_edge.hw.widthtable import profile_widths, validate_widths
     from a2d_edge.nets.widths import get_width_space
 
-    if out.exists() and not args.force:
-        raise A2DError(f"{out} exists; pass --force to replace it")
     if args.resume:
         raise A2DError("--resume is for op tables: a width table is timed in one sitting")
+    if out.exists() and not args.force:
+        raise A2DError(f"{out} exists; pass --force to replace it")
     table = profile_widths(get_width_space(args.preset), settings, progress=not args.quiet)
     if args.validate:
         validate_widths(table, args.validate, settings, seed=args.seed)

@@ -30,11 +30,11 @@ from a2d_edge.nets import build_agent, searched_arch
 from a2d_edge.nets.ops import OPS, ConvBNReLU
 from a2d_edge.nets.space import SearchSpace, head_features, random_archs
 from a2d_edge.nets.widths import WidthSpace
+from a2d_edge.runtime.pacing import Pacing
+from a2d_edge.utils.device import describe_host
 
 if TYPE_CHECKING:
     from a2d_edge.hw.widthtable import WidthTable
-from a2d_edge.runtime.pacing import Pacing
-from a2d_edge.utils.device import describe_host
 
 
 class Scale(nn.Module):
@@ -292,10 +292,18 @@ def measure_archs(
     space: SearchSpace | WidthSpace, archs: list[dict[str, Any]], s: ProfileSettings
 ) -> np.ndarray:
     """Whole-network p50 latency (us) of each arch, interleaved."""
-    example = torch.randint(0, 256, (1, space.in_channels, *s.input_hw), dtype=torch.uint8)
-    parts = {i: Part(build_agent(a, s.n_actions).eval(), example) for i, a in enumerate(archs)}
-    timings = measure(parts, s)
+    timings = measure(arch_parts(space.in_channels, dict(enumerate(archs)), s), s)
     return np.array([timings[i].p50_us for i in range(len(archs))])
+
+
+def arch_parts(
+    in_channels: int, archs: dict[Any, dict[str, Any]], s: ProfileSettings
+) -> dict[Any, Part]:
+    """Each arch as a whole agent (the settings' action count) on one uint8 frame stack."""
+    example = torch.randint(0, 256, (1, in_channels, *s.input_hw), dtype=torch.uint8)
+    return {
+        k: Part(build_agent(a, s.n_actions, in_channels).eval(), example) for k, a in archs.items()
+    }
 
 
 def varied_archs(space: SearchSpace, n: int, seed: int) -> list[dict[str, Any]]:

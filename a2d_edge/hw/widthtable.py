@@ -17,11 +17,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-import torch
 
 from a2d_edge.errors import A2DError
 from a2d_edge.hw.lut import LatencyTable, TimedOn, Timing, check_settings
-from a2d_edge.nets import build_agent
 from a2d_edge.nets.arch import Arch
 from a2d_edge.nets.widths import WidthSpace
 from a2d_edge.utils.io import read_json, write_json
@@ -124,17 +122,12 @@ def load_table(path: str | Path) -> Table:
 
 def profile_widths(space: WidthSpace, s: Any, progress: bool = True) -> WidthTable:
     """Every arch of `space` timed whole with settings `s` (`ProfileSettings`), interleaved."""
-    from a2d_edge.hw.profile import Part, measure, table_meta
+    from a2d_edge.hw.profile import arch_parts, measure, table_meta
 
-    example = torch.randint(0, 256, (1, space.in_channels, *s.input_hw), dtype=torch.uint8)
     widths = [space.widths(p) for p in space.paths()]
     if progress:
         print(f"profile: {len(widths)} archs of {space.name}, timed whole and interleaved")
-    parts = {
-        w: Part(build_agent(space.arch(w), s.n_actions, space.in_channels).eval(), example)
-        for w in widths
-    }
-    timings = measure(parts, s)
+    timings = measure(arch_parts(space.in_channels, {w: space.arch(w) for w in widths}, s), s)
     meta = table_meta(s)
     meta["timing"]["entries"] = "each arch whole, one call (its overhead included)"
     return WidthTable(space, dict(timings), meta, input_hw=s.input_hw)
@@ -143,19 +136,12 @@ def profile_widths(space: WidthSpace, s: Any, progress: bool = True) -> WidthTab
 def validate_widths(table: WidthTable, n: int, s: Any, seed: int = 0) -> dict[str, Any]:
     """Re-time n archs drawn from the table in a second sitting: the error of its prediction
     (the first sitting's measurement) against the second (the device's repeatability)."""
-    from a2d_edge.hw.profile import Part, error_stats, measure
+    from a2d_edge.hw.profile import error_stats, measure_archs
 
     rng = np.random.default_rng(seed)
     keys = sorted(table.entries)
     drawn = [keys[int(i)] for i in rng.choice(len(keys), min(n, len(keys)), replace=False)]
-    example = torch.randint(0, 256, (1, table.space.in_channels, *s.input_hw), dtype=torch.uint8)
-    parts = {
-        w: Part(build_agent(table.space.arch(w), s.n_actions, table.space.in_channels).eval(),
-                example)
-        for w in drawn
-    }  # fmt: skip
-    again = measure(parts, s)
-    measured = np.array([again[w].p50_us for w in drawn])
+    measured = measure_archs(table.space, [table.space.arch(w) for w in drawn], s)
     predicted = np.array([table.entries[w].p50_us for w in drawn])
     table.validation = {
         "sample": "archs drawn uniformly from the table, re-timed after the profile",

@@ -82,6 +82,13 @@ class WidthSpace:
                            f"{[list(c) for c in self.choices]}")  # fmt: skip
         return tuple(int(w) for w in widths)
 
+    def contains(self, arch: Arch) -> bool:
+        try:
+            self.widths_of(arch)
+        except A2DError:
+            return False
+        return True
+
     def paths(self) -> list[tuple[int, ...]]:
         return list(itertools.product(range(self.n_choices), repeat=len(DIMENSIONS)))
 

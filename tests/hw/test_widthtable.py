@@ -100,3 +100,6 @@ def test_a2d_profile_writes_a_width_table(tmp_path, capsys):
     assert len(WidthTable.load(out).entries) == 256
     assert main(argv) == 2  # exists: refused, kept
     assert "exists" in capsys.readouterr().err
+    assert main([*argv, "--resume"]) == 2  # one sitting: nothing to resume
+    assert "one sitting" in capsys.readouterr().err
+    assert len(WidthTable.load(out).entries) == 256

@@ -41,6 +41,7 @@ def test_the_space_holds_the_nature_cnn_and_the_hand_made_baselines():
         widths = SPACE.widths_of(PRESETS[name])
         assert SPACE.arch(widths)["hidden"] == PRESETS[name]["hidden"]
     assert SPACE.widths_of(PRESETS["nature-half"]) == (16, 32, 32, 256)
+    assert SPACE.contains(PRESETS["nature"]) and not SPACE.contains(PRESETS["resnet14"])
 
 
 @pytest.mark.parametrize("widths", [(8, 16, 16, 128), (16, 32, 32, 256), (32, 64, 64, 512)])
