@@ -102,14 +102,17 @@ def fitting_randoms(
     import random
 
     from a2d_edge.nets.space import random_arch
+    from a2d_edge.nets.widths import WidthSpace
 
     rng = random.Random(seed)
+    draw = space.random_arch if isinstance(space, WidthSpace) else (
+        lambda rng: random_arch(space, rng=rng))  # fmt: skip
     out: list[dict[str, Any]] = []
     seen: set[str] = set()
     for _ in range(draws):
         if len(out) == n:
             break
-        arch = random_arch(space, rng=rng)
+        arch = draw(rng)
         key = json.dumps(arch, sort_keys=True)
         if key not in seen and lut.predict(arch) <= budget_ms:
             seen.add(key)
@@ -159,6 +162,12 @@ def main() -> None:
         default="constant",
         help="the finish's lr over its steps, for the searches and every baseline alike",
     )
+    p.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "bf16"),
+        default="auto",
+        help="the distillation's weight steps, for the searches and every baseline alike",
+    )
     p.add_argument("--episodes", type=int, default=30)
     p.add_argument("--learner-threads", type=int, default=2)
     p.add_argument(
@@ -178,13 +187,13 @@ def main() -> None:
     args = p.parse_args()
 
     from a2d_edge.distill.pipeline import teacher_latency_ms
-    from a2d_edge.hw.lut import LatencyTable
     from a2d_edge.hw.timing import time_together
+    from a2d_edge.hw.widthtable import load_table
     from a2d_edge.search.loop import latency_is_local, measure_here
     from a2d_edge.utils.io import write_json
     from a2d_edge.zoo import shipped_eval
 
-    lut = LatencyTable.load(args.lut)
+    lut = load_table(args.lut)  # an op table or a width table
     if not latency_is_local(lut):  # every agent and the teacher are timed here at the end
         raise SystemExit(f"distill_search: {args.lut} is not this host's table (a2d-profile)")
     out = Path(args.out)
@@ -209,6 +218,8 @@ def main() -> None:
         str(args.episodes),
         "--learner-threads",
         str(args.learner_threads),
+        "--precision",
+        args.precision,
         "--no-progress",
     ]
 
@@ -371,6 +382,8 @@ KEPT = (
     "walls.json",
     "supernet/metrics.jsonl",
     "finish/metrics.jsonl",
+    "supernet/precision.json",  # what --precision auto chose for each phase
+    "finish/precision.json",
     "metrics.jsonl",  # an RL search's
 )
 

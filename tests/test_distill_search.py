@@ -100,3 +100,17 @@ def test_a_budget_is_the_fraction_unless_the_space_is_slower():
     assert fraction_budget(0.5, 0.3383, 0.0699) == (0.1692, False)  # 0.16915 up to 0.1 µs
     assert fraction_budget(0.2, 0.3383, 0.0699) == (0.0699, True)  # 0.0677: below the floor
     assert fraction_budget(0.2, 0.3495, 0.0699) == (0.0699, False)  # exactly the floor fits
+
+
+def test_random_baselines_of_a_width_space_come_from_its_table():
+    from a2d_edge.hw.widthtable import load_table
+    from benchmarks.distill_search import fitting_randoms
+
+    table = load_table("latency_tables/intel-xeon-2c-amx-onnxruntime-fp32-nature-widths.json")
+    budget = 0.333 * table.predict(table.space.arch(table.space.widest))
+    fits = {json.dumps(a, sort_keys=True) for a in table.within(budget)}
+    drawn = fitting_randoms(table.space, table, budget, 5, seed=7)
+    assert len(drawn) == 5 and all(json.dumps(a, sort_keys=True) in fits for a in drawn)
+    assert len({json.dumps(a, sort_keys=True) for a in drawn}) == 5  # distinct archs
+    assert all(a["family"] == "nature" for a in drawn)  # plain nets `a2d distill` trains
+    assert drawn == fitting_randoms(table.space, table, budget, 5, seed=7)  # a resumed series

@@ -35,7 +35,7 @@ from a2d_edge.rl.loop import Loop, LoopState
 from a2d_edge.rl.rollout import RolloutCollector
 from a2d_edge.rl.schedule import annealed_lr
 from a2d_edge.search.config import SearchConfig
-from a2d_edge.utils.accel import rng_state
+from a2d_edge.utils.accel import autocast, rng_state
 from a2d_edge.utils.dist import DistInfo
 from a2d_edge.utils.io import atomic_write
 from a2d_edge.utils.logging import RunLogger
@@ -107,6 +107,9 @@ class DistillLoop(Loop):
         self.holdout = holdout
         self.table = table
         self.rng = np.random.default_rng(cfg.seed * 7_919 + 17)
+        # the weight steps' forwards under bf16 autocast (`cfg.precision` resolved by the
+        # phase); the teacher's labels, the acting forwards and alpha's steps stay in fp32
+        self.bf16 = cfg.precision == "bf16"
         weights = model.weight_parameters() if is_supernet(model) else model.parameters()
         self.optimizer = torch.optim.Adam(weights, lr=cfg.distill_lr)
         self.a_opt: torch.optim.Optimizer | None = None
@@ -209,7 +212,9 @@ class DistillLoop(Loop):
         self.optimizer.zero_grad(set_to_none=True)
         kls, mses, agree = [], [], []
         for path in paths:
-            logits, values = self._forward(obs, path)
+            with autocast(torch.device("cpu"), self.bf16):
+                logits, values = self._forward(obs, path)
+            logits, values = logits.float(), values.float()  # the loss in fp32 either way
             loss, kl, mse = distill_loss(
                 logits, values, t_logits, t_values, cfg.temperature, cfg.value_weight
             )

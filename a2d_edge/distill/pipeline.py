@@ -58,7 +58,7 @@ from a2d_edge.search.loop import (
     prepare,
     resolve_lut,
 )
-from a2d_edge.utils.accel import set_rng_state
+from a2d_edge.utils.accel import PRECISION_FILE, resolve_precision, set_rng_state
 from a2d_edge.utils.dist import DistInfo
 from a2d_edge.utils.io import atomic_write, read_json, write_json
 from a2d_edge.utils.threads import learner_threads
@@ -96,6 +96,26 @@ def load_phase(path: Path) -> dict[str, Any] | None:
     return ckpt
 
 
+def phase_precision(
+    cfg: SearchConfig,
+    folder: Path,
+    model: torch.nn.Module,
+    obs_shape: tuple[int, ...],
+    resumed: bool,
+) -> str:
+    """The precision of a phase's weight steps: --precision auto's choice, timed at their
+    batch and threads and recorded in `folder`; a phase resumed without a record began before
+    the distillation trained in bf16, and continues in the fp32 it began in."""
+    if resumed and cfg.precision == "auto" and not (folder / PRECISION_FILE).exists():
+        print(f"precision: auto -> fp32 ({folder.name} began in fp32, before a recorded choice)")
+        return "fp32"
+    with learner_threads(cfg):  # timed as the weight steps run: their batch, their threads
+        return resolve_precision(
+            cfg.precision, torch.device("cpu"), model, obs_shape,
+            batch=cfg.batch_size, run_dir=folder,
+        )  # fmt: skip
+
+
 def run_phase(
     cfg: SearchConfig,
     run_dir: Path,
@@ -120,6 +140,8 @@ def run_phase(
         model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     collector = make_collector(cfg, state.step)
     obs_shape, n_actions = collector.obs_shape, collector.n_actions
+    precision = phase_precision(cfg, run_dir / name, model, obs_shape, resumed=ckpt is not None)
+    cfg = replace(cfg, precision=precision)
     phase = phase_settings(cfg, steps, eval_every)
     loop = DistillLoop(
         cfg=cfg,

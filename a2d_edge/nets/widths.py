@@ -19,6 +19,7 @@ narrowest and random archs per batch).
 from __future__ import annotations
 
 import itertools
+import random
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,6 +92,10 @@ class WidthSpace:
 
     def paths(self) -> list[tuple[int, ...]]:
         return list(itertools.product(range(self.n_choices), repeat=len(DIMENSIONS)))
+
+    def random_arch(self, rng: random.Random) -> Arch:
+        """An arch of the space, each dimension's width drawn uniformly by `rng`."""
+        return self.arch(tuple(rng.choice(c) for c in self.choices))
 
     def archs(self) -> list[Arch]:
         """Every arch of the space, narrowest first (itertools.product order)."""
@@ -224,6 +229,12 @@ class ElasticNature(nn.Module):
         h = F.relu(F.linear(x.flatten(1), p["features.fc.weight"], p["features.fc.bias"]))
         value = F.linear(h, p["critic.weight"], p["critic.bias"]).squeeze(-1)
         return F.linear(h, p["actor.weight"], p["actor.bias"]), value
+
+    def timing_forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One forward of the widest arch (the sandwich rule's costliest path): what a probe
+        that times the supernet (`bf16_time_ratio`) calls."""
+        widest = [self.space.n_choices - 1] * len(DIMENSIONS)
+        return self(obs, torch.eye(self.space.n_choices)[widest])
 
     def extract(self, arch: Arch) -> ActorCritic:
         """A plain agent of `arch` carrying the supernet's weights for its widths."""

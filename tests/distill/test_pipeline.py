@@ -1,6 +1,7 @@
 """`a2d search --method distill` end to end at toy scale: labels, outputs, resume, refusals."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -299,6 +300,52 @@ def test_a2d_distill_trains_a_hand_made_arch(tmp_path, tiny_agent_ckpt):
     result = json.loads((out / "result.json").read_text())
     assert result["steps"] == {"finish": 48} and result["mflops"] > 0
     assert load_phase(out / "finish.pt")["step"] == 48
+
+
+@pytest.mark.parametrize(("ratio", "precision"), [(0.6, "bf16"), (1.3, "fp32")])
+def test_the_weight_steps_train_in_the_precision_auto_measured(
+    tmp_path, tiny_agent_ckpt, monkeypatch, capsys, ratio, precision
+):
+    from a2d_edge.distill import loop as loop_mod
+    from a2d_edge.utils import accel
+    from a2d_edge.utils.fingerprint import fingerprint_from
+
+    cpuinfo = Path(__file__).parents[1] / "utils" / "data" / "cpuinfo-epyc-avx512.txt"
+    host = fingerprint_from(cpuinfo.read_text(), machine="x86_64", cores=2)  # native bf16
+    monkeypatch.setattr("a2d_edge.utils.fingerprint.this_host", lambda: host)
+    monkeypatch.setattr(accel, "bf16_time_ratio", lambda *a, **k: ratio)
+    seen: list[bool] = []
+
+    def spy(device, enabled):
+        seen.append(enabled)
+        return accel.autocast(device, enabled)
+
+    monkeypatch.setattr(loop_mod, "autocast", spy)
+    out = tmp_path / "thin"
+    argv = ["distill", "--env", "ALE/Pong-v5", "--teacher", str(tiny_agent_ckpt), "--arch",
+            "nature-thin", "--num-envs", "4", "--finish-steps", "48", "--frames-per-update", "8",
+            "--batch-size", "16", "--replay-size", "256", "--holdout-size", "256",
+            "--final-episodes", "0", "--eval-every", "0", "--log-every", "8", "--no-progress",
+            "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    assert f"auto -> {precision}" in capsys.readouterr().out
+    assert len(seen) == 6 and set(seen) == {precision == "bf16"}  # 48 steps / 8 per update
+    assert json.loads((out / "finish" / "precision.json").read_text())["precision"] == precision
+    model, _ = load_agent(out / "agent.pt")
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # fp32 master weights
+    kls = [r["distill/kl"] for r in map(json.loads, (out / "finish" / "metrics.jsonl").open())
+           if "distill/kl" in r]  # fmt: skip
+    assert kls and all(np.isfinite(kls))
+    monkeypatch.setattr(accel, "bf16_time_ratio", lambda *a, **k: 2.0 - ratio)  # flips the choice
+    (out / "agent.pt").unlink()
+    (out / "result.json").unlink()
+    assert main(["distill", "--resume", str(out), "--no-progress"]) == 0
+    assert f"auto -> {precision} (kept from this run's start)" in capsys.readouterr().out
+    (out / "finish" / "precision.json").unlink()  # a run begun before the phases recorded it
+    (out / "agent.pt").unlink()
+    (out / "result.json").unlink()
+    assert main(["distill", "--resume", str(out), "--no-progress"]) == 0
+    assert "auto -> fp32 (finish began in fp32" in capsys.readouterr().out
 
 
 def test_a2d_distill_decays_its_lr_by_the_finish_schedule(tmp_path, tiny_agent_ckpt):

@@ -78,3 +78,14 @@ def test_bad_spaces_archs_and_paths_are_one_line_errors():
         path_from_weights(torch.full((4, 4), 0.25))
     assert path_from_weights(one_hot([3, 0, 1, 2], 4)) == [3, 0, 1, 2]
     assert np.array_equal(SPACE.path_costs()[0], [8, 16, 24, 32])
+
+
+def test_a_random_arch_draws_every_width_of_every_dimension():
+    import random
+
+    space = get_width_space("nature-widths")
+    rng = random.Random(0)
+    drawn = [space.widths_of(space.random_arch(rng)) for _ in range(400)]
+    for d, choices in enumerate(space.choices):
+        assert {w[d] for w in drawn} == set(choices)  # each width of the dimension is drawn
+    assert space.random_arch(random.Random(3)) == space.random_arch(random.Random(3))

@@ -158,3 +158,15 @@ def test_a_resumed_run_keeps_the_precision_its_start_measured(
     monkeypatch.setattr(accel, "bf16_time_ratio", lambda *a, **k: 0.6)
     assert main(["train", "--resume", str(run), "--no-progress"]) == 0  # set up again, then done
     assert "auto -> fp32 (kept from this run's start)" in capsys.readouterr().out
+
+
+def test_the_ratio_probe_times_a_width_supernet_by_its_widest_arch() -> None:
+    from a2d_edge.nets.widths import ElasticNature, get_width_space
+
+    space = get_width_space("nature-widths")
+    net = ElasticNature(space, 4)
+    obs = torch.randint(0, 256, (2, 4, 84, 84), dtype=torch.uint8)
+    logits, value = net.timing_forward(obs)
+    widest = net.extract(space.arch(space.widest))(obs)
+    assert torch.allclose(logits, widest[0], atol=1e-6) and torch.allclose(value, widest[1])
+    assert accel.bf16_time_ratio(net, (4, 84, 84), batch=2, rounds=1) > 0

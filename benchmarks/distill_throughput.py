@@ -1,0 +1,99 @@
+"""Agent-steps/s of the distillation loop (`a2d distill`, the finish's recipe) in fp32 against
+bf16 autocast, per arch, on this host.
+
+Each (arch, precision) runs `a2d distill` for --steps agent steps in its own process, one after
+the other, the pairs interleaved (fp32, bf16, fp32, bf16, ...) so a drift of the VM falls on
+both; --repeats rounds, medians reported. A run's speed is the median of its logged
+`steps_per_second` after the first log (the replay's fill and the first updates excluded).
+Only the weight steps run under bf16 (the teacher's labels, the acting forwards and the loss
+stay fp32), so the ratio is what `--precision auto` gains where it picks bf16; on a CPU
+without native bf16 the bf16 column is emulated and slower (auto picks fp32 there).
+
+    python benchmarks/distill_throughput.py --env ALE/Breakout-v5 --teacher zoo:breakout \\
+        --arch 32,64,16,256 16,32,32,256 --steps 20000 --repeats 1
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import argparse
+import json
+import tempfile
+
+from benchmarks.common import machine, median, result, run_worker, table
+
+PRECISIONS = ("fp32", "bf16")
+
+
+def arch_of(spec: str) -> dict[str, object]:
+    """A preset name, an arch.json path, or `c1,c2,c3,hidden` (a Nature-family arch)."""
+    from a2d_edge.nets import load_arch
+
+    parts = spec.split(",")
+    if len(parts) == 4 and all(p.isdigit() for p in parts):
+        c1, c2, c3, hidden = (int(p) for p in parts)
+        return {"schema": "a2d.arch/1", "family": "nature", "hidden": hidden,
+                "channels": [c1, c2, c3]}  # fmt: skip
+    return load_arch(spec)
+
+
+def worker(argv: list[str]) -> None:
+    """One `a2d distill` run; prints RESULT <steps/s>."""
+    from a2d_edge.cli import main
+
+    out = Path(argv[argv.index("--out") + 1])
+    if main(argv) != 0:
+        raise SystemExit(f"failed: a2d {' '.join(argv)}")
+    rows = [json.loads(line) for line in (out / "finish" / "metrics.jsonl").open()]
+    sps = [r["steps_per_second"] for r in rows if "steps_per_second" in r][1:]
+    if not sps:
+        raise SystemExit("too few logged updates: raise --steps")
+    print("RESULT " + json.dumps(median(sps)))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--env", default="ALE/Pong-v5")
+    p.add_argument("--teacher", default="zoo:pong")
+    p.add_argument("--arch", nargs="+", default=["32,64,16,256", "nature-half"])
+    p.add_argument("--steps", type=int, default=20_000)
+    p.add_argument("--repeats", type=int, default=1)
+    p.add_argument("--learner-threads", type=int, default=2)
+    args = p.parse_args()
+
+    speeds: dict[tuple[str, str], list[float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(args.repeats):
+            for spec in args.arch:
+                path = Path(tmp) / f"{len(speeds)}.arch.json"
+                path.write_text(json.dumps(arch_of(spec)))
+                for prec in PRECISIONS if r % 2 == 0 else PRECISIONS[::-1]:
+                    out = Path(tmp) / f"run-{r}-{spec.replace('/', '_')}-{prec}"
+                    argv = ["distill", "--env", args.env, "--teacher", args.teacher,
+                            "--arch", str(path), "--finish-steps", str(args.steps),
+                            "--final-episodes", "0", "--eval-every", "0",
+                            "--log-every", str(max(args.steps // 20, 1)),
+                            "--checkpoint-every", str(args.steps), "--precision", prec,
+                            "--learner-threads", str(args.learner_threads), "--no-progress",
+                            "--out", str(out)]  # fmt: skip
+                    sps = result(run_worker([__file__, "--worker", *argv]))
+                    speeds.setdefault((spec, prec), []).append(sps)
+                    print(f"{spec} {prec}: {sps:.0f} agent-steps/s", flush=True)
+    rows = []
+    for spec in args.arch:
+        fp32, bf16 = (median(speeds[(spec, p)]) for p in PRECISIONS)
+        rows.append([spec, f"{fp32:.0f}", f"{bf16:.0f}", f"{bf16 / fp32:.2f}x"])
+    print(f"\n{machine()}\n{args.env}, teacher {args.teacher}, {args.steps} agent steps per run, "
+          f"{args.repeats} round(s), learner on {args.learner_threads} threads\n")  # fmt: skip
+    print(table(["arch", "fp32 agent-steps/s", "bf16 agent-steps/s", "bf16 / fp32"], rows))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        worker(sys.argv[2:])
+    else:
+        main()
