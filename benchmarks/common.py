@@ -50,3 +50,15 @@ def result(stdout: str) -> float:
     if not lines:
         raise RuntimeError(f"worker printed no RESULT line:\n{stdout[-2000:]}")
     return float(json.loads(lines[-1][len("RESULT ") :]))
+
+
+def arch_of(spec: str) -> dict[str, object]:
+    """A preset name, an arch.json path, or `c1,c2,c3,hidden`: the plain Nature-family net of
+    those widths (an arch of the `nature-widths` space, or any other widths)."""
+    from a2d_edge.nets import load_arch
+    from a2d_edge.nets.widths import get_width_space
+
+    parts = spec.split(",")
+    if len(parts) == 4 and all(p.isdigit() for p in parts):
+        return get_width_space("nature-widths").arch([int(p) for p in parts])
+    return load_arch(spec)

@@ -101,18 +101,13 @@ def fitting_randoms(
     space's floor admits a handful of archs, or one)."""
     import random
 
-    from a2d_edge.nets.space import random_arch
-    from a2d_edge.nets.widths import WidthSpace
-
     rng = random.Random(seed)
-    draw = space.random_arch if isinstance(space, WidthSpace) else (
-        lambda rng: random_arch(space, rng=rng))  # fmt: skip
     out: list[dict[str, Any]] = []
     seen: set[str] = set()
     for _ in range(draws):
         if len(out) == n:
             break
-        arch = draw(rng)
+        arch = space.random_arch(rng)  # an op space or a width space
         key = json.dumps(arch, sort_keys=True)
         if key not in seen and lut.predict(arch) <= budget_ms:
             seen.add(key)

@@ -24,21 +24,9 @@ import argparse
 import json
 import tempfile
 
-from benchmarks.common import machine, median, result, run_worker, table
+from benchmarks.common import arch_of, machine, median, result, run_worker, table
 
 PRECISIONS = ("fp32", "bf16")
-
-
-def arch_of(spec: str) -> dict[str, object]:
-    """A preset name, an arch.json path, or `c1,c2,c3,hidden` (a Nature-family arch)."""
-    from a2d_edge.nets import load_arch
-
-    parts = spec.split(",")
-    if len(parts) == 4 and all(p.isdigit() for p in parts):
-        c1, c2, c3, hidden = (int(p) for p in parts)
-        return {"schema": "a2d.arch/1", "family": "nature", "hidden": hidden,
-                "channels": [c1, c2, c3]}  # fmt: skip
-    return load_arch(spec)
 
 
 def worker(argv: list[str]) -> None:

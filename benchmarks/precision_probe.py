@@ -17,18 +17,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import machine, median
+from benchmarks.common import arch_of, machine, median
 
 
 def main() -> int:
     import torch
 
-    from a2d_edge.nets import build_agent, load_arch
+    from a2d_edge.nets import build_agent
     from a2d_edge.utils.accel import AUTO_BF16_MAX, bf16_time_ratio
     from a2d_edge.utils.fingerprint import native_bf16, this_host
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--arch", nargs="+", default=["nature"], help="arch names or arch.json files")
+    p.add_argument(
+        "--arch", nargs="+", default=["nature"], help="names, arch.json files or c1,c2,c3,hidden"
+    )
     p.add_argument("--batch", type=int, default=80, help="the update's batch (16 envs x 5)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--actions", type=int, default=6)
@@ -42,7 +44,7 @@ def main() -> int:
     print("| arch | batch | threads | ratio per call | median | one call, s | auto |")
     print("|---|---|---|---|---|---|---|")
     for name in args.arch:
-        model = build_agent(load_arch(name), args.actions)
+        model = build_agent(arch_of(name), args.actions)
         model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         ratios, secs = [], []
         for _ in range(args.calls):

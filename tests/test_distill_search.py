@@ -1,6 +1,7 @@
 """benchmarks/distill_search.py's bookkeeping: a resumed series keeps its budgets."""
 
 import json
+from pathlib import Path
 
 from benchmarks.distill_search import fraction_budget, series_teacher_ms
 
@@ -114,3 +115,26 @@ def test_random_baselines_of_a_width_space_come_from_its_table():
     assert len({json.dumps(a, sort_keys=True) for a in drawn}) == 5  # distinct archs
     assert all(a["family"] == "nature" for a in drawn)  # plain nets `a2d distill` trains
     assert drawn == fitting_randoms(table.space, table, budget, 5, seed=7)  # a resumed series
+
+
+def test_an_op_space_draws_its_random_archs_as_random_arch_does():
+    import random
+
+    from a2d_edge.nets.space import get_space, random_arch
+
+    space = get_space("fast")  # a resumed series must draw the archs its start drew
+    a, b = random.Random(11), random.Random(11)
+    assert [space.random_arch(a) for _ in range(5)] == [random_arch(space, rng=b) for _ in range(5)]
+
+
+def test_the_benchmarks_take_an_arch_by_its_widths_a_name_or_a_file(tmp_path):
+    from a2d_edge.nets import load_arch
+    from benchmarks.common import arch_of
+
+    arch = arch_of("16,16,48,128")
+    card = json.loads(Path("a2d_edge/zoo/breakout-small.json").read_text())
+    assert arch == card["arch"]  # the shipped agent's 16-16-48 / fc 128
+    assert arch_of("nature-thin") == load_arch("nature-thin")
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps(arch))
+    assert arch_of(str(path)) == arch

@@ -73,6 +73,11 @@ class SearchSpace:
     def stem_size(self, size: int) -> int:
         return out_size(size, self.stem_kernel, self.stem_stride, self.stem_kernel // 2)
 
+    def random_arch(self, rng: random.Random) -> Arch:
+        """An arch of the space, each block's op drawn uniformly by `rng` (`random_arch`; a
+        width space has the same method, so a caller draws from either alike)."""
+        return random_arch(self, rng=rng)
+
     def blocks(self, input_hw: tuple[int, int] = (84, 84)) -> list[BlockShape]:
         h, w = (self.stem_size(s) for s in input_hw)
         c = self.stem_channels
