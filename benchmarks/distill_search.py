@@ -8,8 +8,14 @@ others select from it: `--supernet`). Baselines are trained by the same recipe (
 the finish's distillation from scratch, the same --finish-steps): each --baselines arch, and
 --random archs of the space drawn until they fit the budget of each --random-fractions. Every run is
 a folder under --out, skipped when it has its result.json and resumed otherwise, so the script
-continues after a kill. It prints one table (score, latency measured here, FLOPs, wall time)
-and draws score vs measured latency (the Pareto picture).
+continues after a kill; each finished run's summaries are copied to --keep at once, and a run
+found there is not trained again (a series resumed on a machine without its run folders). It
+prints one table (score, latency measured here, FLOPs, wall time) and draws score vs measured
+latency (the Pareto picture).
+
+--lut is the target: the budgets, the selection and the random draws follow its table. A table
+of another device continues a series started there (its budgets: that sitting's teacher), with
+--time-with one of this host's tables timing every agent and the teacher at the end.
 
     python benchmarks/distill_search.py \\
         --lut latency_tables/amd-epyc-2c-avx2-onnxruntime-fp32-fast.json \\
@@ -42,21 +48,36 @@ def run(argv: list[str]) -> None:
         raise SystemExit(f"failed: a2d {' '.join(argv)}")
 
 
-def once(out: Path, argv: list[str]) -> dict[str, Any]:
-    """Run `argv` into `out` (resume it when it was started) and return its result.json."""
+def once(out: Path, argv: list[str], kept: Path | None = None) -> dict[str, Any]:
+    """Run `argv` into `out` (resume it when it was started) and return its result.json; a run
+    whose folder is gone but whose summaries were kept (`kept`: another sitting's, maybe on
+    another host) is not trained again. A finished run's summaries are kept at once, so a
+    lost run folder loses no finished run."""
     if not (out / "result.json").exists():
+        if kept is not None and (kept / "result.json").exists() and not out.exists():
+            print(f"{out.name}: kept result {kept / 'result.json'}", flush=True)
+            return json.loads((kept / "result.json").read_text())
         if (out / "config.json").exists():
             run([argv[0], "--resume", str(out)])
         else:
             run([*argv, "--out", str(out)])
+    if kept is not None:
+        keep_summaries(out.parent, kept.parent, [out.name], quiet=True)
     return json.loads((out / "result.json").read_text())
 
 
-def rl_search(out: Path, argv: list[str], steps: int) -> Path:
+def rl_search(out: Path, argv: list[str], steps: int, kept: Path | None = None) -> Path:
     """The paper's RL-driven search into `out` (resumed when it was started, skipped when it
-    reached `steps`); its derived arch.json."""
-    done = out / "search.json"
-    if not (done.exists() and int(json.loads(done.read_text()).get("step", 0)) >= steps):
+    reached `steps`, or when its folder is gone and `kept` holds its finished summaries); its
+    derived arch.json."""
+
+    def reached(folder: Path) -> bool:
+        done = folder / "search.json"
+        return done.exists() and int(json.loads(done.read_text()).get("step", 0)) >= steps
+
+    if kept is not None and not out.exists() and reached(kept) and (kept / "arch.json").exists():
+        return kept / "arch.json"
+    if not reached(out):
         if (out / "config.json").exists():
             run(["search", "--resume", str(out)])
         else:
@@ -64,14 +85,20 @@ def rl_search(out: Path, argv: list[str], steps: int) -> Path:
     return out / "arch.json"
 
 
-def series_teacher_ms(out: Path, lut: str, teacher: str, measure: Callable[[], float]) -> float:
+def series_teacher_ms(
+    out: Path,
+    lut: str,
+    teacher: str,
+    measure: Callable[[], float],
+    kept: Path | None = None,
+) -> float:
     """The teacher latency the folder's budgets are fractions of: the one of the sitting that
     started the series with this table and teacher (`series.json`; older folders: their
-    summary.json), else the teacher timed now (`measure`), then recorded. A resumed series
-    keeps its budgets (the VM's speed drifts by tens of percent between sittings) and does not
-    time the teacher for them again."""
-    for name in ("series.json", "summary.json"):
-        path = out / name
+    summary.json; in `out`, else in the `kept` summaries of a series whose run folders are
+    gone), else the teacher timed now (`measure`), then recorded. A resumed series keeps its
+    budgets (the VM's speed drifts by tens of percent between sittings) and does not time the
+    teacher for them again."""
+    for path in (d / n for d in (out, kept) if d for n in ("series.json", "summary.json")):
         if path.exists():
             s = json.loads(path.read_text())
             ms = s.get("budget_teacher_ms", s.get("teacher_ms"))
@@ -179,6 +206,14 @@ def main() -> None:
         help="where each run's summaries are copied (no checkpoints; committed)",
     )
     p.add_argument("--plot", default="docs/img/distill-pareto-Pong.png")
+    p.add_argument(
+        "--time-with",
+        default="",
+        help="this host's table whose backend and settings time every agent and the teacher "
+        "at the end (default: --lut, which then must be this host's). With it, --lut may be "
+        "another device's table (the target: budgets, selection and random draws follow it) "
+        "for a series started on that device (its series.json holds the budgets' teacher)",
+    )
     args = p.parse_args()
 
     from a2d_edge.distill.pipeline import teacher_latency_ms
@@ -189,14 +224,26 @@ def main() -> None:
     from a2d_edge.zoo import shipped_eval
 
     lut = load_table(args.lut)  # an op table or a width table
-    if not latency_is_local(lut):  # every agent and the teacher are timed here at the end
-        raise SystemExit(f"distill_search: {args.lut} is not this host's table (a2d-profile)")
-    out = Path(args.out)
+    clock = load_table(args.time_with) if args.time_with else lut  # times the closing sitting
+    if not latency_is_local(clock):  # every agent and the teacher are timed here at the end
+        which = args.time_with or args.lut
+        raise SystemExit(
+            f"distill_search: {which} is not this host's table (a2d-profile; or --time-with "
+            "one of this host's)"
+        )
+    out, keep = Path(args.out), Path(args.keep)
+
+    def teacher_here() -> float:
+        if not latency_is_local(lut):
+            raise SystemExit(
+                f"distill_search: {args.lut} is another host's table and neither {out} nor "
+                f"{keep} holds a series of it: its budgets come from that host's teacher"
+            )
+        return teacher_latency_ms(lut, args.teacher)
+
+    teacher_ms = series_teacher_ms(out, args.lut, args.teacher, teacher_here, keep)
     out.mkdir(parents=True, exist_ok=True)
     fastest, _ = lut.minimum_ms()
-    teacher_ms = series_teacher_ms(
-        out, args.lut, args.teacher, lambda: teacher_latency_ms(lut, args.teacher)
-    )
     card = shipped_eval(args.teacher)
     common = [
         "--env",
@@ -241,7 +288,7 @@ def main() -> None:
         ]
         if args.supernet or first is not None:
             argv += ["--supernet", args.supernet or str(first)]
-        res = once(name, argv)
+        res = once(name, argv, keep / name.name)
         first = first or name
         rows.append(
             {
@@ -292,8 +339,9 @@ def main() -> None:
             str(args.learner_threads),
             "--no-progress",
         ]
-        derived = rl_search(out / f"rl-{f:g}", rl_argv, args.rl_steps)
-        res = once(out / f"rl-{f:g}-finish", ["distill", *common, "--arch", str(derived)])
+        derived = rl_search(out / f"rl-{f:g}", rl_argv, args.rl_steps, keep / f"rl-{f:g}")
+        finish = f"rl-{f:g}-finish"
+        res = once(out / finish, ["distill", *common, "--arch", str(derived)], keep / finish)
         rows.append(
             {
                 "run": f"rl-{f:g}-finish",
@@ -314,7 +362,9 @@ def main() -> None:
             write_json(path, arch)
             archs.append((f"random-{f:g}-{i}", str(path), fits))
     for label, arch, budget_r in archs:
-        res = once(out / f"base-{label}", ["distill", *common, "--arch", arch])
+        res = once(
+            out / f"base-{label}", ["distill", *common, "--arch", arch], keep / f"base-{label}"
+        )
         kind = "baseline" if budget_r is None else "random arch that fits the budget"
         rows.append({"run": f"base-{label}", "kind": kind, "budget_ms": budget_r, **res})
     # every agent and the teacher timed again in this sitting, in interleaved rounds (the VM's
@@ -325,9 +375,11 @@ def main() -> None:
     teacher = load_checkpoint(args.teacher)
     nets = {r["run"]: r["arch"] for r in rows} | {"teacher": teacher["arch"]}
     n_actions = int(teacher["n_actions"])  # every net with its game's head, not the table's
-    timed = time_together(lambda arch: measure_here(lut, arch, n_actions), nets, args.timing_rounds)
+    timed = time_together(
+        lambda arch: measure_here(clock, arch, n_actions), nets, args.timing_rounds
+    )
     if not timed["teacher"]:
-        raise SystemExit(f"could not time the teacher {args.teacher} with {args.lut}'s backend")
+        raise SystemExit(f"could not time the teacher {args.teacher} with {clock.path}'s backend")
     teacher_now = min(timed["teacher"])
     for r in rows:
         t = timed[r["run"]]
@@ -341,15 +393,17 @@ def main() -> None:
         "teacher_score": card.get("mean"),
         "fastest_ms": fastest,
         "table": args.lut,
+        "table_host": lut.device.get("slug"),  # the target the budgets and the selection are of
+        "timed_with": args.time_with or args.lut,  # whose backend and settings timed the rows
         "rows": rows,
     }
     write_json(out / "summary.json", summary)
     searches = [f"rl-{f:g}" for f in args.rl_fractions]  # the RL searches' own outputs
-    keep_summaries(out, Path(args.keep), [r["run"] for r in rows] + searches)
+    keep_summaries(out, keep, [r["run"] for r in rows] + searches)
     print(
         f"\n{machine()}\nteacher {args.teacher}: {teacher_now:.3f} ms measured here "
         f"(budgets are fractions of {teacher_ms:.3f} ms, the series' first sitting) "
-        f"({lut.describe_mode()}), score {card.get('mean')}; fastest arch by the table "
+        f"({clock.describe_mode()}), score {card.get('mean')}; fastest arch by the table "
         f"{fastest:.3f} ms\n"
     )
     print(
@@ -366,7 +420,7 @@ def main() -> None:
             [_row(r, teacher_now) for r in rows],
         )
     )
-    plot(out, Path(args.plot))
+    plot(keep, out / "report", Path(args.plot), args.time_with or None)
 
 
 KEPT = (
@@ -383,7 +437,7 @@ KEPT = (
 )
 
 
-def keep_summaries(out: Path, keep: Path, runs: list[str]) -> None:
+def keep_summaries(out: Path, keep: Path, runs: list[str], quiet: bool = False) -> None:
     """Copy each run's small files (settings, selection, result, learning curves) to `keep`."""
     import shutil
 
@@ -396,7 +450,8 @@ def keep_summaries(out: Path, keep: Path, runs: list[str]) -> None:
     for name in ("summary.json", "series.json"):
         if (out / name).exists():
             shutil.copyfile(out / name, keep / name)
-    print(f"summaries kept in {keep}")
+    if not quiet:
+        print(f"summaries kept in {keep}")
 
 
 def _ms(r: dict[str, Any]) -> float | None:
@@ -419,18 +474,20 @@ def _row(r: dict[str, Any], teacher_ms: float) -> list[object]:
     ]
 
 
-def plot(out: Path, path: Path) -> None:
-    """`a2d report`'s score-vs-measured-latency figure of the series (its agents at this
-    sitting's timings, beside the teacher), copied to `path`; the report stays in out/report."""
+def plot(keep: Path, report_dir: Path, path: Path, time_with: str | None = None) -> None:
+    """`a2d report`'s score-vs-measured-latency figure of the kept series (its agents at this
+    sitting's timings, beside the teacher; with `time_with`, every net timed again by that
+    table and each budget the same fraction of the teacher timed so), copied to `path`; the
+    report stays in `report_dir`."""
     import shutil
 
     from a2d_edge.experiments.report import write_report
 
-    report = write_report([out], out / "report")
+    report = write_report([keep], report_dir, time_with=time_with)
     if "pareto.png" in report.figures:
         path.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(out / "report" / "pareto.png", path)
-        print(f"plot: {path} (report: {out / 'report' / 'report.md'})")
+        shutil.copyfile(report_dir / "pareto.png", path)
+        print(f"plot: {path} (report: {report_dir / 'report.md'})")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@
 import json
 from pathlib import Path
 
+import pytest
+
 from benchmarks.distill_search import fraction_budget, series_teacher_ms
 
 
@@ -138,3 +140,84 @@ def test_the_benchmarks_take_an_arch_by_its_widths_a_name_or_a_file(tmp_path):
     path = tmp_path / "a.json"
     path.write_text(json.dumps(arch))
     assert arch_of(str(path)) == arch
+
+
+def test_a_series_whose_run_folders_are_gone_keeps_its_budgets_from_the_kept_summaries(tmp_path):
+    out, kept = tmp_path / "runs", tmp_path / "kept"
+    kept.mkdir()
+    series = {"table": "t.json", "teacher": "zoo:pong", "budget_teacher_ms": 0.338}
+    (kept / "series.json").write_text(json.dumps(series))
+
+    def timed() -> float:  # another host resumes the series: the budgets are not re-timed
+        raise AssertionError("timed")
+
+    assert series_teacher_ms(out, "t.json", "zoo:pong", timed, kept) == 0.338
+    assert series_teacher_ms(out, "u.json", "zoo:pong", lambda: 0.2, kept) == 0.2  # another
+
+
+def test_a_kept_run_is_not_trained_again_and_a_finished_run_is_kept_at_once(tmp_path, monkeypatch):
+    from benchmarks import distill_search
+
+    out, kept = tmp_path / "runs", tmp_path / "kept"
+    (kept / "base-a").mkdir(parents=True)
+    (kept / "base-a" / "result.json").write_text(json.dumps({"score": {"mean": 18.0}}))
+    trained = []
+
+    def fake_run(argv):  # `a2d distill ... --out DIR` that finishes
+        trained.append(argv)
+        folder = Path(argv[-1])
+        (folder / "finish").mkdir(parents=True)
+        (folder / "config.json").write_text("{}")
+        (folder / "finish" / "metrics.jsonl").write_text("{}\n")
+        (folder / "agent.pt").write_bytes(b"weights")
+        (folder / "result.json").write_text(json.dumps({"score": {"mean": 17.0}}))
+
+    monkeypatch.setattr(distill_search, "run", fake_run)
+    once = distill_search.once
+    assert once(out / "base-a", ["distill"], kept / "base-a")["score"]["mean"] == 18.0
+    assert trained == []  # another sitting's finished run: its kept result
+    assert once(out / "base-b", ["distill"], kept / "base-b")["score"]["mean"] == 17.0
+    assert len(trained) == 1
+    assert json.loads((kept / "base-b" / "result.json").read_text())["score"]["mean"] == 17.0
+    assert (kept / "base-b" / "finish" / "metrics.jsonl").exists()
+    assert not (kept / "base-b" / "agent.pt").exists()  # summaries, no weights
+
+
+def test_a_kept_rl_search_that_reached_its_steps_is_not_run_again(tmp_path, monkeypatch):
+    from benchmarks import distill_search
+
+    kept = tmp_path / "kept" / "rl-0.333"
+    kept.mkdir(parents=True)
+    (kept / "arch.json").write_text("{}")
+    (kept / "search.json").write_text(json.dumps({"step": 250_000}))
+    monkeypatch.setattr(distill_search, "run", lambda argv: pytest.fail("ran"))
+    out = tmp_path / "runs" / "rl-0.333"
+    assert distill_search.rl_search(out, ["search"], 250_000, kept) == kept / "arch.json"
+    ran = []
+    monkeypatch.setattr(distill_search, "run", ran.append)
+    distill_search.rl_search(out, ["search"], 500_000, kept)  # asked for more steps: it runs
+    assert ran == [["search", "--out", str(out)]]
+
+
+def test_another_devices_table_needs_a_series_started_there(tmp_path, monkeypatch):
+    from benchmarks import distill_search
+
+    here = "latency_tables/amd-epyc-2c-avx2-onnxruntime-fp32-tiny.json"
+    target = "latency_tables/amd-epyc-2c-avx2-onnxruntime-fp32-fast.json"
+
+    def local(table):  # `here` plays this host's table on any host that runs the tests
+        return table is not None and str(table.path).endswith("fp32-tiny.json")
+
+    monkeypatch.setattr("a2d_edge.search.loop.latency_is_local", local)
+    out, kept = tmp_path / "runs", tmp_path / "kept"
+    argv = ["distill_search.py", "--lut", target, "--time-with", here]
+    argv += ["--out", str(out), "--keep", str(kept)]
+    monkeypatch.setattr("sys.argv", argv)
+    with pytest.raises(SystemExit) as e:
+        distill_search.main()
+    assert "another host's table" in str(e.value) and "\n" not in str(e.value)
+    assert not out.exists()  # refused before any run folder
+    monkeypatch.setattr("sys.argv", [*argv[:3], "--time-with", target, *argv[5:]])
+    with pytest.raises(SystemExit) as e:  # the closing timing must be this host's
+        distill_search.main()
+    assert f"{target} is not this host's table" in str(e.value) and not out.exists()

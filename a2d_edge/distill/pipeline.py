@@ -493,6 +493,15 @@ def add_wall(run_dir: Path, phase: str, seconds: float) -> None:
 
 
 # ----- the whole -----
+def predicted_or_none(table: Table, arch: dict[str, Any]) -> float | None:
+    """The table's prediction of `arch`, or None for an arch outside its space (a hand-made
+    net beside an op table: it is timed, not predicted)."""
+    try:
+        return table.predict(arch)
+    except A2DError:
+        return None
+
+
 def teacher_latency_ms(table: Table, teacher: str, rounds: int = 5) -> float:
     """The teacher's latency on this host, timed as the table's entries were (same backend,
     precision, threads and timing mode): the fastest of `rounds` timings, since a budget taken
@@ -803,13 +812,11 @@ def distill_arch(cfg: SearchConfig, arch: dict[str, Any], run_dir: str | Path) -
     )
     agent = finish_phase(cfg, run_dir, agent, empty, teacher)
     latency: dict[str, Any] = {}
-    if cfg.lut:
+    if cfg.lut:  # the target's prediction (any host's table), timed too where it is this host's
         table = resolve_lut(cfg, say=False)
+        latency = {"predicted_ms": predicted_or_none(table, arch), "table": table.path}
+        latency["table_mode"] = table.mode
         if latency_is_local(table):
-            latency = {
-                "measured_ms": measure_here(table, arch),
-                "table": table.path,
-                "table_mode": table.mode,
-            }
+            latency["measured_ms"] = measure_here(table, arch)
     mflops = fvcore_flops(agent, batchnorm=False) / 1e6
     return final(cfg, run_dir, arch, agent, latency, mflops, {"finish": cfg.finish_steps})

@@ -14,6 +14,7 @@ from a2d_edge.distill.replay import LabelledReplay
 from a2d_edge.errors import A2DError
 from a2d_edge.hw.lut import LatencyTable, OpKey, Timing
 from a2d_edge.nets import build_agent, get_space, load_arch
+from a2d_edge.nets.space import random_arch
 from a2d_edge.nets.supernet import Supernet
 from a2d_edge.rl.checkpoint import load_agent, save_checkpoint
 from a2d_edge.rl.distill import Teacher
@@ -300,6 +301,27 @@ def test_a2d_distill_trains_a_hand_made_arch(tmp_path, tiny_agent_ckpt):
     result = json.loads((out / "result.json").read_text())
     assert result["steps"] == {"finish": 48} and result["mflops"] > 0
     assert load_phase(out / "finish.pt")["step"] == 48
+
+
+def test_a2d_distill_records_the_prediction_of_a_target_devices_table(tmp_path, tiny_agent_ckpt):
+    lut = tmp_path / "lut.json"
+    table = _random_table()
+    table.save(lut)
+    arch = random_arch(get_space("fast"), seed=3)
+    (tmp_path / "arch.json").write_text(json.dumps(arch))
+    common = ["distill", "--env", "ALE/Pong-v5", "--teacher", str(tiny_agent_ckpt),
+              "--lut", str(lut), "--num-envs", "4", "--finish-steps", "16",
+              "--frames-per-update", "8", "--batch-size", "16", "--replay-size", "256",
+              "--holdout-size", "256", "--final-episodes", "0", "--eval-every", "0",
+              "--no-progress"]  # fmt: skip
+    assert main([*common, "--arch", str(tmp_path / "arch.json"), "--out", str(tmp_path / "a")]) == 0
+    latency = json.loads((tmp_path / "a" / "result.json").read_text())["latency"]
+    assert latency["predicted_ms"] == pytest.approx(table.predict(arch))  # the target's
+    assert latency["measured_ms"] is None  # another machine's table: not timed here
+    assert latency["table"] == str(lut)
+    assert main([*common, "--arch", "nature-thin", "--out", str(tmp_path / "b")]) == 0
+    latency = json.loads((tmp_path / "b" / "result.json").read_text())["latency"]
+    assert latency["predicted_ms"] is None  # a net outside the table's space: no prediction
 
 
 @pytest.mark.parametrize(("ratio", "precision"), [(0.6, "bf16"), (1.3, "fp32")])
