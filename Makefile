@@ -5,7 +5,7 @@ STAMP  := $(VENV)/.a2d-installed
 BENCH  := $(VENV)/.a2d-bench-installed
 TORCH  ?= torch==2.13.0
 
-.PHONY: demo test lint bench-deps clean
+.PHONY: demo test test-arm64 lint bench-deps clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -24,6 +24,11 @@ bench-deps: $(BENCH)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# The runtime and INT8 on arm64 under emulation (qemu-user + proot, a cached Debian arm64 root
+# in ~/.cache/a2d-arm64): the tests marked arm64 (tests/arm64/), see README. Not part of `test`.
+test-arm64: $(STAMP)
+	@$(PY) tools/arm64/run.py
 
 demo: $(STAMP)
 	$(PY) -m a2d_edge.demo

@@ -87,11 +87,27 @@ def _profile_widths(args: argparse.Namespace, out: Path, settings: Any) -> int:
     return 0
 
 
+def refuse_emulation() -> None:
+    """Timings under an emulator are the emulator's: refuse them in one line."""
+    import platform
+
+    from a2d_edge.utils.emulation import emulated
+
+    why = emulated()
+    if why:
+        raise A2DError(
+            f"this {platform.machine()} is emulated ({why}): an emulator runs the instructions "
+            "but not at the device's speed, so its timings would make a false latency table; "
+            "run a2d-profile on the device itself"
+        )
+
+
 def _run(args: argparse.Namespace) -> int:
+    if args.refit:  # refits the timings a table holds: nothing is measured
+        return _refit(args)
+    refuse_emulation()
     if args.recalibrate:
         return _recalibrate(args)
-    if args.refit:
-        return _refit(args)
     from a2d_edge.hw.backends import get_backend
     from a2d_edge.hw.lut import LatencyTable, Timing
     from a2d_edge.hw.profile import ProfileSettings, device_slug, profile_space, validate

@@ -35,6 +35,7 @@ from a2d_edge.runtime.pacing import Pacing, wait_for_tick
 from a2d_edge.runtime.policy import Policy, PolicySpec, load_policy, model_key
 from a2d_edge.runtime.realtime import RealtimeSettings
 from a2d_edge.utils.device import describe_host
+from a2d_edge.utils.emulation import emulated
 
 OVERRUN = ("repeat", "late")
 
@@ -146,6 +147,10 @@ def run_agent(
     warnings = []
     if policy is None and (warning := int8_host_warning(bundle, model_key(bundle, spec))):
         warnings.append(warning)
+    if why := emulated():
+        warnings.append(f"this machine is emulated ({why}): the latencies below are the "
+                        "emulator's, not the device's")  # fmt: skip
+    for warning in warnings:
         print(f"a2d run: warning: {warning}", file=sys.stderr)
     with settings.realtime.apply():  # checks first; the env's and session's threads inherit it
         if policy is None:
@@ -337,7 +342,7 @@ def write_recording(path: str, frames: list[np.ndarray], fps: float) -> str:
             import imageio.v2 as imageio
         except ImportError:
             raise A2DError("--record .mp4 needs imageio[ffmpeg]; .gif works without it") from None
-        imageio.mimwrite(path, scaled, fps=fps)
+        imageio.mimwrite(path, scaled, fps=fps)  # type: ignore[arg-type]
         return path
     raise A2DError("--record takes a .gif or .mp4 path")
 
