@@ -56,7 +56,7 @@ def ensure_tools(install: bool = True) -> None:
         missing = missing_tools()
     if missing or why:
         raise A2DError(
-            f"make test-arm64 needs {', '.join(missing)} ({why or 'not found after apt-get'}): "
+            f"{', '.join(missing)} missing ({why or 'not found after apt-get'}): "
             f"as root, apt-get install {' '.join(packages)}; nothing was tested on arm64"
         )
 
