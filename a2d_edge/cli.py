@@ -193,6 +193,21 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_import(args: argparse.Namespace) -> int:
+    from a2d_edge.sources.importer import import_agent
+
+    ckpt = import_agent(
+        args.source, args.env, args.out, args.temperature, args.parity_frames, args.seed
+    )
+    src = ckpt["source"]
+    head = f", policy softmax(Q/{args.temperature:g})" if "head" in ckpt else ""
+    print(
+        f"imported {src['format']} {src['algorithm']} ({src['layout']}{head}) for "
+        f"{ckpt['env_id']}: {args.out}"
+    )
+    return 0
+
+
 def _cmd_arch_info(args: argparse.Namespace) -> int:
     from a2d_edge.hw.flops import count_params, fvcore_flops
     from a2d_edge.nets import build_agent, load_arch
@@ -395,6 +410,34 @@ def _eval_parser(sub: Sub) -> None:
     e.set_defaults(handler=_cmd_eval)
 
 
+def _import_parser(sub: Sub) -> None:
+    from a2d_edge.sources.importer import DEFAULT_FRAMES, DEFAULT_TEMPERATURE
+
+    i = sub.add_parser(
+        "import",
+        help="an SB3 / rl-zoo / CleanRL Atari agent as an a2d agent.pt (parity-checked)",
+        description="Supported: SB3 A2C / PPO / DQN and sb3-contrib QR-DQN CnnPolicy zips (or "
+        "an rl-zoo run folder), CleanRL Atari PPO / DQN state dicts. Nothing is unpickled.",
+    )
+    i.add_argument("source", help="an SB3 .zip, an rl-zoo run folder or a CleanRL model file")
+    i.add_argument("--env", required=True, help="the game, e.g. PongNoFrameskip-v4 or ALE/Pong-v5")
+    i.add_argument("--out", required=True, help="agent.pt to write (must not exist)")
+    i.add_argument(
+        "--temperature",
+        type=float,
+        default=DEFAULT_TEMPERATURE,
+        help="a DQN / QR-DQN teacher's policy is softmax(Q / temperature) (Rusu et al. 2016)",
+    )
+    i.add_argument(
+        "--parity-frames",
+        type=int,
+        default=DEFAULT_FRAMES,
+        help="frames the agent plays on which its outputs must equal the source's",
+    )
+    i.add_argument("--seed", type=int, default=0)
+    i.set_defaults(handler=_cmd_import)
+
+
 def _info_parsers(sub: Sub) -> None:
     a = sub.add_parser("arch-info", help="params and FLOPs of an architecture")
     a.add_argument("arch", help="nature | resnet14|20|38|74 | path to arch.json")
@@ -407,7 +450,7 @@ def _info_parsers(sub: Sub) -> None:
 
 COMMANDS = (_train_parser, _search_parser, _distill_parser, _sweep_parser, _report_parser,
             _export_parser,
-            _run_parser, _eval_parser, _info_parsers)  # fmt: skip
+            _run_parser, _eval_parser, _import_parser, _info_parsers)  # fmt: skip
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from a2d_edge.cli import main as a2d
 from a2d_edge.errors import A2DError
+from a2d_edge.sources.names import zoo_card
 
 MARK = ".a2d-demo"  # written into the demo's folder: only such a folder is ever replaced
 
@@ -304,10 +305,8 @@ def demo_budget(teacher: str, lut: Path, share: float) -> tuple[float, float]:
 def teacher_summary(spec: str, teacher_ms: float) -> tuple[str, str]:
     """The teacher's shipped score (its card) and its latency here, as timed for the budget."""
     score = "n/a"
-    if spec.startswith("zoo:"):
-        from a2d_edge.zoo import ZOO_DIR
-
-        card = json.loads((ZOO_DIR / f"{spec[4:]}.json").read_text())
+    card = zoo_card(spec)
+    if card is not None:
         score = f"{card['eval']['mean']:.1f} ({card['eval']['episodes']} episodes, its card)"
     return score, f"{teacher_ms:.3f} ms"
 

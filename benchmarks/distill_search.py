@@ -219,9 +219,9 @@ def main() -> None:
     from a2d_edge.distill.pipeline import teacher_latency_ms
     from a2d_edge.hw.timing import time_together
     from a2d_edge.hw.widthtable import load_table
+    from a2d_edge.rl.checkpoint import shipped_eval
     from a2d_edge.search.loop import latency_is_local, measure_here
     from a2d_edge.utils.io import write_json
-    from a2d_edge.zoo import shipped_eval
 
     lut = load_table(args.lut)  # an op table or a width table
     clock = load_table(args.time_with) if args.time_with else lut  # times the closing sitting

@@ -58,6 +58,7 @@ from a2d_edge.search.loop import (
     prepare,
     resolve_lut,
 )
+from a2d_edge.sources.names import zoo_supernet
 from a2d_edge.utils.accel import PRECISION_FILE, resolve_precision, set_rng_state
 from a2d_edge.utils.dist import DistInfo
 from a2d_edge.utils.io import atomic_write, read_json, write_json
@@ -242,10 +243,9 @@ def load_frames(path: Path) -> Frames:
 
 def supernet_path(spec: str) -> Path:
     """`--supernet`: a run folder, its supernet.pt, or zoo:NAME (a2d_edge/zoo/supernets/)."""
-    if spec.startswith("zoo:"):
-        from a2d_edge.zoo import ZOO_DIR
-
-        return ZOO_DIR / "supernets" / f"{spec[4:]}.pt"
+    shipped = zoo_supernet(spec)
+    if shipped is not None:
+        return shipped
     path = Path(spec)
     return path / "supernet.pt" if path.is_dir() else path
 
