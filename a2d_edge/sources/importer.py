@@ -219,9 +219,7 @@ def check_parity(src: Source, model: ActorCritic, frames: np.ndarray, pipeline: 
     dlogp = (torch.log_softmax(logits, -1) - torch.log_softmax(ref_logits, -1)).abs().max()
     dv = ((value - ref_v).abs() / ref_v.abs().clamp(min=1.0)).max()
     agree = (logits.argmax(-1) == ref_logits.argmax(-1)).float().mean()
-    return Parity(
-        len(frames), pipeline, float(dlogp), float(dv), float(agree), worst_dq, tolerance
-    )
+    return Parity(len(frames), pipeline, float(dlogp), float(dv), float(agree), worst_dq, tolerance)
 
 
 def import_agent(
