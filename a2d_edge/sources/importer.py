@@ -10,6 +10,7 @@ and |Δ V| must be within `TOLERANCE`. The agent records where it came from.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -164,7 +165,7 @@ def canonical_env_id(env_id: str) -> tuple[str, str | None]:
     skip or sticky actions differ from what a2d plays (the frame-skip trap, SB3 #1128)."""
     rom = resolve_game(env_id)
     canonical = f"ALE/{_camel(rom)}-v5"
-    if "NoFrameskip" in env_id:
+    if "NoFrameskip" in env_id or not re.search(r"-v\d+$", env_id):
         return canonical, None
     return canonical, (
         f"{env_id}: a2d plays {canonical} with its own frame skip of 4 (max of the last two "
@@ -181,22 +182,52 @@ def imported_agent(src: Source, head: dict[str, Any] | None) -> tuple[ActorCriti
     return model.eval(), arch
 
 
-def play_frames(model: ActorCritic, env_id: str, n: int, seed: int) -> np.ndarray:
-    """`n` observations of the agent playing in a2d's env (its sampled actions)."""
-    env = make_vec_env(env_id, 1, AtariSettings())
+def play_frames(model: ActorCritic, env_id: str, n: int, seed: int) -> tuple[np.ndarray, str]:
+    """`n` observations of the agent playing (its sampled actions): in SB3's own Atari
+    pipeline (`make_atari_env` + `VecFrameStack(4)` + `VecTransposeImage`) where SB3 and its
+    OpenCV are installed, the frames the source was trained on, else in a2d's env."""
     gen = torch.Generator().manual_seed(seed)
+
+    def act(obs: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            logits, _ = model(torch.from_numpy(obs))
+        return torch.multinomial(torch.softmax(logits, -1), 1, generator=gen).squeeze(1).numpy()
+
+    sb3_env = _sb3_env(env_id, seed)
+    if sb3_env is not None:
+        frames = []
+        obs = sb3_env.reset()
+        for _ in range(n):
+            frames.append(obs[0].copy())
+            obs, *_ = sb3_env.step(act(obs))
+        sb3_env.close()
+        return np.stack(frames), "SB3's AtariWrapper + VecFrameStack(4)"
+    env = make_vec_env(env_id, 1, AtariSettings())
     frames = []
     try:
         obs, _ = env.reset(seed=seed)
-        with torch.no_grad():
-            for _ in range(n):
-                frames.append(obs[0].copy())
-                logits, _ = model(torch.from_numpy(obs))
-                action = torch.multinomial(torch.softmax(logits, -1), 1, generator=gen)
-                obs, *_ = env.step(action.squeeze(1).numpy())
+        for _ in range(n):
+            frames.append(obs[0].copy())
+            obs, *_ = env.step(act(obs))
     finally:
         env.close()
-    return np.stack(frames)
+    return np.stack(frames), "a2d's env"
+
+
+def _sb3_env(env_id: str, seed: int) -> Any:
+    """SB3's Atari pipeline for the game's NoFrameskip-v4 id, None without SB3 or OpenCV."""
+    try:
+        import ale_py
+        import cv2  # noqa: F401  (SB3's AtariWrapper resizes with it)
+        import gymnasium
+        from stable_baselines3.common.env_util import make_atari_env
+        from stable_baselines3.common.vec_env import VecFrameStack, VecTransposeImage
+    except ImportError:
+        return None
+    gymnasium.register_envs(ale_py)
+    game = env_id.split("/")[-1].split("-")[0]
+    venv = make_atari_env(f"{game}NoFrameskip-v4", n_envs=1, seed=seed)
+    return VecTransposeImage(VecFrameStack(venv, n_stack=4))
 
 
 @torch.no_grad()
@@ -253,8 +284,8 @@ def import_agent(
         )
     head = {"kind": "q", "temperature": temperature} if src.layout.head != "actor-critic" else None
     model, arch = imported_agent(src, head)
-    played = play_frames(model, canonical, frames, seed)
-    parity = check_parity(src, model, played, "a2d's env")
+    played, pipeline = play_frames(model, canonical, frames, seed)
+    parity = check_parity(src, model, played, pipeline)
     say(parity.describe())
     if not parity.ok:
         raise A2DError(

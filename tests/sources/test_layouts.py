@@ -89,5 +89,6 @@ def test_names_resolve_in_one_place(tmp_path):
 
 def test_every_id_of_a_game_imports_for_the_one_a2d_plays():
     assert canonical_env_id("BreakoutNoFrameskip-v4") == ("ALE/Breakout-v5", None)
+    assert canonical_env_id("breakout") == ("ALE/Breakout-v5", None)
     canonical, note = canonical_env_id("Breakout-v4")  # gym's v4: random skip 2-4 (SB3 #1128)
     assert canonical == "ALE/Breakout-v5" and "frame skip of 4" in note

@@ -84,6 +84,15 @@ def test_an_actor_critic_zip_imports_with_sb3s_log_probs_and_values(tmp_path, zi
     assert src["parity"]["ok"] and src["parity"]["frames"] == int(FRAMES)
 
 
+def test_without_sb3s_pipeline_the_parity_frames_come_from_a2ds_env(
+    tmp_path, zips, monkeypatch, capsys
+):
+    monkeypatch.setattr("a2d_edge.sources.importer._sb3_env", lambda env_id, seed: None)
+    _, ckpt = imported(tmp_path, zips["a2c"][0])
+    assert ckpt["source"]["parity"]["pipeline"] == "a2d's env"
+    assert "(a2d's env)" in capsys.readouterr().out
+
+
 def test_a_dqn_zip_imports_as_a_value_based_teacher(tmp_path, zips):
     path, model = zips["dqn"]
     agent, ckpt = imported(tmp_path, path, "--temperature", "0.5")
