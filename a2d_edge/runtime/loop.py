@@ -337,7 +337,7 @@ def write_recording(path: str, frames: list[np.ndarray], fps: float) -> str:
             import imageio.v2 as imageio
         except ImportError:
             raise A2DError("--record .mp4 needs imageio[ffmpeg]; .gif works without it") from None
-        imageio.mimwrite(path, scaled, fps=fps)
+        imageio.mimwrite(path, scaled, fps=fps)  # type: ignore[arg-type]
         return path
     raise A2DError("--record takes a .gif or .mp4 path")
 
