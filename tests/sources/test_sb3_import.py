@@ -319,3 +319,18 @@ def test_an_existing_out_is_never_overwritten(tmp_path, zips, capsys):
 def test_a_zip_given_where_an_agent_is_expected_names_the_import(tmp_path, zips, capsys):
     assert main(["eval", str(zips["ppo"][0]), "--episodes", "1"]) == 2
     assert "a2d import" in capsys.readouterr().err
+
+
+def test_an_imported_value_based_agent_teaches_a_distillation(tmp_path):
+    torch.manual_seed(4)
+    torch.save(CleanRLQNetwork(6).state_dict(), tmp_path / "dqn.cleanrl_model")
+    imported(tmp_path, tmp_path / "dqn.cleanrl_model")
+    out = tmp_path / "student"
+    argv = ["distill", "--env", "ALE/Pong-v5", "--teacher", str(tmp_path / "agent.pt"),
+            "--arch", "nature-thin", "--num-envs", "4", "--finish-steps", "16",
+            "--frames-per-update", "8", "--batch-size", "16", "--replay-size", "256",
+            "--holdout-size", "256", "--final-episodes", "0", "--eval-every", "0",
+            "--no-progress", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    student, ckpt = load_agent(out / "agent.pt")
+    assert "head" not in ckpt  # the student is an actor-critic of its own
