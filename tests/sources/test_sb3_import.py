@@ -332,5 +332,5 @@ def test_an_imported_value_based_agent_teaches_a_distillation(tmp_path):
             "--holdout-size", "256", "--final-episodes", "0", "--eval-every", "0",
             "--no-progress", "--out", str(out)]  # fmt: skip
     assert main(argv) == 0
-    student, ckpt = load_agent(out / "agent.pt")
+    _, ckpt = load_agent(out / "agent.pt")
     assert "head" not in ckpt  # the student is an actor-critic of its own
