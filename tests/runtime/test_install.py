@@ -14,8 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from a2d_edge.cli import main
-
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -27,15 +25,6 @@ def runtime_venv(tmp_path_factory) -> Path:
                          capture_output=True, text=True)  # fmt: skip
     assert pip.returncode == 0, pip.stderr[-3000:]
     return venv
-
-
-@pytest.fixture(scope="module")
-def bundle(tiny_agent_ckpt, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("rt") / "bundle"
-    assert (
-        main(["export", str(tiny_agent_ckpt), "--out", str(out), "--int8", "--frames", "32"]) == 0
-    )
-    return out
 
 
 def test_the_runtime_install_has_no_torch_and_runs_a_bundle(runtime_venv, bundle, tmp_path):
