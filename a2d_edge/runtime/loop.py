@@ -414,7 +414,7 @@ def write_recording(path: str, frames: list[np.ndarray], fps: float) -> str:
     GIF or, with imageio-ffmpeg installed, an MP4."""
     k = 2 if frames[0].ndim == 3 else 3
     block = np.ones((k, k, 1) if frames[0].ndim == 3 else (k, k), dtype=np.uint8)
-    scaled = [np.kron(f, block) for f in frames]
+    scaled: list[Any] = [np.kron(f, block) for f in frames]  # imageio wants a list of ArrayLike
     if path.endswith(".gif"):
         from PIL import Image
 

@@ -140,3 +140,20 @@ def test_a_bundle_of_another_game_is_not_compared(bundle, teacher_bundle, capsys
                  "--quiet"]) == 2  # fmt: skip
     err = capsys.readouterr().err.strip()
     assert "plays ALE/Breakout-v5, not ALE/Pong-v5" in err and len(err.splitlines()) == 1
+
+
+def test_the_demos_loop_comparison_times_both_settings(bundle, tmp_path, capsys):
+    from a2d_edge import demo
+
+    out = tmp_path / "demo"
+    shutil.copytree(bundle, out / "bundle")
+    shutil.copytree(bundle, out / "teacher-bundle")
+    sittings = demo.compare_loops(out, 60.0, 8, 2.0)
+    assert [setting for setting, _ in sittings] == ["60 Hz", "60 Hz, spin 2 ms + prewarm"]
+    for _, comp in sittings:
+        assert comp["names"] == ["bundle", "teacher-bundle"] and comp["steps"] == [8, 8]
+        assert all(r is not None and r > 0 for r in comp["ratios"].values())
+    spin = json.loads((out / "compare-spin.json").read_text())
+    assert spin["spin_ms"] == 2.0 and spin["prewarm"] and spin["compared"]["prewarm"]
+    table = comparison_table(sittings, labels=("agent", "teacher"))
+    assert table.count("| 60 Hz, spin 2 ms + prewarm |") == 4
