@@ -33,13 +33,15 @@ _GREY_X10K = np.array([2989, 5870, 1140], dtype=np.float32)  # the same x 10,000
 def grey(screen: np.ndarray) -> np.ndarray:
     """ALE's grey screen of an RGB screen (H x W x 3 uint8), exactly as its palette has it.
 
-    2989 R + 5870 G + 1140 B is an integer below 2**24 (exact in float32); rounded in integers
-    it is ALE's value except where it lies exactly on a half (a remainder of 5,000): only
-    there the double formula decides, as ALE's does."""
+    k = 2989 R + 5870 G + 1140 B + 5000 is an integer below 2**22, exact in float32, and so is
+    floor(k / 10,000) (a quotient that is not whole lies at least 1e-4 from one, far beyond
+    float32's error there): ALE's value, except where k / 10,000 is whole (the formula lies
+    exactly on a half). Only there the double formula decides, as ALE's does."""
     flat = screen.reshape(-1, 3)
-    scaled = (flat.astype(np.float32) @ _GREY_X10K).astype(np.uint32)
+    scaled = flat.astype(np.float32) @ _GREY_X10K
     scaled += 5000
-    whole = scaled // 10000
+    whole = scaled / np.float32(10000)
+    np.floor(whole, out=whole)
     out = whole.astype(np.uint8)
     ties = scaled == whole * 10000
     if ties.any():
