@@ -324,9 +324,11 @@ def compare_loops(
     run waits by default and with a spin window + prewarm: (setting, comparison) of each."""
     from a2d_edge.runtime.compare import pacing_words
 
+    settings: list[tuple[str, list[str]]] = [("compare", [])]
+    if hz > 0:  # a free-running loop never waits: no spin window to compare
+        settings.append(("compare-spin", ["--spin-ms", f"{spin_ms:g}", "--prewarm"]))
     sittings = []
-    for name, extra in (("compare", []), ("compare-spin", ["--spin-ms", f"{spin_ms:g}",
-                                                           "--prewarm"])):  # fmt: skip
+    for name, extra in settings:
         report = out / f"{name}.json"
         _call(["run", str(out / "bundle"), "--compare", str(out / "teacher-bundle"), "--hz",
                f"{hz:g}", "--max-steps", str(steps), "--quiet", "--report", str(report),

@@ -157,3 +157,32 @@ def test_the_demos_loop_comparison_times_both_settings(bundle, tmp_path, capsys)
     assert spin["spin_ms"] == 2.0 and spin["prewarm"] and spin["compared"]["prewarm"]
     table = comparison_table(sittings, labels=("agent", "teacher"))
     assert table.count("| 60 Hz, spin 2 ms + prewarm |") == 4
+
+
+def test_the_demos_summary_ends_with_the_loop_comparison(tmp_path, capsys):
+    from a2d_edge import demo
+
+    out = tmp_path / "demo"
+    for name, data in {
+        "search/search.json": {"derived_flops": 2e6, "latency": {"table": "t.json",
+                               "table_mode": "warm", "budget_ms": 0.08, "predicted_ms": 0.07}},
+        "search/result.json": {"score": {"mean": 19.0, "scores": [19.0]}},
+        "run.json": {"latency_us": {"inference": {"p50": 100.0, "p99": 150.0}}, "policy": "p",
+                     "misses": 0, "steps": 10, "score_mean": 19.0, "scores": [19.0]},
+        "bundle/manifest.json": {"verification": {}},
+    }.items():  # fmt: skip
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_text(json.dumps(data))
+    comp = comparison(fake_report(100.0, 150.0, 900.0, 1000.0, 60),
+                      fake_report(300.0, 450.0, 1800.0, 2000.0, 60), ("bundle", "teacher-bundle"),
+                      50)  # fmt: skip
+    demo.summary(out, ("18.4", "0.240 ms"), 60.0, [("60 Hz", comp)])
+    printed = capsys.readouterr().out
+    assert printed.rstrip().splitlines()[-2] == (
+        "| 60 Hz | whole loop step p99 | 2000.0 us | 1000.0 us | 2.00x |"
+    )
+    assert "| setting | figure | teacher | agent | teacher / agent |" in printed
+    saved = json.loads((out / "summary.json").read_text())
+    [loop_row] = saved["loop_comparison"]
+    assert loop_row["setting"] == "60 Hz" and loop_row["ratios"]["inference_p50_us"] == 3.0
+    assert saved["rows"]["deadline misses"] == "0 of 10"
