@@ -145,7 +145,9 @@ class ScreenStack:
             raise A2DError(f"the bundle's observation shape {list(shape)} is not a stack of "
                            f"grey frames no larger than the {SCREEN_SHAPE[0]}x{SCREEN_SHAPE[1]} "
                            "screen")  # fmt: skip
-        return cls((shape[0], shape[1], shape[2]), bool(preprocessing.get("maxpool", True)))
+        # with a frame skip of 1 the env has no earlier frame of the step to pool with
+        pool = bool(preprocessing.get("maxpool", True)) and preprocessing.get("frame_skip", 4) > 1
+        return cls((shape[0], shape[1], shape[2]), pool)
 
     def reset(self) -> None:
         self.stack[...] = 0

@@ -110,3 +110,6 @@ def test_manifests_the_screen_pipeline_cannot_make_are_refused():
     with pytest.raises(A2DError, match="observation shape"):
         ScreenStack.from_manifest({"obs_shape": [4, 300, 84]})
     assert ScreenStack.from_manifest({"obs_shape": [2, 42, 42]}).stack.shape == (1, 2, 42, 42)
+    assert ScreenStack.from_manifest({"frame_skip": 4}).maxpool
+    assert not ScreenStack.from_manifest({"frame_skip": 1}).maxpool
+    assert not ScreenStack.from_manifest({"maxpool": False}).maxpool
