@@ -42,6 +42,7 @@ from a2d_edge.runtime.realtime import RealtimeSettings
 from a2d_edge.utils.device import describe_host
 
 OVERRUN = ("repeat", "late")
+COMPARE_BLOCK = 50  # steps of one bundle before the other's turn
 
 
 @dataclass(frozen=True)
@@ -78,12 +79,13 @@ class RunSettings:
     compare: str = setting(
         "",
         "time this second bundle (e.g. the teacher's) in the same sitting, alternating blocks "
-        "of steps with the first, and report both and their ratios (needs --max-steps: the "
-        "steps of each)",
+        "of steps with the first, and report both and their ratios (the run is --max-steps "
+        "steps of each, whatever --episodes)",
         metavar="BUNDLE",
     )
-    compare_block: int = setting(50, "steps of one bundle before the other's turn (--compare)",
-                                 low=1)  # fmt: skip
+    compare_block: int = setting(
+        COMPARE_BLOCK, "steps of one bundle before the other's turn (--compare)", low=1
+    )
     realtime: RealtimeSettings = setting(  # noqa: RUF009 (frozen: one shared default is safe)
         RealtimeSettings(), "pinning, FIFO, mlock", flag=False
     )
@@ -191,6 +193,8 @@ def _check_settings(s: RunSettings, other: Bundle | None, env_id: str) -> None:
         raise A2DError(f"overrun policy must be one of {OVERRUN}")
     s.pacing.check()
     if other is None:
+        if s.compare_block != COMPARE_BLOCK:
+            raise A2DError("--compare-block applies to a comparison only: add --compare BUNDLE")
         return
     check_game(other, env_id)
     if not s.max_steps:

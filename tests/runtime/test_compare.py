@@ -132,6 +132,12 @@ def test_a_comparison_that_cannot_run_is_one_line(bundle, teacher_bundle, flags,
     assert not (tmp_path / "x.gif").exists()
 
 
+def test_a_block_without_a_comparison_is_refused(bundle, capsys):
+    assert main(["run", str(bundle), "--compare-block", "10", "--max-steps", "5", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--compare-block applies to a comparison only" in err and len(err.splitlines()) == 1
+
+
 def test_a_bundle_of_another_game_is_not_compared(bundle, teacher_bundle, capsys):
     manifest = teacher_bundle / "manifest.json"
     m = json.loads(manifest.read_text())
