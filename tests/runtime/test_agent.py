@@ -159,3 +159,18 @@ def test_the_agent_needs_no_torch(bundle):
     assert out.returncode == 0, out.stderr[-2000:]
     action, bad = out.stdout.split(" ", 1)
     assert 0 <= int(action) < 6 and json.loads(bad.strip()) == []
+
+
+def test_the_readmes_own_loop_runs(bundle, tmp_path):
+    """README "Your own loop", as written, plays a whole game of Pong on the bare emulator."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("### Your own loop", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    assert len(code.strip().splitlines()) <= 12 and "runs/demo/bundle" in code
+    script = code.replace("runs/demo/bundle", str(bundle)) + "print(ale.getEpisodeFrameNumber())\n"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         cwd=tmp_path, timeout=300)  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert int(out.stdout.strip().splitlines()[-1]) > 1000  # a game of Pong, to its end
