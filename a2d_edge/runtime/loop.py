@@ -39,6 +39,7 @@ from a2d_edge.runtime.compare import comparison, comparison_table, pacing_words
 from a2d_edge.runtime.pacing import Pacing, wait_for_tick
 from a2d_edge.runtime.policy import Policy, PolicySpec
 from a2d_edge.runtime.realtime import RealtimeSettings
+from a2d_edge.runtime.recording import write_recording
 from a2d_edge.utils.device import describe_host
 
 OVERRUN = ("repeat", "late")
@@ -411,29 +412,6 @@ def judge_prediction(prediction: dict[str, Any], inference_us: dict[str, float])
         "measured_p99_ms": None if p99 is None else p99 / 1000.0,
         "p50_over_predicted": None if p50 is None else p50 / predicted_us,
     }
-
-
-def write_recording(path: str, frames: list[np.ndarray], fps: float) -> str:
-    """The game as a person sees it (the emulator's RGB screen, 2x; grayscale frames 3x) as a
-    GIF or, with imageio-ffmpeg installed, an MP4."""
-    k = 2 if frames[0].ndim == 3 else 3
-    block = np.ones((k, k, 1) if frames[0].ndim == 3 else (k, k), dtype=np.uint8)
-    scaled: list[Any] = [np.kron(f, block) for f in frames]  # imageio wants a list of ArrayLike
-    if path.endswith(".gif"):
-        from PIL import Image
-
-        images = [Image.fromarray(f) for f in scaled[::2]]
-        images[0].save(path, save_all=True, append_images=images[1:],
-                       duration=int(2000 / fps), loop=0)  # fmt: skip
-        return path
-    if path.endswith(".mp4"):
-        try:
-            import imageio.v2 as imageio
-        except ImportError:
-            raise A2DError("--record .mp4 needs imageio[ffmpeg]; .gif works without it") from None
-        imageio.mimwrite(path, scaled, fps=fps)
-        return path
-    raise A2DError("--record takes a .gif or .mp4 path")
 
 
 def summary(report: dict[str, Any]) -> str:
