@@ -411,7 +411,7 @@ def _eval_parser(sub: Sub) -> None:
 
 
 def _import_parser(sub: Sub) -> None:
-    from a2d_edge.sources.importer import DEFAULT_FRAMES, DEFAULT_TEMPERATURE
+    from a2d_edge.sources import DEFAULT_FRAMES, DEFAULT_TEMPERATURE
 
     i = sub.add_parser(
         "import",

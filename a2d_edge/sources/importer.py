@@ -24,6 +24,7 @@ from a2d_edge.envs.atari import OBS_SHAPE, _camel
 from a2d_edge.errors import A2DError
 from a2d_edge.nets import ActorCritic, build_agent
 from a2d_edge.rl.checkpoint import save_checkpoint, torch_load
+from a2d_edge.sources import DEFAULT_FRAMES, DEFAULT_TEMPERATURE
 from a2d_edge.sources.layouts import (
     LAYOUTS,
     SB3_LAYOUT,
@@ -38,14 +39,8 @@ from a2d_edge.sources.layouts import (
 )
 from a2d_edge.sources.sb3 import is_sb3_zip, read_sb3_zip
 
-DEFAULT_TEMPERATURE = 0.01
-"""softmax(Q/τ) of a value-based teacher. Rusu et al. (2016, "Policy Distillation") found a
-sharp teacher, τ = 0.01, distils best with a KL loss: a DQN's Q-values differ between actions by
-hundredths of a (clipped) reward, so τ near 1 would spread the teacher's policy almost
-uniformly and the student would learn noise; τ = 0.01 keeps the greedy action's lead."""
 TOLERANCE = 1e-4  # worst |Δ log π| and relative |Δ V| (float32 runs of the same ops agree ~1e-6)
 Q_TOLERANCE = 1e-5  # a Q head's relative |ΔQ|; its log π may then differ by 2·ΔQ/τ
-DEFAULT_FRAMES = 300
 
 
 @dataclass(frozen=True)
