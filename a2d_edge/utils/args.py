@@ -15,10 +15,11 @@ from a2d_edge.errors import A2DError
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line (the usage is for --help)."""
+    """An argument parser whose errors are an A2DError, so that `utils.cli.run_cli` says them in
+    one line and returns 2 as it does a command's (the usage is for --help)."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (--help lists the flags)\n")
+        raise A2DError(f"{message} (`{self.prog} --help` lists the flags)")
 
 
 def _int(text: str) -> int:
