@@ -25,6 +25,9 @@ from a2d_edge.utils.logging import NullLogger
 
 
 def _args(out, *extra, teacher):
+    # a search from a trained --supernet trains none: its flags would be refused
+    training = [] if "--supernet" in extra else ["--supernet-steps", "160",
+                                                 "--supernet-frames-per-update", "8"]  # fmt: skip
     return [
         "search",
         "--env",
@@ -35,13 +38,10 @@ def _args(out, *extra, teacher):
         str(out),
         "--num-envs",
         "4",
-        "--supernet-steps",
-        "160",
+        *training,
         "--finish-steps",
         "96",
         "--frames-per-update",
-        "8",
-        "--supernet-frames-per-update",
         "8",
         "--batch-size",
         "16",
