@@ -63,6 +63,7 @@ PROFILE = [
     (["--mode", "controller", "--hz", "-60"], "--hz: must be a number of at least 0"),
     (["--mode", "controller", "--hz", "inf"], "--hz: must be a number of at least 0"),
     (["--validate", "-4"], "--validate: must be at least 0"),
+    (["--preset", "tiny", "--validate", "1"], "--validate N fits on half of N archs"),
     (["--recalibrate", "t.json", "--archs", "0"], "--archs: must be at least 1"),
     (["--out", "folder"], "--out folder is a folder"),
     (["--out", "file/t.json"], "file is a file, not a folder"),

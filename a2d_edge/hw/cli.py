@@ -99,6 +99,10 @@ def _run(args: argparse.Namespace, given: frozenset[str] = frozenset()) -> int:
     from a2d_edge.applies import MODES, check_applies
 
     check_applies(MODES["a2d-profile"], args, given)
+    if args.validate == 1:
+        raise A2DError(
+            "--validate N fits on half of N archs and judges on the other half: 0 or >= 2"
+        )
     if args.out:
         check_out_file(args.out, "--out")
     if args.recalibrate:
