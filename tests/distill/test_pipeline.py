@@ -28,6 +28,8 @@ def _args(out, *extra, teacher):
     # a search from a trained --supernet trains none: its flags would be refused
     training = [] if "--supernet" in extra else ["--supernet-steps", "160",
                                                  "--supernet-frames-per-update", "8"]  # fmt: skip
+    gradient = "--select" in extra and extra[extra.index("--select") + 1] == "gradient"
+    evolution = [] if gradient else ["--population", "3", "--generations", "2"]
     return [
         "search",
         "--env",
@@ -53,10 +55,7 @@ def _args(out, *extra, teacher):
         "64",
         "--bn-frames",
         "64",
-        "--population",
-        "3",
-        "--generations",
-        "2",
+        *evolution,
         "--final-episodes",
         "0",
         "--eval-every",
