@@ -78,6 +78,7 @@ def _resolve_config(args: argparse.Namespace, cls: type, kind: str):  # type: ig
         return build_config(cls, vars(cfg), flags)
     if not args.out:
         raise A2DError(f"a2d {kind} needs --out RUN_DIR (or --resume RUN_DIR)")
+    check_out_dir(args.out)  # before a teacher or a table is loaded
     file_layer: dict[str, Any] = {}
     file_given: dict[str, Any] = {}
     if args.config:
