@@ -7,11 +7,20 @@ import dataclasses
 import json
 import sys
 from collections.abc import Sequence
+from types import SimpleNamespace
 from typing import Any
 
 from a2d_edge import __version__
+from a2d_edge.applies import MODES, check_applies, given_settings
 from a2d_edge.config import RESUME_OVERRIDES
 from a2d_edge.errors import A2DError
+from a2d_edge.utils.args import (
+    OneLineParser,
+    check_out_dir,
+    check_out_file,
+    non_negative_int,
+    positive_int,
+)
 from a2d_edge.utils.cli import run_cli
 
 
@@ -69,11 +78,19 @@ def _resolve_config(args: argparse.Namespace, cls: type, kind: str):  # type: ig
         return build_config(cls, vars(cfg), flags)
     if not args.out:
         raise A2DError(f"a2d {kind} needs --out RUN_DIR (or --resume RUN_DIR)")
-    file_layer = {}
+    check_out_dir(args.out)  # before a teacher or a table is loaded
+    file_layer: dict[str, Any] = {}
+    file_given: dict[str, Any] = {}
     if args.config:
+        from a2d_edge.experiments.spec import read_experiment
+
         file_layer = settings_layer(args.config, cls, kind, flags.get("env"))
         flags["env"] = None  # the layer's env is final: the flag's, matched to the file's games
-    return build_config(cls, file_layer, flags)
+        # a grid's shared settings serve runs that use different ones: only its flags are judged
+        file_given = {} if read_experiment(args.config).grid else file_layer
+    cfg = build_config(cls, file_layer, flags)
+    check_applies(MODES[kind], cfg, given_settings(args, names, file_given))
+    return cfg
 
 
 def _cmd_search(args: argparse.Namespace) -> int:
@@ -108,6 +125,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from a2d_edge.experiments.sweep import parse_sets, parse_shard, run_sweep
 
     games = [g for item in args.games or [] for g in item.split(",") if g]
+    check_out_dir(args.out)
     result = run_sweep(
         args.file,
         args.out,
@@ -128,6 +146,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     if args.timing_rounds < 1:
         raise A2DError(f"--timing-rounds must be at least 1, not {args.timing_rounds}")
+    check_out_dir(args.out)
     report = write_report(args.runs, args.out, args.time_with, args.timing_rounds)
     for w in report.warnings:
         print(f"a2d report: warning: {w}", file=sys.stderr)
@@ -141,7 +160,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from a2d_edge.export.bundle import describe, export_bundle
     from a2d_edge.export.settings import ExportSettings
 
-    settings = build_config(ExportSettings, flags_for(ExportSettings, args))
+    flags = flags_for(ExportSettings, args)
+    settings = build_config(ExportSettings, flags)
+    check_applies(MODES["export"], settings, given_settings(args, flags))
+    check_out_dir(args.out)
     manifest = export_bundle(args.checkpoint, args.out, settings)
     print("\n".join(describe(manifest, args.out)))
     return 0
@@ -158,6 +180,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     settings = build_config(RunSettings, flags_for(RunSettings, args),
                             {"realtime": realtime, "status": status})  # fmt: skip
     spec = build_config(PolicySpec, flags_for(PolicySpec, args))
+    given = given_settings(args, {**flags_for(RunSettings, args), **flags_for(PolicySpec, args)})
+    check_applies(MODES["run"], SimpleNamespace(hz=settings.hz, backend=spec.backend), given)
+    for path, flag in ((args.report, "--report"), (settings.record, "--record")):
+        if path:
+            check_out_file(path, flag)
     prediction = _lut_prediction(args.lut, args.bundle, settings, spec) if args.lut else None
     report = run_agent(args.bundle, settings, spec, args.report, prediction=prediction)
     print(summary(report))
@@ -339,7 +366,10 @@ def _sweep_parser(sub: Sub) -> None:
         "grid key, keep only that value (--set arch=resnet20)",
     )
     w.add_argument(
-        "--seeds", nargs="+", type=int, help="these seeds instead of the file's (e.g. 0 1 2)"
+        "--seeds",
+        nargs="+",
+        type=non_negative_int,
+        help="these seeds instead of the file's (e.g. 0 1 2)",
     )
     w.add_argument("--dry-run", action="store_true", help="list the runs and settings only")
     w.add_argument("--shard", metavar="K/N", help="run every N-th run from K (0 <= K < N)")
@@ -396,12 +426,12 @@ def _run_parser(sub: Sub) -> None:
 def _eval_parser(sub: Sub) -> None:
     e = sub.add_parser("eval", help="30-episode no-op-start evaluation of a checkpoint")
     e.add_argument("checkpoint", help="agent.pt path or zoo:NAME")
-    e.add_argument("--episodes", type=int, default=30)
-    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--episodes", type=positive_int, default=30)
+    e.add_argument("--seed", type=non_negative_int, default=0)
     e.add_argument("--greedy", action="store_true", help="argmax actions instead of sampling")
     e.add_argument(
         "--max-frames",
-        type=int,
+        type=non_negative_int,
         default=0,
         help="end each game after this many emulator frames, its score so far counting (a "
         "quick look; 0: the agent's own cap, 108,000 frames = 30 min of play)",
@@ -441,7 +471,7 @@ def _import_parser(sub: Sub) -> None:
 def _info_parsers(sub: Sub) -> None:
     a = sub.add_parser("arch-info", help="params and FLOPs of an architecture")
     a.add_argument("arch", help="nature | resnet14|20|38|74 | path to arch.json")
-    a.add_argument("--actions", type=int, default=6, help="action count for the heads")
+    a.add_argument("--actions", type=positive_int, default=6, help="action count for the heads")
     a.add_argument("--json", action="store_true")
     a.set_defaults(handler=_cmd_arch_info)
     v = sub.add_parser("envs", help="list the valid env ids")
@@ -454,7 +484,7 @@ COMMANDS = (_train_parser, _search_parser, _distill_parser, _sweep_parser, _repo
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="a2d", description=__doc__)
+    p = OneLineParser(prog="a2d", description=__doc__)
     p.add_argument("--version", action="version", version=f"a2d-edge {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     for add in COMMANDS:

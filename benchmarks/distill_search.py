@@ -283,11 +283,9 @@ def main() -> None:
             lut.space.name,
             "--latency-budget-ms",
             str(budget),
-            "--supernet-steps",
-            str(args.supernet_steps),
         ]
-        if args.supernet or first is not None:
-            argv += ["--supernet", args.supernet or str(first)]
+        reused = args.supernet or (str(first) if first is not None else "")
+        argv += ["--supernet", reused] if reused else ["--supernet-steps", str(args.supernet_steps)]
         res = once(name, argv, keep / name.name)
         first = first or name
         rows.append(

@@ -366,7 +366,10 @@ def fit_correction_by_op(
     reg = np.zeros(k + 2)
     reg[:k] = ridge * float(np.mean(type_sums**2)) * len(n_ops)
     prior = np.r_[np.ones(k), 0.0, 0.0]
-    w = np.linalg.solve(a.T @ a + np.diag(reg), a.T @ measured_minus_fixed + reg * prior)
+    # lstsq, not solve: with few fitted archs (a2d-profile --validate 2) n_ops and the offset
+    # can be collinear; the minimum-norm solution is a fit where solve has none
+    lhs, rhs = a.T @ a + np.diag(reg), a.T @ measured_minus_fixed + reg * prior
+    w = np.linalg.lstsq(lhs, rhs, rcond=None)[0]
     scales = {op: float(v) for op, v in zip(ops, w[:k], strict=True)}
     return Correction(1.0, float(w[k + 1]), float(w[k]), scales)
 

@@ -376,6 +376,11 @@ def test_the_per_op_type_fit_recovers_its_factors():
     unused = fit_correction_by_op(np.c_[sums[:, :2], np.zeros(30)], n_ops, y - sums[:, 2],
                                   ("a", "b", "c"), ridge=1e-3)  # fmt: skip
     assert unused.op_scale["c"] == pytest.approx(1.0)  # no arch used it: the ridge keeps 1
+    # one fitted arch (a2d-profile --validate 2): n_ops and the offset are collinear, a fit
+    # still comes back (it was a LinAlgError traceback)
+    one = fit_correction_by_op(np.array([[100.0, 200.0, 50.0]]), np.array([4.0]),
+                               np.array([300.0]), ("a", "b", "c"))  # fmt: skip
+    assert np.isfinite([one.per_op_us, one.offset_us, *one.op_scale.values()]).all()
 
 
 def _profiled(out, validate: int):  # type: ignore[no-untyped-def]
