@@ -158,7 +158,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     settings = build_config(RunSettings, flags_for(RunSettings, args),
                             {"realtime": realtime, "status": status})  # fmt: skip
     spec = build_config(PolicySpec, flags_for(PolicySpec, args))
-    prediction = _lut_prediction(args.lut, args.bundle, settings, spec) if args.lut else None
+    prediction = (
+        _lut_prediction(args.lut, args.bundle, settings, spec, not args.no_recalibrate)
+        if args.lut
+        else None
+    )
     report = run_agent(args.bundle, settings, spec, args.report, prediction=prediction)
     print(summary(report))
     if args.report:
@@ -166,14 +170,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 130 if report["interrupted"] else 0
 
 
-def _lut_prediction(path: str, bundle_dir: str, settings: Any, spec: Any) -> dict[str, Any]:
+def _lut_prediction(
+    path: str, bundle_dir: str, settings: Any, spec: Any, recalibrate: bool = True
+) -> dict[str, Any]:
     from a2d_edge.hw.lut import run_prediction
     from a2d_edge.runtime.bundle import load_bundle
     from a2d_edge.runtime.policy import model_key
 
     bundle = load_bundle(bundle_dir)
     prediction, warnings = run_prediction(
-        path, bundle.manifest["arch"], settings.pacing, model_key(bundle, spec)
+        path, bundle.manifest["arch"], settings.pacing, model_key(bundle, spec), recalibrate
     )
     for warning in warnings:
         print(f"a2d run: warning: {warning}", file=sys.stderr)
@@ -372,6 +378,12 @@ def _run_parser(sub: Sub) -> None:
         help="latency table to judge the run by: its prediction for the bundle's arch (the "
         "table beside TABLE timed at this --hz / --spin-ms / --prewarm when there is one) is "
         "printed and reported beside the measured p50 / p99",
+    )
+    r.add_argument(
+        "--no-recalibrate",
+        action="store_true",
+        help="judge by --lut as it is: by default a table of this host is first rescaled to "
+        "this sitting's drift (a dozen archs timed its way, seconds; in the report)",
     )
     r.add_argument("--report", help="write the run report (JSON) here")
     r.add_argument("--quiet", action="store_true", help="no live status line")
