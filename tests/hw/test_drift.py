@@ -123,3 +123,14 @@ def test_a_width_table_of_this_host_is_rescaled_too(device, tmp_path):
     # the rescale is saved with the table and read back
     loaded.save(tmp_path / "w2.json")
     assert load_table(tmp_path / "w2.json").predict(arch) == pytest.approx(SLOWER * fastest)
+
+
+def test_the_flags_that_turn_it_off():
+    from a2d_edge.cli import _parser
+
+    assert _parser().parse_args(["run", "B", "--lut", "T", "--no-recalibrate"]).no_recalibrate
+    assert not _parser().parse_args(["run", "B", "--lut", "T"]).no_recalibrate
+    args = _parser().parse_args(["search", "--out", "o", "--no-recalibrate"])
+    assert args.recalibrate is False  # SearchConfig.recalibrate (search and distill)
+    assert _parser().parse_args(["distill", "--out", "o"]).recalibrate is None  # default: on
+    assert SearchConfig().recalibrate is True
