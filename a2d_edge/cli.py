@@ -275,7 +275,9 @@ def describe_result(summary: dict, agent: object) -> str:  # type: ignore[type-a
     if lat.get("predicted_ms") is not None:
         parts.append(f"{lat['predicted_ms']:.3f} ms by the table (budget {lat.get('budget_ms')})")
     if lat.get("measured_ms") is not None:
-        parts.append(f"{lat['measured_ms']:.3f} ms measured here")
+        ratio = (lat.get("measured") or {}).get("ratio")
+        beside = f", {ratio:.2f}x the teacher in the same sitting" if ratio else ""
+        parts.append(f"{lat['measured_ms']:.3f} ms measured here{beside}")
     if score:
         parts.append(f"score {score['mean']:.1f} +- {score['std']:.1f} over {score['episodes']}")
     return ", ".join(parts) + f"; agent {agent}"
