@@ -24,8 +24,9 @@ def clock(monkeypatch):
     calls: list[tuple[str, int | None]] = []
 
     def measure_here(table, arch, n_actions=None):
-        calls.append((arch, n_actions))
-        return next(readings[arch])
+        name = arch if isinstance(arch, str) else arch["name"]
+        calls.append((name, n_actions))
+        return next(readings[name])
 
     monkeypatch.setattr(timing, "measure_here", measure_here)
     monkeypatch.setattr("a2d_edge.rl.checkpoint.load_checkpoint", lambda spec: {"arch": "T"})
@@ -83,3 +84,21 @@ def test_budget_of_the_teacher_is_its_fastest_round(clock, tmp_path):
     path.write_text(json.dumps(data))
     ms, how = teacher_latency(LatencyTable.load(path), "zoo:x")
     assert ms == 0.30 and "fastest of 5 rounds; median 0.300 ms, spread 20%" in how
+
+
+def test_a_zoo_card_times_the_agent_beside_its_teacher(clock, tmp_path):
+    from tools.publish_zoo import search_card
+
+    data = json.loads(SHIPPED.read_text())
+    data["device"] = this_host().to_dict()
+    here = tmp_path / "here.json"
+    here.write_text(json.dumps(data))
+    run = tmp_path / "run"
+    run.mkdir()
+    result = {"env_id": "ALE/Pong-v5", "arch": {"name": "A"}, "latency": {}, "mflops": 1.0,
+              "teacher": "zoo:x"}  # fmt: skip
+    (run / "result.json").write_text(json.dumps(result))
+    card = search_card(run, [str(here)])["search"]["measured_here"]["here.json"]
+    assert card["ms"] == 0.10 and card["median_ms"] == 0.10 and card["rounds"] == 5
+    assert card["x_teacher"] == pytest.approx(1 / 3)
+    assert {n for _, n in clock} == {6}  # Pong's head
