@@ -35,14 +35,16 @@ def device(monkeypatch):
         timed.append(len(archs))
         return np.array([SLOWER * tables[-1].predict(a) * 1000 for a in archs])
 
-    real = drift.to_this_sitting
+    from a2d_edge.hw import profile
 
-    def watching(table, say=True):
+    real = profile.recalibrate
+
+    def watching(table, *args, **kwargs):
         tables.append(table)
-        return real(table, say)
+        return real(table, *args, **kwargs)
 
-    monkeypatch.setattr("a2d_edge.hw.profile.measure_archs", measure_archs)
-    monkeypatch.setattr(drift, "to_this_sitting", watching)
+    monkeypatch.setattr(profile, "measure_archs", measure_archs)
+    monkeypatch.setattr(profile, "recalibrate", watching)
     monkeypatch.setattr(drift, "_DONE", {})
     return timed
 
@@ -134,3 +136,16 @@ def test_the_flags_that_turn_it_off():
     assert args.recalibrate is False  # SearchConfig.recalibrate (search and distill)
     assert _parser().parse_args(["distill", "--out", "o"]).recalibrate is None  # default: on
     assert SearchConfig().recalibrate is True
+
+
+def test_a2d_profile_recalibrates_a_width_table_too(device, tmp_path, capsys):
+    from a2d_edge.hw.cli import main as profile_main
+
+    table = random_width_table()
+    table.meta = {**table.meta, "device": this_host().to_dict()}
+    table.save(tmp_path / "w.json")
+    fastest, arch = table.minimum_ms()
+    argv = ["--recalibrate", str(tmp_path / "w.json"), "--out", str(tmp_path / "w2.json")]
+    assert profile_main([*argv, "--archs", "5", "--repeats", "3"]) == 0
+    assert device == [5] and "median ratio 1.250" in capsys.readouterr().out
+    assert load_table(tmp_path / "w2.json").predict(arch) == pytest.approx(SLOWER * fastest)
