@@ -289,16 +289,16 @@ def demo_budget(teacher: str, lut: Path, share: float) -> tuple[float, float]:
     """`share` x the teacher's latency here (timed as the table's entries), or 1.15 x the
     space's fastest arch by the table where that is more: one call's overhead, the input's cast
     and the stem are a floor no architecture goes below (said in one line)."""
-    from a2d_edge.distill.pipeline import teacher_latency_ms
+    from a2d_edge.distill.pipeline import teacher_latency
     from a2d_edge.hw.lut import LatencyTable
 
     table = LatencyTable.load(lut)
-    teacher_ms = teacher_latency_ms(table, teacher)
+    teacher_ms, how = teacher_latency(table, teacher)
     fastest, _ = table.minimum_ms()
     budget = round(max(share * teacher_ms, 1.15 * fastest), 4)
-    print(f"teacher {teacher}: {teacher_ms:.3f} ms here ({table.describe_mode()}); the space's "
-          f"fastest arch {fastest:.3f} ms; budget max({share:g} x teacher, 1.15 x fastest) = "
-          f"{budget:g} ms")  # fmt: skip
+    print(f"teacher {teacher}: {teacher_ms:.3f} ms here ({table.describe_mode()}; {how}); the "
+          f"space's fastest arch {fastest:.3f} ms; budget max({share:g} x teacher, 1.15 x "
+          f"fastest) = {budget:g} ms")  # fmt: skip
     return budget, teacher_ms
 
 

@@ -569,7 +569,7 @@ def resolve_budget(cfg: SearchConfig) -> SearchConfig:
         f"latency budget: {cfg.budget_of_teacher:g} x the teacher's {ms:.3f} ms measured "
         f"here ({table.describe_mode()}; {how}) = {budget:g} ms"
     )
-    return replace(cfg, latency_budget_ms=budget)
+    return replace(cfg, latency_budget_ms=budget, budget_teacher_ms=ms)
 
 
 @dataclass
@@ -800,7 +800,8 @@ def final(
         "env_id": cfg.env,
         "arch": arch,
         "score": score.to_dict() if score else None,
-        "latency": {k: latency.get(k) for k in keep},
+        "latency": {k: latency.get(k) for k in keep}
+        | ({"budget_teacher_ms": cfg.budget_teacher_ms} if cfg.budget_teacher_ms else {}),
         "mflops": mflops,
         "params": sum(p.numel() for p in agent.parameters()),
         "teacher": cfg.teacher,

@@ -88,6 +88,13 @@ class SearchConfig(TrainConfig):
         low=0,
         high=1,
     )
+    budget_teacher_ms: float = field(
+        0.0,
+        "the teacher's latency --budget-of-teacher took (its fastest round in one sitting, "
+        "set by the search and kept in config.json and result.json)",
+        flag=False,
+        low=0,
+    )
     supernet_steps: int = field(100_000, "agent steps the supernet trains for", low=0)
     finish_steps: int = field(300_000, "agent steps the selected net is distilled for", low=0)
     finish_from: str = field(

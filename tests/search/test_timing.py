@@ -102,3 +102,18 @@ def test_a_zoo_card_times_the_agent_beside_its_teacher(clock, tmp_path):
     assert card["ms"] == 0.10 and card["median_ms"] == 0.10 and card["rounds"] == 5
     assert card["x_teacher"] == pytest.approx(1 / 3)
     assert {n for _, n in clock} == {6}  # Pong's head
+
+
+def test_budget_of_teacher_keeps_the_teacher_it_took(clock, tmp_path, capsys):
+    from a2d_edge.distill.pipeline import resolve_budget
+
+    data = json.loads(SHIPPED.read_text())
+    data["device"] = this_host().to_dict()
+    path = tmp_path / "here.json"
+    path.write_text(json.dumps(data))
+    cfg = SearchConfig(lut=str(path), run_hz=0, teacher="zoo:x", budget_of_teacher=0.5,
+                       recalibrate=False)  # fmt: skip
+    got = resolve_budget(cfg)
+    assert got.latency_budget_ms == pytest.approx(0.15) and got.budget_teacher_ms == 0.30
+    line = capsys.readouterr().out
+    assert "0.5 x the teacher's 0.300 ms" in line and "median 0.300 ms, spread 20%" in line
