@@ -370,9 +370,12 @@ def group_data(g: Group, gid: str, base: Path | None) -> dict[str, Any]:
         "final": stats([r.final for r in runs_with_eval if r.final is not None]),
     }
     if g.kind == "search":
-        searches = [r.search for r in g.runs if r.search]
+        searched = [r for r in g.runs if r.search]
+        searches = [r.search for r in searched if r.search]
         d["flops"] = stats([float(s["derived_flops"]) for s in searches if "derived_flops" in s])
-        lat = [s.get("latency") or {} for s in searches]
+        # the selection's record, and the search end's timing where result.json holds it
+        lat = [((r.search or {}).get("latency") or {}) | ((r.result or {}).get("latency") or {})
+               for r in searched]  # fmt: skip
         d["predicted_ms"] = stats([float(x["predicted_ms"]) for x in lat if x.get("predicted_ms")])
         d["measured_ms"] = stats([float(x["measured_ms"]) for x in lat if x.get("measured_ms")])
     else:

@@ -371,3 +371,17 @@ def test_agents_of_one_latency_are_dodged_apart():
     assert dodged([0.065, 0.05, 0.0651, 0.065], step=0.01) == pytest.approx(
         [0.065, 0.05, 0.0651 * 1.01, 0.065 * 1.01**2]
     )
+
+
+def test_a_distill_searchs_measured_latency_is_read_from_its_result(tmp_path):
+    """A distillation search times its agent at the end (result.json), not at selection
+    (search.json): the search group's measured column reads the result."""
+    from a2d_edge.experiments.report import build_report
+
+    root = tmp_path / "runs"
+    search = {"derived_flops": 2e6, "latency": {"predicted_ms": 0.07}}
+    d = _run(root, "s", SearchConfig(steps=100), [(100, 1.0)], kind="search", search=search)
+    _final(d, "ALE/Pong-v5", 1.0, 0.0, 3, 0.071)
+    group = build_report([root])["groups"][0]
+    assert group["predicted_ms"]["mean"] == pytest.approx(0.07)
+    assert group["measured_ms"]["mean"] == pytest.approx(0.071)
