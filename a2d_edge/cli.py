@@ -185,7 +185,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     for path, flag in ((args.report, "--report"), (settings.record, "--record")):
         if path:
             check_out_file(path, flag)
-    prediction = _lut_prediction(args.lut, args.bundle, settings, spec) if args.lut else None
+    prediction = (
+        _lut_prediction(args.lut, args.bundle, settings, spec, not args.no_recalibrate)
+        if args.lut
+        else None
+    )
     report = run_agent(args.bundle, settings, spec, args.report, prediction=prediction)
     print(summary(report))
     if args.report:
@@ -193,14 +197,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 130 if report["interrupted"] else 0
 
 
-def _lut_prediction(path: str, bundle_dir: str, settings: Any, spec: Any) -> dict[str, Any]:
+def _lut_prediction(
+    path: str, bundle_dir: str, settings: Any, spec: Any, recalibrate: bool = True
+) -> dict[str, Any]:
     from a2d_edge.hw.lut import run_prediction
     from a2d_edge.runtime.bundle import load_bundle
     from a2d_edge.runtime.policy import model_key
 
     bundle = load_bundle(bundle_dir)
     prediction, warnings = run_prediction(
-        path, bundle.manifest["arch"], settings.pacing, model_key(bundle, spec)
+        path, bundle.manifest["arch"], settings.pacing, model_key(bundle, spec), recalibrate
     )
     for warning in warnings:
         print(f"a2d run: warning: {warning}", file=sys.stderr)
@@ -311,7 +317,9 @@ def describe_result(summary: dict, agent: object) -> str:  # type: ignore[type-a
     if lat.get("predicted_ms") is not None:
         parts.append(f"{lat['predicted_ms']:.3f} ms by the table (budget {lat.get('budget_ms')})")
     if lat.get("measured_ms") is not None:
-        parts.append(f"{lat['measured_ms']:.3f} ms measured here")
+        ratio = (lat.get("measured") or {}).get("ratio")
+        beside = f", {ratio:.2f}x the teacher in the same sitting" if ratio else ""
+        parts.append(f"{lat['measured_ms']:.3f} ms measured here{beside}")
     if score:
         parts.append(f"score {score['mean']:.1f} +- {score['std']:.1f} over {score['episodes']}")
     return ", ".join(parts) + f"; agent {agent}"
@@ -417,6 +425,12 @@ def _run_parser(sub: Sub) -> None:
         help="latency table to judge the run by: its prediction for the bundle's arch (the "
         "table beside TABLE timed at this --hz / --spin-ms / --prewarm when there is one) is "
         "printed and reported beside the measured p50 / p99",
+    )
+    r.add_argument(
+        "--no-recalibrate",
+        action="store_true",
+        help="judge by --lut as it is: by default a table of this host is first rescaled to "
+        "this sitting's drift (a dozen archs timed its way, seconds; in the report)",
     )
     r.add_argument("--report", help="write the run report (JSON) here")
     r.add_argument("--quiet", action="store_true", help="no live status line")

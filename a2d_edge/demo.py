@@ -237,6 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{budget:g}",
             "--run-hz",
             "0",
+            "--no-recalibrate",  # the table was recalibrated to this sitting in step 1
             "--finish-steps",
             str(args.finish_steps),
             "--teacher-share-steps",
@@ -344,16 +345,16 @@ def demo_budget(teacher: str, lut: Path, share: float) -> tuple[float, float]:
     """`share` x the teacher's latency here (timed as the table's entries), or 1.15 x the
     space's fastest arch by the table where that is more: one call's overhead, the input's cast
     and the stem are a floor no architecture goes below (said in one line)."""
-    from a2d_edge.distill.pipeline import teacher_latency_ms
+    from a2d_edge.distill.pipeline import teacher_latency
     from a2d_edge.hw.lut import LatencyTable
 
     table = LatencyTable.load(lut)
-    teacher_ms = teacher_latency_ms(table, teacher)
+    teacher_ms, how = teacher_latency(table, teacher)
     fastest, _ = table.minimum_ms()
     budget = round(max(share * teacher_ms, 1.15 * fastest), 4)
-    print(f"teacher {teacher}: {teacher_ms:.3f} ms here ({table.describe_mode()}); the space's "
-          f"fastest arch {fastest:.3f} ms; budget max({share:g} x teacher, 1.15 x fastest) = "
-          f"{budget:g} ms")  # fmt: skip
+    print(f"teacher {teacher}: {teacher_ms:.3f} ms here ({table.describe_mode()}; {how}); the "
+          f"space's fastest arch {fastest:.3f} ms; budget max({share:g} x teacher, 1.15 x "
+          f"fastest) = {budget:g} ms")  # fmt: skip
     return budget, teacher_ms
 
 
@@ -386,10 +387,8 @@ def summary(
         ("teacher: score / latency here", f"{teacher_row[0]} / {teacher_row[1]}"),
         ("latency budget (table)", f"{lat['budget_ms']:.3f} ms"),
         ("agent: predicted latency (table)", f"{lat['predicted_ms']:.3f} ms"),
-        (
-            "agent: measured at search end",
-            f"{lat['measured_ms']:.3f} ms" if lat.get("measured_ms") else "n/a",
-        ),
+        ("agent: measured at search end", _measured(result.get("latency") or lat)),
+        ("agent at search end against the budget", _verdict(result.get("latency") or {})),
         (
             f"agent: measured in the run ({run['policy']})",
             f"p50 {inf['p50'] / 1000:.3f} / p99 {inf['p99'] / 1000:.3f} ms",
@@ -431,6 +430,20 @@ def _sitting_words(comparisons: list[tuple[str, dict[str, Any]]]) -> str:
     comp = comparisons[0][1]
     return (f"{comp['steps'][0]} steps each per setting, in turn in blocks of "
             f"{comp['block_steps']}; teacher / agent is the speed-up")  # fmt: skip
+
+
+def _measured(lat: dict) -> str:  # type: ignore[type-arg]
+    """The search end's sitting (agent beside teacher), or an older run's single timing."""
+    from a2d_edge.search.timing import describe_measured
+
+    if lat.get("measured"):
+        return describe_measured(lat["measured"])
+    return f"{lat['measured_ms']:.3f} ms" if lat.get("measured_ms") else "n/a"
+
+
+def _verdict(lat: dict) -> str:  # type: ignore[type-arg]
+    judged = (lat.get("measured") or {}).get("judgement")
+    return str(judged["status"]) if judged else "n/a"
 
 
 def _run_table(lut: dict | None) -> str:  # type: ignore[type-arg]

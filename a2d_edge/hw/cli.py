@@ -19,10 +19,10 @@ from a2d_edge.utils.args import (
 
 
 def _recalibrate(args: argparse.Namespace) -> int:
-    from a2d_edge.hw.lut import LatencyTable
     from a2d_edge.hw.profile import recalibrate, settings_for
+    from a2d_edge.hw.widthtable import load_table
 
-    table = LatencyTable.load(args.recalibrate)
+    table = load_table(args.recalibrate)  # an op table or a width table
     if table.host_match() != "same" and not args.force:
         from a2d_edge.hw.lut import host_mismatch
 
