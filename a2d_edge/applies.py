@@ -46,8 +46,9 @@ FINISH = ("finish_steps", "final_episodes", "replay_size", "holdout_size", "batc
 """The distillation from teacher-labelled frames (distill/pipeline.py's finish)."""
 EVOLUTION = ("population", "generations", "rerank_top", "rerank_adapt_steps")
 GRADIENT = ("select_warmup", "select_tau")
-TARGET_RUN = ("run_hz", "run_spin_ms", "run_prewarm")
-"""How the agent will run: which of the --lut table's twins judges it."""
+TARGET_RUN = ("run_hz", "run_spin_ms", "run_prewarm", "recalibrate")
+"""How the agent will run (which of the --lut table's twins judges it), and whether this host's
+table is recalibrated to the sitting first."""
 
 
 def _rl(c: Any) -> bool:

@@ -182,6 +182,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     spec = build_config(PolicySpec, flags_for(PolicySpec, args))
     given = given_settings(args, {**flags_for(RunSettings, args), **flags_for(PolicySpec, args)})
     check_applies(MODES["run"], SimpleNamespace(hz=settings.hz, backend=spec.backend), given)
+    if args.no_recalibrate and not args.lut:
+        raise A2DError("--no-recalibrate is for --lut (a table to judge the run by): drop it")
     for path, flag in ((args.report, "--report"), (settings.record, "--record")):
         if path:
             check_out_file(path, flag)

@@ -53,6 +53,8 @@ A2D_CASES = [
     (["search", "--supernet-steps", "10", "--random-paths", "2", *RUN_DIR], None, ""),
     (["search", "--run-hz", "60", *RUN_DIR], ["--run-hz"], "--lut"),
     (["search", "--lut", "t.json", "--run-hz", "60", "--run-spin-ms", "1", *RUN_DIR], None, ""),
+    (["search", "--no-recalibrate", *RUN_DIR], ["--recalibrate"], "--lut"),
+    (["search", "--lut", "t.json", "--no-recalibrate", *RUN_DIR], None, ""),
     (["search", "--gamma", "0.9", "--ent-coef", "0.1", *RUN_DIR], ["--ent-coef", "--gamma"],
      "--finish-a2c-steps above 0"),
     (["search", "--finish-a2c-steps", "100", "--gamma", "0.9", *RUN_DIR], None, ""),

@@ -51,6 +51,7 @@ A2D = [
     (["export", "zoo:pong", "--frames", "0", "--out", "bundle"], "'frames' is 0"),
     (["run", "bundle", "--hz", "-1"], "'hz' is -1.0; it must be >= 0"),
     (["run", "bundle", "--report", "folder"], "--report folder is a folder"),
+    (["run", "bundle", "--no-recalibrate"], "--no-recalibrate is for --lut"),
     (["run", "bundle", "--record", "file/v.gif"], "file is a file, not a folder"),
     (["sweep", "configs/table1.yaml", "--out", "file"], "--out file is a file"),
     (["sweep", "configs/table1.yaml", "--out", "s", "--seeds", "-1"], "--seeds: must be at least"),
