@@ -7,11 +7,20 @@ import dataclasses
 import json
 import sys
 from collections.abc import Sequence
+from types import SimpleNamespace
 from typing import Any
 
 from a2d_edge import __version__
+from a2d_edge.applies import MODES, check_applies, given_settings
 from a2d_edge.config import RESUME_OVERRIDES
 from a2d_edge.errors import A2DError
+from a2d_edge.utils.args import (
+    OneLineParser,
+    check_out_dir,
+    check_out_file,
+    non_negative_int,
+    positive_int,
+)
 from a2d_edge.utils.cli import run_cli
 
 
@@ -69,11 +78,19 @@ def _resolve_config(args: argparse.Namespace, cls: type, kind: str):  # type: ig
         return build_config(cls, vars(cfg), flags)
     if not args.out:
         raise A2DError(f"a2d {kind} needs --out RUN_DIR (or --resume RUN_DIR)")
-    file_layer = {}
+    check_out_dir(args.out)  # before a teacher or a table is loaded
+    file_layer: dict[str, Any] = {}
+    file_given: dict[str, Any] = {}
     if args.config:
+        from a2d_edge.experiments.spec import read_experiment
+
         file_layer = settings_layer(args.config, cls, kind, flags.get("env"))
         flags["env"] = None  # the layer's env is final: the flag's, matched to the file's games
-    return build_config(cls, file_layer, flags)
+        # a grid's shared settings serve runs that use different ones: only its flags are judged
+        file_given = {} if read_experiment(args.config).grid else file_layer
+    cfg = build_config(cls, file_layer, flags)
+    check_applies(MODES[kind], cfg, given_settings(args, names, file_given))
+    return cfg
 
 
 def _cmd_search(args: argparse.Namespace) -> int:
@@ -108,6 +125,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from a2d_edge.experiments.sweep import parse_sets, parse_shard, run_sweep
 
     games = [g for item in args.games or [] for g in item.split(",") if g]
+    check_out_dir(args.out)
     result = run_sweep(
         args.file,
         args.out,
@@ -128,6 +146,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     if args.timing_rounds < 1:
         raise A2DError(f"--timing-rounds must be at least 1, not {args.timing_rounds}")
+    check_out_dir(args.out)
     report = write_report(args.runs, args.out, args.time_with, args.timing_rounds)
     for w in report.warnings:
         print(f"a2d report: warning: {w}", file=sys.stderr)
@@ -141,7 +160,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from a2d_edge.export.bundle import describe, export_bundle
     from a2d_edge.export.settings import ExportSettings
 
-    settings = build_config(ExportSettings, flags_for(ExportSettings, args))
+    flags = flags_for(ExportSettings, args)
+    settings = build_config(ExportSettings, flags)
+    check_applies(MODES["export"], settings, given_settings(args, flags))
+    check_out_dir(args.out)
     manifest = export_bundle(args.checkpoint, args.out, settings)
     print("\n".join(describe(manifest, args.out)))
     return 0
@@ -158,7 +180,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
     settings = build_config(RunSettings, flags_for(RunSettings, args),
                             {"realtime": realtime, "status": status})  # fmt: skip
     spec = build_config(PolicySpec, flags_for(PolicySpec, args))
-    prediction = _lut_prediction(args.lut, args.bundle, settings, spec) if args.lut else None
+    given = given_settings(args, {**flags_for(RunSettings, args), **flags_for(PolicySpec, args)})
+    check_applies(MODES["run"], SimpleNamespace(hz=settings.hz, backend=spec.backend), given)
+    if args.no_recalibrate and not args.lut:
+        raise A2DError("--no-recalibrate is for --lut (a table to judge the run by): drop it")
+    for path, flag in ((args.report, "--report"), (settings.record, "--record")):
+        if path:
+            check_out_file(path, flag)
+    prediction = (
+        _lut_prediction(args.lut, args.bundle, settings, spec, not args.no_recalibrate)
+        if args.lut
+        else None
+    )
     report = run_agent(args.bundle, settings, spec, args.report, prediction=prediction)
     print(summary(report))
     if args.report:
@@ -166,14 +199,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 130 if report["interrupted"] else 0
 
 
-def _lut_prediction(path: str, bundle_dir: str, settings: Any, spec: Any) -> dict[str, Any]:
+def _lut_prediction(
+    path: str, bundle_dir: str, settings: Any, spec: Any, recalibrate: bool = True
+) -> dict[str, Any]:
     from a2d_edge.hw.lut import run_prediction
     from a2d_edge.runtime.bundle import load_bundle
     from a2d_edge.runtime.policy import model_key
 
     bundle = load_bundle(bundle_dir)
     prediction, warnings = run_prediction(
-        path, bundle.manifest["arch"], settings.pacing, model_key(bundle, spec)
+        path, bundle.manifest["arch"], settings.pacing, model_key(bundle, spec), recalibrate
     )
     for warning in warnings:
         print(f"a2d run: warning: {warning}", file=sys.stderr)
@@ -190,6 +225,21 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     print(f"{len(result.scores)} episodes{capped}: mean {result.mean:.2f} ± {result.std:.2f}")
     if args.json:
         print(json.dumps({"mean": result.mean, "std": result.std, "episodes": len(result.scores)}))
+    return 0
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from a2d_edge.sources.importer import import_agent
+
+    ckpt = import_agent(
+        args.source, args.env, args.out, args.temperature, args.parity_frames, args.seed
+    )
+    src = ckpt["source"]
+    head = f", policy softmax(Q/{args.temperature:g})" if "head" in ckpt else ""
+    print(
+        f"imported {src['format']} {src['algorithm']} ({src['layout']}{head}) for "
+        f"{ckpt['env_id']}: {args.out}"
+    )
     return 0
 
 
@@ -269,7 +319,9 @@ def describe_result(summary: dict, agent: object) -> str:  # type: ignore[type-a
     if lat.get("predicted_ms") is not None:
         parts.append(f"{lat['predicted_ms']:.3f} ms by the table (budget {lat.get('budget_ms')})")
     if lat.get("measured_ms") is not None:
-        parts.append(f"{lat['measured_ms']:.3f} ms measured here")
+        ratio = (lat.get("measured") or {}).get("ratio")
+        beside = f", {ratio:.2f}x the teacher in the same sitting" if ratio else ""
+        parts.append(f"{lat['measured_ms']:.3f} ms measured here{beside}")
     if score:
         parts.append(f"score {score['mean']:.1f} +- {score['std']:.1f} over {score['episodes']}")
     return ", ".join(parts) + f"; agent {agent}"
@@ -324,7 +376,10 @@ def _sweep_parser(sub: Sub) -> None:
         "grid key, keep only that value (--set arch=resnet20)",
     )
     w.add_argument(
-        "--seeds", nargs="+", type=int, help="these seeds instead of the file's (e.g. 0 1 2)"
+        "--seeds",
+        nargs="+",
+        type=non_negative_int,
+        help="these seeds instead of the file's (e.g. 0 1 2)",
     )
     w.add_argument("--dry-run", action="store_true", help="list the runs and settings only")
     w.add_argument("--shard", metavar="K/N", help="run every N-th run from K (0 <= K < N)")
@@ -373,6 +428,12 @@ def _run_parser(sub: Sub) -> None:
         "table beside TABLE timed at this --hz / --spin-ms / --prewarm when there is one) is "
         "printed and reported beside the measured p50 / p99",
     )
+    r.add_argument(
+        "--no-recalibrate",
+        action="store_true",
+        help="judge by --lut as it is: by default a table of this host is first rescaled to "
+        "this sitting's drift (a dozen archs timed its way, seconds; in the report)",
+    )
     r.add_argument("--report", help="write the run report (JSON) here")
     r.add_argument("--quiet", action="store_true", help="no live status line")
     r.set_defaults(handler=_cmd_run)
@@ -381,12 +442,12 @@ def _run_parser(sub: Sub) -> None:
 def _eval_parser(sub: Sub) -> None:
     e = sub.add_parser("eval", help="30-episode no-op-start evaluation of a checkpoint")
     e.add_argument("checkpoint", help="agent.pt path or zoo:NAME")
-    e.add_argument("--episodes", type=int, default=30)
-    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--episodes", type=positive_int, default=30)
+    e.add_argument("--seed", type=non_negative_int, default=0)
     e.add_argument("--greedy", action="store_true", help="argmax actions instead of sampling")
     e.add_argument(
         "--max-frames",
-        type=int,
+        type=non_negative_int,
         default=0,
         help="end each game after this many emulator frames, its score so far counting (a "
         "quick look; 0: the agent's own cap, 108,000 frames = 30 min of play)",
@@ -395,10 +456,38 @@ def _eval_parser(sub: Sub) -> None:
     e.set_defaults(handler=_cmd_eval)
 
 
+def _import_parser(sub: Sub) -> None:
+    from a2d_edge.sources import DEFAULT_FRAMES, DEFAULT_TEMPERATURE
+
+    i = sub.add_parser(
+        "import",
+        help="an SB3 / rl-zoo / CleanRL Atari agent as an a2d agent.pt (parity-checked)",
+        description="Supported: SB3 A2C / PPO / DQN and sb3-contrib QR-DQN CnnPolicy zips (or "
+        "an rl-zoo run folder), CleanRL Atari PPO / DQN state dicts. Nothing is unpickled.",
+    )
+    i.add_argument("source", help="an SB3 .zip, an rl-zoo run folder or a CleanRL model file")
+    i.add_argument("--env", required=True, help="the game, e.g. PongNoFrameskip-v4 or ALE/Pong-v5")
+    i.add_argument("--out", required=True, help="agent.pt to write (must not exist)")
+    i.add_argument(
+        "--temperature",
+        type=float,
+        default=DEFAULT_TEMPERATURE,
+        help="a DQN / QR-DQN teacher's policy is softmax(Q / temperature) (Rusu et al. 2016)",
+    )
+    i.add_argument(
+        "--parity-frames",
+        type=int,
+        default=DEFAULT_FRAMES,
+        help="frames the agent plays on which its outputs must equal the source's",
+    )
+    i.add_argument("--seed", type=int, default=0)
+    i.set_defaults(handler=_cmd_import)
+
+
 def _info_parsers(sub: Sub) -> None:
     a = sub.add_parser("arch-info", help="params and FLOPs of an architecture")
     a.add_argument("arch", help="nature | resnet14|20|38|74 | path to arch.json")
-    a.add_argument("--actions", type=int, default=6, help="action count for the heads")
+    a.add_argument("--actions", type=positive_int, default=6, help="action count for the heads")
     a.add_argument("--json", action="store_true")
     a.set_defaults(handler=_cmd_arch_info)
     v = sub.add_parser("envs", help="list the valid env ids")
@@ -407,11 +496,11 @@ def _info_parsers(sub: Sub) -> None:
 
 COMMANDS = (_train_parser, _search_parser, _distill_parser, _sweep_parser, _report_parser,
             _export_parser,
-            _run_parser, _eval_parser, _info_parsers)  # fmt: skip
+            _run_parser, _eval_parser, _import_parser, _info_parsers)  # fmt: skip
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="a2d", description=__doc__)
+    p = OneLineParser(prog="a2d", description=__doc__)
     p.add_argument("--version", action="version", version=f"a2d-edge {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     for add in COMMANDS:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import typing
 from collections.abc import Callable
 from pathlib import Path
@@ -44,6 +45,8 @@ def check_range(name: str, value: Any, meta: Any) -> None:
     low, high, above = meta.get("low"), meta.get("high"), meta.get("above")
     if isinstance(value, bool) or not isinstance(value, int | float):
         return
+    if not math.isfinite(value):
+        raise A2DError(f"setting {name!r} is {value!r}; it must be a finite number")
     bad = (low is not None and value < low) or (high is not None and value > high) or (
         above is not None and value <= above
     )  # fmt: skip

@@ -14,8 +14,12 @@
 4. `a2d run` of the bundle at --hz for an episode, recorded, judged against this host's table
    timed as that run waits (controller mode at --hz: the loop's wake-up adds a cost the same
    for every arch, which no budget on the model can remove),
-then one summary table with the teacher's score and latency beside the agent's. Every step is a
-flag away from a real run:
+5. the loop comparison: the teacher exported the same way, then `a2d run AGENT --compare
+   TEACHER` at --hz, once as the run waits by default and once with --spin-ms + --prewarm
+   (each sitting alternates the two in blocks of steps, so the drift falls on both),
+then one summary table with the teacher's score and latency beside the agent's, ending with the
+loop comparison (inference p50 / p99, whole loop step, teacher / agent), also in summary.json.
+Every step is a flag away from a real run:
 
     python -m a2d_edge.demo --supernet-steps 300000 --finish-steps 300000 --final-episodes 30
 """
@@ -30,9 +34,11 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from a2d_edge.cli import main as a2d
 from a2d_edge.errors import A2DError
+from a2d_edge.sources.names import zoo_card
 
 MARK = ".a2d-demo"  # written into the demo's folder: only such a folder is ever replaced
 
@@ -195,18 +201,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         choices=("fp32", "int8"),
         help="of the tables and the bundle (int8: exported INT8 when it passes its check)",
     )
+    p.add_argument(
+        "--compare-steps",
+        type=int,
+        default=600,
+        help="steps of each of the agent and the teacher in each loop comparison (0: none)",
+    )
+    p.add_argument(
+        "--compare-spin-ms",
+        type=float,
+        default=2.0,
+        help="the busy-wait window of the comparison's second sitting (with --prewarm)",
+    )
     args = p.parse_args(argv)
     out = Path(args.out)
     t0 = time.perf_counter()
     try:
         fresh_folder(out)
-        _step("1/4 teacher and latency table")
+        _step("1/5 teacher and latency table")
         tch = teacher(out, args.teacher_steps)
         lut = latency_table(out, 0.0, precision=args.precision)
         supernet = None if args.supernet_steps else shipped_supernet(args.supernet)
         how = f"from the shipped supernet {supernet}" if supernet else "training a supernet"
         budget, teacher_ms = demo_budget(tch, lut, args.budget_of_teacher)
-        _step(f"2/4 distillation search at {budget:g} ms, {how}")
+        _step(f"2/5 distillation search at {budget:g} ms, {how}")
         search = [
             "search",
             "--env",
@@ -219,6 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{budget:g}",
             "--run-hz",
             "0",
+            "--no-recalibrate",  # the table was recalibrated to this sitting in step 1
             "--finish-steps",
             str(args.finish_steps),
             "--teacher-share-steps",
@@ -242,7 +261,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             else ["--supernet-steps", str(args.supernet_steps or 30_000)]
         )
         _call(search)
-        _step(f"3/4 export a verified {args.precision.upper()} bundle")
+        _step(f"3/5 export a verified {args.precision.upper()} bundle")
         export = [
             "export",
             str(out / "search" / "agent.pt"),
@@ -258,7 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 _call(export)
         else:
             _call(export)
-        _step(f"4/4 run it at {args.hz:g} Hz")
+        _step(f"4/5 run it at {args.hz:g} Hz")
         run_lut = latency_table(out, args.hz, precision=args.precision)  # this minute's drift
         _call(
             [
@@ -276,43 +295,84 @@ def main(argv: Sequence[str] | None = None) -> int:
                 str(out / "run.gif"),
             ]
         )
+        comparisons: list[tuple[str, dict[str, Any]]] = []
+        if args.compare_steps > 0:
+            _step(f"5/5 the teacher and the agent in one loop at {args.hz:g} Hz")
+            teacher_bundle(tch, out / "teacher-bundle", args.precision)
+            comparisons = compare_loops(out, args.hz, args.compare_steps, args.compare_spin_ms)
         teacher_row = teacher_summary(tch, teacher_ms)
     except A2DError as e:
         print(f"a2d-demo: error: {e}", file=sys.stderr)
         return 2
-    summary(out, teacher_row, time.perf_counter() - t0)
+    summary(out, teacher_row, time.perf_counter() - t0, comparisons)
     return 0
+
+
+def teacher_bundle(spec: str, out: Path, precision: str) -> None:
+    """The teacher exported as the agent was (fp32; --precision int8: INT8 where it passes)."""
+    export = ["export", spec, "--out", str(out), "--frames", "64"]
+    if precision == "int8":
+        print("$ a2d " + " ".join([*export, "--int8"]), flush=True)
+        if a2d([*export, "--int8"]) == 0:
+            return
+        print("INT8 missed the agreement bar for the teacher: exporting fp32")
+    _call(export)
+
+
+def compare_loops(
+    out: Path, hz: float, steps: int, spin_ms: float
+) -> list[tuple[str, dict[str, Any]]]:
+    """`a2d run` of the agent's bundle with the teacher's compared in the same sitting, as the
+    run waits by default and with a spin window + prewarm: (setting, comparison) of each."""
+    from a2d_edge.runtime.compare import pacing_words
+
+    settings: list[tuple[str, list[str]]] = [("compare", [])]
+    if hz > 0:  # a free-running loop never waits: no spin window to compare
+        settings.append(("compare-spin", ["--spin-ms", f"{spin_ms:g}", "--prewarm"]))
+    sittings = []
+    for name, extra in settings:
+        report = out / f"{name}.json"
+        _call(["run", str(out / "bundle"), "--compare", str(out / "teacher-bundle"), "--hz",
+               f"{hz:g}", "--max-steps", str(steps), "--quiet", "--report", str(report),
+               *extra])  # fmt: skip
+        run = json.loads(report.read_text())
+        sittings.append((pacing_words(run["hz"], run["spin_ms"], run["prewarm"]),
+                         run["comparison"]))  # fmt: skip
+    return sittings
 
 
 def demo_budget(teacher: str, lut: Path, share: float) -> tuple[float, float]:
     """`share` x the teacher's latency here (timed as the table's entries), or 1.15 x the
     space's fastest arch by the table where that is more: one call's overhead, the input's cast
     and the stem are a floor no architecture goes below (said in one line)."""
-    from a2d_edge.distill.pipeline import teacher_latency_ms
+    from a2d_edge.distill.pipeline import teacher_latency
     from a2d_edge.hw.lut import LatencyTable
 
     table = LatencyTable.load(lut)
-    teacher_ms = teacher_latency_ms(table, teacher)
+    teacher_ms, how = teacher_latency(table, teacher)
     fastest, _ = table.minimum_ms()
     budget = round(max(share * teacher_ms, 1.15 * fastest), 4)
-    print(f"teacher {teacher}: {teacher_ms:.3f} ms here ({table.describe_mode()}); the space's "
-          f"fastest arch {fastest:.3f} ms; budget max({share:g} x teacher, 1.15 x fastest) = "
-          f"{budget:g} ms")  # fmt: skip
+    print(f"teacher {teacher}: {teacher_ms:.3f} ms here ({table.describe_mode()}; {how}); the "
+          f"space's fastest arch {fastest:.3f} ms; budget max({share:g} x teacher, 1.15 x "
+          f"fastest) = {budget:g} ms")  # fmt: skip
     return budget, teacher_ms
 
 
 def teacher_summary(spec: str, teacher_ms: float) -> tuple[str, str]:
     """The teacher's shipped score (its card) and its latency here, as timed for the budget."""
     score = "n/a"
-    if spec.startswith("zoo:"):
-        from a2d_edge.zoo import ZOO_DIR
-
-        card = json.loads((ZOO_DIR / f"{spec[4:]}.json").read_text())
+    card = zoo_card(spec)
+    if card is not None:
         score = f"{card['eval']['mean']:.1f} ({card['eval']['episodes']} episodes, its card)"
     return score, f"{teacher_ms:.3f} ms"
 
 
-def summary(out: Path, teacher_row: tuple[str, str], seconds: float) -> None:
+def summary(
+    out: Path,
+    teacher_row: tuple[str, str],
+    seconds: float,
+    comparisons: list[tuple[str, dict[str, Any]]] | None = None,
+) -> None:
     search = json.loads((out / "search" / "search.json").read_text())
     result = json.loads((out / "search" / "result.json").read_text())
     run = json.loads((out / "run.json").read_text())
@@ -327,10 +387,8 @@ def summary(out: Path, teacher_row: tuple[str, str], seconds: float) -> None:
         ("teacher: score / latency here", f"{teacher_row[0]} / {teacher_row[1]}"),
         ("latency budget (table)", f"{lat['budget_ms']:.3f} ms"),
         ("agent: predicted latency (table)", f"{lat['predicted_ms']:.3f} ms"),
-        (
-            "agent: measured at search end",
-            f"{lat['measured_ms']:.3f} ms" if lat.get("measured_ms") else "n/a",
-        ),
+        ("agent: measured at search end", _measured(result.get("latency") or lat)),
+        ("agent at search end against the budget", _verdict(result.get("latency") or {})),
         (
             f"agent: measured in the run ({run['policy']})",
             f"p50 {inf['p50'] / 1000:.3f} / p99 {inf['p99'] / 1000:.3f} ms",
@@ -353,6 +411,39 @@ def summary(out: Path, teacher_row: tuple[str, str], seconds: float) -> None:
         f"\n searched arch: {out / 'search' / 'arch.json'}\n agent: {out / 'search' / 'agent.pt'}"
         f"\n bundle: {out / 'bundle'}\n run report: {out / 'run.json'}\n video: {out / 'run.gif'}"
     )
+    summary_json: dict[str, Any] = {"rows": dict(rows), "loop_comparison": []}
+    if comparisons:
+        from a2d_edge.runtime.compare import comparison_table
+
+        print(f"\n the teacher and the agent in one loop ({_sitting_words(comparisons)}):")
+        print(comparison_table(comparisons, labels=("agent", "teacher")))
+        summary_json["loop_comparison"] = [
+            {"setting": setting, **comp} for setting, comp in comparisons
+        ]
+    from a2d_edge.utils.io import write_json
+
+    write_json(out / "summary.json", summary_json)
+    print(f" summary: {out / 'summary.json'}")
+
+
+def _sitting_words(comparisons: list[tuple[str, dict[str, Any]]]) -> str:
+    comp = comparisons[0][1]
+    return (f"{comp['steps'][0]} steps each per setting, in turn in blocks of "
+            f"{comp['block_steps']}; teacher / agent is the speed-up")  # fmt: skip
+
+
+def _measured(lat: dict) -> str:  # type: ignore[type-arg]
+    """The search end's sitting (agent beside teacher), or an older run's single timing."""
+    from a2d_edge.search.timing import describe_measured
+
+    if lat.get("measured"):
+        return describe_measured(lat["measured"])
+    return f"{lat['measured_ms']:.3f} ms" if lat.get("measured_ms") else "n/a"
+
+
+def _verdict(lat: dict) -> str:  # type: ignore[type-arg]
+    judged = (lat.get("measured") or {}).get("judgement")
+    return str(judged["status"]) if judged else "n/a"
 
 
 def _run_table(lut: dict | None) -> str:  # type: ignore[type-arg]

@@ -57,7 +57,8 @@ def main() -> int:
                 ["search", "--resume", str(out)]
                 if (out / "config.json").exists()
                 else [
-                    *f"search --preset {lut.space.name} --mode hard --eval-every 0".split(),
+                    *["search", "--method", "rl", "--preset", lut.space.name, "--mode", "hard"],
+                    *["--eval-every", "0"],
                     *["--env", args.env, "--steps", str(int(args.steps))],
                     *["--teacher", args.teacher, "--out", str(out), *common],
                     *args.search_flags.split(),

@@ -32,7 +32,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import argparse
 import json
 import math
-import statistics
 from collections.abc import Callable
 from typing import Any
 
@@ -217,11 +216,11 @@ def main() -> None:
     args = p.parse_args()
 
     from a2d_edge.distill.pipeline import teacher_latency_ms
-    from a2d_edge.hw.timing import time_together
     from a2d_edge.hw.widthtable import load_table
-    from a2d_edge.search.loop import latency_is_local, measure_here
+    from a2d_edge.rl.checkpoint import shipped_eval
+    from a2d_edge.search.loop import latency_is_local
+    from a2d_edge.search.timing import sitting_here
     from a2d_edge.utils.io import write_json
-    from a2d_edge.zoo import shipped_eval
 
     lut = load_table(args.lut)  # an op table or a width table
     clock = load_table(args.time_with) if args.time_with else lut  # times the closing sitting
@@ -283,11 +282,9 @@ def main() -> None:
             lut.space.name,
             "--latency-budget-ms",
             str(budget),
-            "--supernet-steps",
-            str(args.supernet_steps),
         ]
-        if args.supernet or first is not None:
-            argv += ["--supernet", args.supernet or str(first)]
+        reused = args.supernet or (str(first) if first is not None else "")
+        argv += ["--supernet", reused] if reused else ["--supernet-steps", str(args.supernet_steps)]
         res = once(name, argv, keep / name.name)
         first = first or name
         rows.append(
@@ -375,21 +372,25 @@ def main() -> None:
     teacher = load_checkpoint(args.teacher)
     nets = {r["run"]: r["arch"] for r in rows} | {"teacher": teacher["arch"]}
     n_actions = int(teacher["n_actions"])  # every net with its game's head, not the table's
-    timed = time_together(
-        lambda arch: measure_here(clock, arch, n_actions), nets, args.timing_rounds
-    )
-    if not timed["teacher"]:
+    sitting = sitting_here(clock, nets, n_actions, args.timing_rounds)
+    teacher_t = sitting.timed("teacher")
+    if teacher_t is None:
         raise SystemExit(f"could not time the teacher {args.teacher} with {clock.path}'s backend")
-    teacher_now = min(timed["teacher"])
+    teacher_now = teacher_t.fastest_ms
     for r in rows:
-        t = timed[r["run"]]
-        r["measured_now_ms"] = min(t) if t else None
-        r["measured_now_median_ms"] = statistics.median(t) if t else None
+        t, ratio = sitting.timed(r["run"]), sitting.ratio(r["run"], "teacher")
+        r["measured_now_ms"] = t.fastest_ms if t else None
+        r["measured_now_median_ms"] = t.median_ms if t else None
+        r["measured_now_spread"] = t.spread if t else None
+        r["x_teacher_now"] = ratio.median if ratio else None  # drift-free: per-round ratios
     summary = {
         "host": machine(),
         "teacher": args.teacher,
         "budget_teacher_ms": teacher_ms,
         "teacher_ms": teacher_now,
+        "teacher_median_ms": teacher_t.median_ms,
+        "teacher_spread": teacher_t.spread,
+        "timing_rounds": args.timing_rounds,
         "teacher_score": card.get("mean"),
         "fastest_ms": fastest,
         "table": args.lut,
@@ -467,7 +468,11 @@ def _row(r: dict[str, Any], teacher_ms: float) -> list[object]:
         r["run"],
         f"{r['budget_ms']:.3f}" if r.get("budget_ms") else "-",
         f"{ms:.3f}" if ms else "n/a",
-        f"{ms / teacher_ms:.2f}" if ms else "n/a",
+        f"{r['x_teacher_now']:.2f}"
+        if r.get("x_teacher_now")
+        else f"{ms / teacher_ms:.2f}"
+        if ms
+        else "n/a",
         f"{r['mflops']:.2f}",
         f"{score['mean']:.1f} ± {score['std']:.1f}" if score else "n/a",
         f"{sum(walls.values()) / 60:.0f}",

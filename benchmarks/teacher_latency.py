@@ -1,8 +1,9 @@
 """Nets timed against their teacher on this host: for each --lut table, with its backend,
 precision, threads and timing mode (`measure_here`), the teacher and every --arch once per
-round, the rounds interleaved (`time_together`, so a drift of the VM meets them alike). Per
-net: the fastest round's p50 (noise on a shared VM only adds), the median round, and the
-fastest as a share of the teacher's. A table of this host also gives its prediction.
+round after a settle, the rounds interleaved (`hw.sitting.time_sitting`, so a drift of the VM
+meets them alike). Per net: the fastest round's p50 (noise on a shared VM only adds), the median
+round, the spread, and its ratio to the teacher (the median of the per-round ratios). A table of
+this host also gives its prediction.
 
     python benchmarks/teacher_latency.py --teacher zoo:breakout \
         --arch benchmarks/results/distill-breakout/search-0.333/arch.json \
@@ -18,8 +19,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from a2d_edge.hw.timing import time_together
-from benchmarks.common import machine, median, table
+from a2d_edge.hw.sitting import time_sitting
+from benchmarks.common import machine, table
 
 
 def main() -> int:
@@ -49,8 +50,8 @@ def main() -> int:
         def measure(arch: dict[str, Any], lut: LatencyTable = lut) -> float | None:
             return measure_here(lut, arch, int(teacher["n_actions"]))  # the teacher's game
 
-        timed = time_together(measure, nets, args.rounds)
-        if not timed["teacher"]:
+        sitting = time_sitting(measure, nets, args.rounds)
+        if sitting.timed("teacher") is None:
             print(
                 f"teacher_latency: error: could not time the teacher with {lut.path}'s backend",
                 file=sys.stderr,
@@ -58,17 +59,24 @@ def main() -> int:
             return 2
         here = lut.host_match() == "same"
         rows = []
-        for name, times in timed.items():
+        for name in nets:
             predicted = "-"
             if here and nets[name].get("family") == "searched":
                 predicted = f"{lut.predict(nets[name]):.4f}"
-            fastest = f"{min(times):.4f}" if times else "n/a"
-            share = f"{min(times) / min(timed['teacher']):.2f}" if times else "n/a"
-            rows.append([name, fastest, f"{median(times):.4f}" if times else "n/a", share,
-                         predicted])  # fmt: skip
+            t, ratio = sitting.timed(name), sitting.ratio(name, "teacher")
+            rows.append([
+                name,
+                f"{t.fastest_ms:.4f}" if t else "n/a",
+                f"{t.median_ms:.4f}" if t else "n/a",
+                f"{100 * t.spread:.0f}%" if t else "n/a",
+                f"{ratio.median:.2f}" if ratio else "n/a",
+                predicted,
+            ])  # fmt: skip
         whose = "this host's" if here else "another host's (settings only; no prediction)"
         print(f"\n{lut.path} ({lut.describe_mode()}; {whose} table), {args.rounds} rounds")
-        print(table(["net", "fastest ms", "median ms", "x teacher", "predicted ms"], rows))
+        print(
+            table(["net", "fastest ms", "median ms", "spread", "x teacher", "predicted ms"], rows)
+        )
     return 0
 
 

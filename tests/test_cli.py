@@ -184,4 +184,4 @@ def test_eval_caps_each_game_at_max_frames(capsys):
     assert "1 episodes (each capped at 400 frames): mean" in capsys.readouterr().out
     assert main(["eval", "zoo:pong", "--episodes", "1", "--max-frames", "-1"]) == 2
     err = capsys.readouterr().err.strip()
-    assert "max_frames must be >= 0, got -1" in err and len(err.splitlines()) == 1
+    assert "--max-frames: must be at least 0, not -1" in err and len(err.splitlines()) == 1

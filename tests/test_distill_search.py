@@ -60,22 +60,6 @@ def test_random_baselines_stop_at_the_draws_and_never_repeat():
     assert many[: len(few)] == few  # the same draws in the same order
 
 
-def test_the_closing_timing_interleaves_rounds():
-    from a2d_edge.hw.timing import time_together
-
-    calls = []
-    slow = iter([1.0, 2.0, 9.0, 2.0, 4.0, 4.0])  # a, b, a, b, a, b: the machine slows mid-way
-
-    def measure(arch):
-        calls.append(arch)
-        return next(slow)
-
-    timed = time_together(measure, {"a": "A", "b": "B"}, 3)
-    assert calls == ["A", "B", "A", "B", "A", "B"]  # round by round, not net by net
-    assert timed == {"a": [1.0, 9.0, 4.0], "b": [2.0, 2.0, 4.0]}
-    assert time_together(lambda arch: None, {"c": "C"}, 2) == {"c": []}
-
-
 def test_a_table_of_another_device_is_refused_before_anything_trains(tmp_path, monkeypatch):
     from pathlib import Path
 

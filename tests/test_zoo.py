@@ -65,7 +65,7 @@ def test_a_shipped_supernet_matches_its_card_and_a_shipped_table_of_its_space(na
 
 
 def test_a_teachers_shipped_eval_is_its_cards():
-    from a2d_edge.zoo import shipped_eval
+    from a2d_edge.rl.checkpoint import shipped_eval
 
     card = json.loads((ZOO_DIR / "breakout.json").read_text())["eval"]
     assert shipped_eval("zoo:breakout") == card and card["episodes"] == 30

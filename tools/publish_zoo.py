@@ -183,10 +183,11 @@ def publish_supernet(
 
 def search_card(run: Path, tables: Sequence[str]) -> dict[str, Any]:
     """What a searched agent's card adds: its space, the search's table, budget and prediction
-    (the run's result.json), and its latency measured here with each of `tables`' settings."""
+    (the run's result.json), and its latency measured here with each of `tables`' settings,
+    beside its teacher in one sitting (`search.timing`: fastest round, median, ratio)."""
     from a2d_edge.envs import action_meanings
     from a2d_edge.hw.widthtable import load_table
-    from a2d_edge.search.loop import measure_here
+    from a2d_edge.search.timing import measured_beside_teacher
     from a2d_edge.utils.fingerprint import this_host
     from a2d_edge.utils.io import read_json
 
@@ -195,9 +196,15 @@ def search_card(run: Path, tables: Sequence[str]) -> dict[str, Any]:
     measured = {}
     for path in tables:  # op or width tables: each one's settings time the agent here
         table = load_table(path)
-        here = table.host_match() == "same"
-        ms = measure_here(table, result["arch"], n_actions) if here else None
-        measured[Path(path).name] = {"mode": table.describe_mode(), "ms": ms}
+        entry: dict[str, Any] = {"mode": table.describe_mode(), "ms": None}
+        if table.host_match() == "same":
+            timed = measured_beside_teacher(
+                table, result["arch"], result.get("teacher") or "", n_actions
+            )
+            m = timed["measured"]
+            entry.update(ms=timed["measured_ms"], median_ms=timed["measured_median_ms"],
+                         x_teacher=m.get("ratio"), rounds=m["rounds"])  # fmt: skip
+        measured[Path(path).name] = entry
     record = run / "search.json"  # a width search's arch is a plain net: its space is here
     preset = read_json(record, "search record").get("preset") if record.exists() else None
     return {

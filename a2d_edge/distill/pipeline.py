@@ -54,10 +54,10 @@ from a2d_edge.search.cost import repair_to_budget
 from a2d_edge.search.loop import (
     SEARCH_SCHEMA,
     latency_is_local,
-    measure_here,
     prepare,
     resolve_lut,
 )
+from a2d_edge.sources.names import zoo_supernet
 from a2d_edge.utils.accel import PRECISION_FILE, resolve_precision, set_rng_state
 from a2d_edge.utils.dist import DistInfo
 from a2d_edge.utils.io import atomic_write, read_json, write_json
@@ -242,10 +242,9 @@ def load_frames(path: Path) -> Frames:
 
 def supernet_path(spec: str) -> Path:
     """`--supernet`: a run folder, its supernet.pt, or zoo:NAME (a2d_edge/zoo/supernets/)."""
-    if spec.startswith("zoo:"):
-        from a2d_edge.zoo import ZOO_DIR
-
-        return ZOO_DIR / "supernets" / f"{spec[4:]}.pt"
+    shipped = zoo_supernet(spec)
+    if shipped is not None:
+        return shipped
     path = Path(spec)
     return path / "supernet.pt" if path.is_dir() else path
 
@@ -420,9 +419,24 @@ def latency_record(
         "table_backend": table.meta.get("backend"),
         "table_precision": table.meta.get("precision"),
     }
-    if latency_is_local(table):
-        record["measured_ms"] = measure_here(table, arch, n_actions)
+    if "recalibration" in table.meta:  # rescaled to this sitting before it predicted
+        record["recalibration"] = table.meta["recalibration"]
     return record
+
+
+def measured_at_end(
+    cfg: SearchConfig, arch: dict[str, Any], n_actions: int, budget_ms: float | None
+) -> dict[str, Any]:
+    """The agent timed here beside its teacher in one sitting (`search.timing`), with the
+    --lut table's backend and settings, when that table is this host's; else nothing."""
+    from a2d_edge.search.timing import measured_beside_teacher
+
+    if not cfg.lut:
+        return {}
+    table = resolve_lut(cfg, say=False, recalibrate=False)  # only its settings time the nets
+    if not latency_is_local(table):
+        return {}
+    return measured_beside_teacher(table, arch, cfg.teacher, n_actions, budget_ms)
 
 
 # ----- phase 3: the finish -----
@@ -509,7 +523,15 @@ def teacher_latency_ms(table: Table, teacher: str, rounds: int = 5) -> float:
     against ~0.34). A width table that holds the teacher's arch gives its own entry: timed
     whole in the sitting that timed every candidate, so the budget's fraction is of the same
     clock as the candidates' latencies."""
+    return teacher_latency(table, teacher, rounds)[0]
+
+
+def teacher_latency(table: Table, teacher: str, rounds: int = 5) -> tuple[float, str]:
+    """`teacher_latency_ms` and how it was taken, in words: the fastest of its rounds in one
+    sitting (`search.timing.teacher_timing`, its median and spread beside), or the width
+    table's entry."""
     from a2d_edge.rl.checkpoint import load_checkpoint
+    from a2d_edge.search.timing import teacher_timing
 
     if not latency_is_local(table):
         raise A2DError(
@@ -518,14 +540,19 @@ def teacher_latency_ms(table: Table, teacher: str, rounds: int = 5) -> float:
         )
     arch = load_checkpoint(teacher)["arch"]
     if isinstance(table, WidthTable) and table.space.contains(arch):
-        return table.predict(arch)  # timed whole in the same sitting as every candidate
-    timings = []
-    for _ in range(max(1, rounds)):
-        measured = measure_here(table, arch)
-        if measured is None:
-            raise A2DError(f"could not time the teacher {teacher} with {table.path}'s backend")
-        timings.append(measured)
-    return min(timings)
+        # timed whole in the same sitting as every candidate
+        return table.predict(arch), "its entry in the width table"
+    try:
+        t = teacher_timing(table, arch, rounds)
+    except A2DError:
+        raise A2DError(
+            f"could not time the teacher {teacher} with {table.path}'s backend"
+        ) from None
+    how = (
+        f"fastest of {len(t.rounds_ms)} rounds; median {t.median_ms:.3f} ms, spread "
+        f"{100 * t.spread:.0f}%"
+    )
+    return t.fastest_ms, how
 
 
 def resolve_budget(cfg: SearchConfig) -> SearchConfig:
@@ -536,13 +563,13 @@ def resolve_budget(cfg: SearchConfig) -> SearchConfig:
     if not cfg.lut or not cfg.teacher:
         raise A2DError("--budget-of-teacher needs --lut TABLE and --teacher CKPT")
     table = resolve_lut(cfg, say=False)
-    ms = teacher_latency_ms(table, cfg.teacher)
+    ms, how = teacher_latency(table, cfg.teacher)
     budget = round(cfg.budget_of_teacher * ms, 4)
     print(
         f"latency budget: {cfg.budget_of_teacher:g} x the teacher's {ms:.3f} ms measured "
-        f"here ({table.describe_mode()}) = {budget:g} ms"
+        f"here ({table.describe_mode()}; {how}) = {budget:g} ms"
     )
-    return replace(cfg, latency_budget_ms=budget)
+    return replace(cfg, latency_budget_ms=budget, budget_teacher_ms=ms)
 
 
 @dataclass
@@ -765,12 +792,16 @@ def final(
         score = evaluate_agent(
             agent, cfg.env, cfg.final_episodes, seed=20_000_003, settings=cfg.atari()
         )
-    keep = ("budget_ms", "predicted_ms", "measured_ms", "table", "table_mode")
+    n_actions = int(agent.actor.out_features)
+    latency = {**latency, **measured_at_end(cfg, arch, n_actions, latency.get("budget_ms"))}
+    keep = ("budget_ms", "predicted_ms", "measured_ms", "measured_median_ms", "measured",
+            "table", "table_mode", "recalibration")  # fmt: skip
     summary: dict[str, Any] = {
         "env_id": cfg.env,
         "arch": arch,
         "score": score.to_dict() if score else None,
-        "latency": {k: latency.get(k) for k in keep},
+        "latency": {k: latency.get(k) for k in keep}
+        | ({"budget_teacher_ms": cfg.budget_teacher_ms} if cfg.budget_teacher_ms else {}),
         "mflops": mflops,
         "params": sum(p.numel() for p in agent.parameters()),
         "teacher": cfg.teacher,
@@ -812,11 +843,11 @@ def distill_arch(cfg: SearchConfig, arch: dict[str, Any], run_dir: str | Path) -
     )
     agent = finish_phase(cfg, run_dir, agent, empty, teacher)
     latency: dict[str, Any] = {}
-    if cfg.lut:  # the target's prediction (any host's table), timed too where it is this host's
+    if cfg.lut:  # the target's prediction (any host's table); `final` times it where it is ours
         table = resolve_lut(cfg, say=False)
         latency = {"predicted_ms": predicted_or_none(table, arch), "table": table.path}
         latency["table_mode"] = table.mode
-        if latency_is_local(table):
-            latency["measured_ms"] = measure_here(table, arch)
+        if "recalibration" in table.meta:
+            latency["recalibration"] = table.meta["recalibration"]
     mflops = fvcore_flops(agent, batchnorm=False) / 1e6
     return final(cfg, run_dir, arch, agent, latency, mflops, {"finish": cfg.finish_steps})

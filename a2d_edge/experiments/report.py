@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import math
-import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -223,17 +222,18 @@ def budget_fractions(data: dict[str, Any]) -> list[float | None]:
 def time_here(data: dict[str, Any], lut_path: str | Path, rounds: int) -> list[str]:
     """Every agent of the report and each game's teacher timed again on this host in one
     sitting with the table's backend and settings (`measure_here`), in interleaved rounds
-    (`time_together`): per net the fastest round's p50, the median round beside it. Replaces
+    after a settle (`hw.sitting`): per net the fastest round's p50, the median round and the
+    spread beside it, and each agent's ratio to its game's teacher (the median of the
+    per-round ratios, which a drift of the machine cancels). Replaces
     the runs' and series' own measurements (made on whichever host ran them) in `data`, so
     one figure compares one host's latencies. Returns warnings (a table of another host lends
     its settings only)."""
     from a2d_edge.envs import action_meanings
-    from a2d_edge.hw.timing import time_together
+    from a2d_edge.hw.sitting import STATISTIC, time_sitting
     from a2d_edge.hw.widthtable import load_table
-    from a2d_edge.rl.checkpoint import load_checkpoint
+    from a2d_edge.rl.checkpoint import load_checkpoint, shipped_eval
     from a2d_edge.search.loop import measure_here
     from a2d_edge.utils.fingerprint import this_host
-    from a2d_edge.zoo import shipped_eval
 
     lut = load_table(lut_path)  # an op or a width table: only its settings are read
     warnings = []
@@ -251,29 +251,35 @@ def time_here(data: dict[str, Any], lut_path: str | Path, rounds: int) -> list[s
     teachers = {(a["game"], a["env"], str(a["teacher"])) for a in agents if a.get("teacher")}
     for game, env, spec in sorted(teachers):
         nets[f"teacher {game} {spec}"] = (load_checkpoint(spec)["arch"], len(action_meanings(env)))
-    timed = time_together(lambda net: measure_here(lut, *net), nets, rounds)
-    sitting = f"timed here ({this_host().slug})"
+    sitting = time_sitting(lambda net: measure_here(lut, *net), nets, rounds)
+    here = f"timed here ({this_host().slug})"
     fraction = dict(zip(map(id, data["agents"]), budget_fractions(data), strict=True))
     for a in data["agents"]:  # an agent without its arch is not placed by another host's time
-        a["measured_ms"], a["measured_median_ms"], a["series"] = None, None, sitting
+        a["measured_ms"], a["measured_median_ms"], a["series"] = None, None, here
         a["budget_ms"] = None
     for a in agents:
-        t = timed[key(a["arch"], a["env"])]
-        a["measured_ms"] = min(t) if t else None
-        a["measured_median_ms"] = statistics.median(t) if t else None
+        t = sitting.timed(key(a["arch"], a["env"]))
+        a["measured_ms"] = t.fastest_ms if t else None
+        a["measured_median_ms"] = t.median_ms if t else None
+        a["measured_spread"] = t.spread if t else None
+        if a.get("teacher"):
+            ratio = sitting.ratio(key(a["arch"], a["env"]), f"teacher {a['game']} {a['teacher']}")
+            a["ratio_to_teacher"] = ratio.median if ratio else None
+            a["ratio_spread"] = ratio.spread if ratio else None
     scores = {t["spec"]: t["score"] for t in data.get("teachers", [])}
     data["teachers"] = []
     for game, _, spec in sorted(teachers):
-        t = timed[f"teacher {game} {spec}"]
-        if not t:
+        t = sitting.timed(f"teacher {game} {spec}")
+        if t is None:
             raise A2DError(f"could not time the teacher {spec} with {lut_path}'s backend here")
         score = shipped_eval(spec).get("mean", scores.get(spec))
         data["teachers"].append(
-            {"game": game, "spec": spec, "measured_ms": min(t), "score": score, "series": sitting}
-        )
+            {"game": game, "spec": spec, "measured_ms": t.fastest_ms, "score": score,
+             "measured_median_ms": t.median_ms, "measured_spread": t.spread, "series": here}
+        )  # fmt: skip
         for a in (a for a in data["agents"] if a["game"] == game and a["teacher"] == spec):
             f = fraction[id(a)]
-            a["budget_ms"] = f * min(t) if f else None
+            a["budget_ms"] = f * t.fastest_ms if f else None
     data["timing"] = {
         "table": str(lut_path),
         "host": this_host().slug,
@@ -281,8 +287,8 @@ def time_here(data: dict[str, Any], lut_path: str | Path, rounds: int) -> list[s
         "settings": f"{lut.meta['backend']} {lut.meta['precision']}, {lut.describe_mode()}, "
         f"batch {lut.meta.get('batch', 1)}, {lut.meta.get('threads', 1)} thread(s)",
         "rounds": rounds,
-        "statistic": "per net the fastest round's p50 of 100 calls (measured_median_ms: the "
-        "median round's)",
+        "settle_rounds": sitting.settle,
+        "statistic": f"{STATISTIC}; a round times a net's p50 of 100 calls",
     }
     return warnings
 
@@ -363,9 +369,12 @@ def group_data(g: Group, gid: str, base: Path | None) -> dict[str, Any]:
         "final": stats([r.final for r in runs_with_eval if r.final is not None]),
     }
     if g.kind == "search":
-        searches = [r.search for r in g.runs if r.search]
+        searched = [r for r in g.runs if r.search]
+        searches = [r.search for r in searched if r.search]
         d["flops"] = stats([float(s["derived_flops"]) for s in searches if "derived_flops" in s])
-        lat = [s.get("latency") or {} for s in searches]
+        # the selection's record, and the search end's timing where result.json holds it
+        lat = [((r.search or {}).get("latency") or {}) | ((r.result or {}).get("latency") or {})
+               for r in searched]  # fmt: skip
         d["predicted_ms"] = stats([float(x["predicted_ms"]) for x in lat if x.get("predicted_ms")])
         d["measured_ms"] = stats([float(x["measured_ms"]) for x in lat if x.get("measured_ms")])
     else:

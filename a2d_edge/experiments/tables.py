@@ -84,6 +84,7 @@ def agent_table(agents: list[dict[str, Any]], teachers: list[dict[str, Any]]) ->
     rows = []
     for a in agents:
         ms, t = a["measured_ms"], teacher_ms.get((a["game"], a["series"]))
+        x = a.get("ratio_to_teacher") or (ms / t if ms and t else None)  # drift-free when timed
         s = a["score"]
         rows.append(
             [
@@ -92,7 +93,7 @@ def agent_table(agents: list[dict[str, Any]], teachers: list[dict[str, Any]]) ->
                 a["kind"],
                 f"{s['mean']:.1f} ± {s['std']:.1f} ({s['n']})",
                 f"{ms:.3f}" if ms else "n/a",
-                f"{ms / t:.2f}" if ms and t else "n/a",
+                f"{x:.2f}" if x else "n/a",
                 f"{a['budget_ms']:.3f}" if a["budget_ms"] else "-",
                 f"{a['mflops']:.2f}" if a["mflops"] else "n/a",
             ]
@@ -135,7 +136,8 @@ def markdown(data: dict[str, Any]) -> str:
             where = (
                 f"every agent and its game's teacher timed in this report's sitting on "
                 f"{timing['host']}, with {timing['table']}'s settings ({timing['settings']}), "
-                f"{timing['rounds']} interleaved rounds: per net the fastest round's p50. "
+                f"{timing['rounds']} interleaved rounds after a settle round: per net the "
+                "fastest round's p50; × teacher: the median of the per-round ratios. "
                 "Budget: a series' budget as the same fraction of the teacher timed here (a "
                 "lone run's, its own host's, is left out)."
             )

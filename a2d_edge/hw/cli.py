@@ -9,13 +9,20 @@ from pathlib import Path
 from typing import Any
 
 from a2d_edge.errors import A2DError
+from a2d_edge.utils.args import (
+    OneLineParser,
+    check_out_file,
+    non_negative_float,
+    non_negative_int,
+    positive_int,
+)
 
 
 def _recalibrate(args: argparse.Namespace) -> int:
-    from a2d_edge.hw.lut import LatencyTable
     from a2d_edge.hw.profile import recalibrate, settings_for
+    from a2d_edge.hw.widthtable import load_table
 
-    table = LatencyTable.load(args.recalibrate)
+    table = load_table(args.recalibrate)  # an op table or a width table
     if table.host_match() != "same" and not args.force:
         from a2d_edge.hw.lut import host_mismatch
 
@@ -102,10 +109,20 @@ def refuse_emulation() -> None:
         )
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, given: frozenset[str] = frozenset()) -> int:
+    """`given`: the flags set on the command line (`applies.given_flags`)."""
+    from a2d_edge.applies import MODES, check_applies
+
+    check_applies(MODES["a2d-profile"], args, given)
+    if args.validate == 1:
+        raise A2DError(
+            "--validate N fits on half of N archs and judges on the other half: 0 or >= 2"
+        )
+    if args.out:
+        check_out_file(args.out, "--out")
     if args.refit:  # refits the timings a table holds: nothing is measured
         return _refit(args)
-    refuse_emulation()
+    refuse_emulation()  # a profile or a recalibration times this machine
     if args.recalibrate:
         return _recalibrate(args)
     from a2d_edge.hw.backends import get_backend
@@ -177,7 +194,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="a2d-profile", description=__doc__)
+    p = OneLineParser(prog="a2d-profile", description=__doc__)
     p.add_argument("--backend", default="onnxruntime", choices=["torch", "onnxruntime", "tensorrt"])
     p.add_argument("--precision", default="fp32", choices=["fp32", "int8", "fp16"])
     p.add_argument(
@@ -187,9 +204,12 @@ def parser() -> argparse.ArgumentParser:
         help="the space whose ops are timed (nature-widths: a width space, every arch of it "
         "timed whole into a width table)",
     )
-    p.add_argument("--threads", type=int, default=1, help="intra-op threads (recorded)")
+    p.add_argument("--threads", type=positive_int, default=1, help="intra-op threads (recorded)")
     p.add_argument(
-        "--actions", type=int, default=6, help="actions of the head timed (Pong's 6; recorded)"
+        "--actions",
+        type=positive_int,
+        default=6,
+        help="actions of the head timed (Pong's 6; recorded)",
     )
     p.add_argument(
         "--mode",
@@ -199,19 +219,23 @@ def parser() -> argparse.ArgumentParser:
         "env step and a2d run's wait before each call, at --hz (what a fixed-rate loop sees: "
         "a core woken from sleep; each sample costs 1/hz of wall time)",
     )
-    p.add_argument("--hz", type=float, default=0.0, help="controller mode: the control rate")
-    p.add_argument("--spin-ms", type=float, default=0.0, help="controller mode: a2d run --spin-ms")
+    p.add_argument(
+        "--hz", type=non_negative_float, default=0.0, help="controller mode: the control rate"
+    )
+    p.add_argument(
+        "--spin-ms", type=non_negative_float, default=0.0, help="controller mode: a2d run --spin-ms"
+    )
     p.add_argument("--prewarm", action="store_true", help="controller mode: a2d run --prewarm")
     p.add_argument(
         "--int8-recipe",
         default="",
         help="INT8 recipe to time (u8s8, u8s8-rr, u8u8; default: the export's for this host's ISA)",
     )
-    p.add_argument("--repeats", type=int, default=200, help="timed runs per part")
-    p.add_argument("--warmup", type=int, default=20)
+    p.add_argument("--repeats", type=positive_int, default=200, help="timed runs per part")
+    p.add_argument("--warmup", type=non_negative_int, default=20)
     p.add_argument(
         "--burst",
-        type=int,
+        type=non_negative_int,
         default=0,
         help="warm mode: calls per turn of a part, the last one timed, so that it finds its own "
         "weights in the caches as a net called back to back does (0: 4 warm; 1: the turn's "
@@ -219,12 +243,12 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--validate",
-        type=int,
+        type=non_negative_int,
         default=0,
         metavar="N",
         help="time N random whole archs; fit the correction on half, judge on half",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the validation archs")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="seed of the validation archs")
     p.add_argument(
         "--recalibrate",
         metavar="TABLE",
@@ -232,7 +256,7 @@ def parser() -> argparse.ArgumentParser:
         "prediction by the device's drift since it was profiled (seconds, not a re-profile); "
         "writes TABLE (or --out)",
     )
-    p.add_argument("--archs", type=int, default=12, help="archs timed by --recalibrate")
+    p.add_argument("--archs", type=positive_int, default=12, help="archs timed by --recalibrate")
     p.add_argument(
         "--refit",
         metavar="TABLE",
@@ -247,10 +271,12 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from a2d_edge.applies import given_flags
     from a2d_edge.utils.cli import run_cli
 
     p = parser()
-    p.set_defaults(handler=_run)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    p.set_defaults(handler=lambda args: _run(args, given_flags(p, argv)))
     return run_cli(p, argv)
 
 

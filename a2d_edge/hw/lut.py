@@ -346,6 +346,16 @@ class LatencyTable(TimedOn):
             plain = c.scale * plain + c.per_op_us * n_ops + c.offset_us
         return plain / 1000.0
 
+    def rescale(self, k: float, shift_us: float = 0.0) -> None:
+        """Map every prediction to k * prediction + shift_us (a drift recalibration)."""
+        self.correction = (self.correction or Correction()).scaled(k, shift_us)
+
+    def drift_archs(self, n: int, seed: int) -> list[dict[str, Any]]:
+        """n archs spread over the space's cost range, to time a drift on."""
+        from a2d_edge.hw.profile import varied_archs
+
+        return varied_archs(self.space, n, seed)
+
     def minimum_ms(self) -> tuple[float, list[str]]:
         """The fastest architecture of the space by this table, and its ops."""
         m = self.block_costs_us()
@@ -383,13 +393,17 @@ def resolve_for_run(path: str | Path, pacing: Pacing | None = None) -> Path:
 
 
 def run_prediction(
-    path: str | Path, arch: Arch, pacing: Pacing, runs: str
+    path: str | Path, arch: Arch, pacing: Pacing, runs: str, recalibrate: bool = True
 ) -> tuple[dict[str, Any], list[str]]:
     """`a2d run --lut`: the table beside `path` timed as the run waits (`resolve_for_run`),
-    its prediction for the bundle's `arch`, and the warnings to print: a table of another host,
+    rescaled to this sitting when it is this host's and `recalibrate` (`hw.drift`), its
+    prediction for the bundle's `arch`, and the warnings to print: a table of another host,
     or of another precision than the model that runs (`runs`: the manifest's models key)."""
+    from a2d_edge.hw.drift import to_this_sitting
+
     table_path = resolve_for_run(path, pacing)
     table = LatencyTable.load(table_path)
+    recalibration = to_this_sitting(table) if recalibrate else None
     warnings = []
     if table.meta.get("precision") != runs.removeprefix("tensorrt-"):
         warnings.append(f"table {table_path} times {table.meta.get('precision')}, this run "
@@ -403,5 +417,6 @@ def run_prediction(
         "precision": table.meta.get("precision"),
         "predicted_ms": table.predict(arch),
         "table_host": match,
+        "recalibration": recalibration,
     }
     return prediction, warnings

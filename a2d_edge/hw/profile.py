@@ -366,7 +366,10 @@ def fit_correction_by_op(
     reg = np.zeros(k + 2)
     reg[:k] = ridge * float(np.mean(type_sums**2)) * len(n_ops)
     prior = np.r_[np.ones(k), 0.0, 0.0]
-    w = np.linalg.solve(a.T @ a + np.diag(reg), a.T @ measured_minus_fixed + reg * prior)
+    # lstsq, not solve: with few fitted archs (a2d-profile --validate 2) n_ops and the offset
+    # can be collinear; the minimum-norm solution is a fit where solve has none
+    lhs, rhs = a.T @ a + np.diag(reg), a.T @ measured_minus_fixed + reg * prior
+    w = np.linalg.lstsq(lhs, rhs, rcond=None)[0]
     scales = {op: float(v) for op, v in zip(ops, w[:k], strict=True)}
     return Correction(1.0, float(w[k + 1]), float(w[k]), scales)
 
@@ -447,7 +450,9 @@ def drift_fit(measured: np.ndarray, predicted: np.ndarray) -> tuple[float, float
     return float(a), float(b)
 
 
-def recalibrate(table: LatencyTable, n: int, s: ProfileSettings, seed: int = 1) -> dict[str, Any]:
+def recalibrate(
+    table: LatencyTable | WidthTable, n: int, s: ProfileSettings, seed: int = 1
+) -> dict[str, Any]:
     """Re-time n archs spread over the space and map the table's prediction onto today's
     device by the drift (`drift_fit`: measured ~ a * predicted + b).
 
@@ -459,12 +464,12 @@ def recalibrate(table: LatencyTable, n: int, s: ProfileSettings, seed: int = 1) 
     """
     if n < 3:
         raise A2DError("recalibration needs at least 3 architectures")
-    archs = varied_archs(table.space, n, seed)
+    archs = table.drift_archs(n, seed)
     measured = measure_archs(table.space, archs, s)
     before = np.array([table.predict(a) * 1000 for a in archs])
     k = drift_factor(measured, before)
     a, b = drift_fit(measured, before)
-    table.correction = (table.correction or Correction(1.0, 0.0)).scaled(a, b)
+    table.rescale(a, b)
     after = np.array([table.predict(a) * 1000 for a in archs])
     record = {
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import numpy as np
 
@@ -93,18 +92,3 @@ def control_loop_work(env_id: str = "ALE/Pong-v5", seed: int = 0) -> Runner:
         np.ascontiguousarray(obs).copy()
 
     return work
-
-
-def time_together(
-    measure: Callable[[Any], float | None], nets: dict[str, Any], rounds: int
-) -> dict[str, list[float]]:
-    """Each net timed once per round, the rounds interleaved (so a drift of the machine's
-    speed meets every net alike): its timings over the rounds, by name; a net `measure`
-    cannot time (None) gets no timing in that round."""
-    times: dict[str, list[float]] = {name: [] for name in nets}
-    for _ in range(max(1, rounds)):
-        for name, arch in nets.items():
-            ms = measure(arch)
-            if ms is not None:
-                times[name].append(ms)
-    return times

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from a2d_edge.errors import A2DError
-from a2d_edge.hw.lut import LatencyTable, TimedOn, Timing, check_settings
+from a2d_edge.hw.lut import Correction, LatencyTable, TimedOn, Timing, check_settings
 from a2d_edge.nets.arch import Arch
 from a2d_edge.nets.widths import WidthSpace
 from a2d_edge.utils.io import read_json, write_json
@@ -40,6 +40,7 @@ class WidthTable(TimedOn):
     validation: dict[str, Any] = field(default_factory=dict)
     input_hw: tuple[int, int] = (84, 84)
     path: str = ""  # where it was loaded from (not saved)
+    correction: Correction | None = None  # a drift recalibration: k * entry + shift_us
     KIND: ClassVar[str] = "width table"
 
     @classmethod
@@ -57,9 +58,14 @@ class WidthTable(TimedOn):
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise A2DError(f"malformed entry ({type(e).__name__}: {e})") from None
         meta = {k: v for k, v in data.items()
-                if k not in ("schema", "space", "entries", "validation")}  # fmt: skip
+                if k not in ("schema", "space", "entries", "validation", "correction")}  # fmt: skip
         table = cls(space, entries, meta, dict(data.get("validation", {})),
                     tuple(data.get("input_hw", (84, 84))))  # type: ignore[arg-type]  # fmt: skip
+        if data.get("correction") is not None:
+            try:
+                table.correction = Correction.from_dict(data["correction"])
+            except (KeyError, TypeError, ValueError) as e:
+                raise A2DError(f"malformed correction ({type(e).__name__}: {e})") from None
         missing = table.missing()
         if missing:
             raise A2DError(
@@ -76,6 +82,7 @@ class WidthTable(TimedOn):
             "space": self.space.to_dict(),
             "entries": [{"widths": list(w), **asdict(t)} for w, t in sorted(self.entries.items())],
             "validation": self.validation,
+            **({"correction": asdict(self.correction)} if self.correction else {}),
         }
 
     def save(self, path: str | Path) -> None:
@@ -90,12 +97,25 @@ class WidthTable(TimedOn):
         widths = self.space.widths_of(arch)
         if widths not in self.entries:
             raise A2DError(f"width table has no entry for {list(widths)}")
-        return self.entries[widths].p50_us / 1000.0
+        us = self.entries[widths].p50_us
+        return (self.correction.apply(us) if self.correction else us) / 1000.0
 
     def minimum_ms(self) -> tuple[float, Arch]:
         """The fastest arch of the space by this table."""
         widths = min(self.entries, key=lambda w: self.entries[w].p50_us)
-        return self.entries[widths].p50_us / 1000.0, self.space.arch(widths)
+        arch = self.space.arch(widths)
+        return self.predict(arch), arch
+
+    def rescale(self, k: float, shift_us: float = 0.0) -> None:
+        """Map every prediction to k * prediction + shift_us (a drift recalibration)."""
+        self.correction = (self.correction or Correction()).scaled(k, shift_us)
+
+    def drift_archs(self, n: int, seed: int) -> list[Arch]:
+        """n archs drawn uniformly from the table, to time a drift on."""
+        rng = np.random.default_rng(seed)
+        keys = sorted(self.entries)
+        drawn = rng.choice(len(keys), min(n, len(keys)), replace=False)
+        return [self.space.arch(keys[int(i)]) for i in drawn]
 
     def within(self, limit_ms: float) -> list[Arch]:
         """Every arch whose measurement is at most `limit_ms`, in the space's order."""

@@ -35,3 +35,27 @@ def _init_weights(model: ActorCritic) -> None:
     nn.init.zeros_(model.actor.bias)
     nn.init.orthogonal_(model.critic.weight, 1.0)
     nn.init.zeros_(model.critic.bias)
+
+
+class QActorCritic(ActorCritic):
+    """A value-based agent (DQN, QR-DQN) as an actor-critic teacher: the actor head computes
+    Q(s, ·), the policy is softmax(Q / temperature) and the value is the expected Q under that
+    policy. The critic head is unused (kept so the state dict has ActorCritic's keys)."""
+
+    def __init__(
+        self, features: nn.Module, feature_dim: int, n_actions: int, temperature: float
+    ) -> None:
+        super().__init__(features, feature_dim, n_actions)
+        self.temperature = float(temperature)
+
+    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.features(obs.float() * (1.0 / 255.0))
+        return q_policy(self.actor(h), self.temperature)
+
+
+def q_policy(q: torch.Tensor, temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(logits, value) of a Q-function read as a policy: logits Q/τ (softmax(Q/τ) is the
+    policy) and value Σ_a softmax(Q/τ)_a Q_a, the expected Q under it."""
+    logits = q / temperature
+    value = (torch.softmax(logits, dim=-1) * q).sum(-1)
+    return logits, value

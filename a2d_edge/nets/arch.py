@@ -21,6 +21,17 @@ from a2d_edge.utils.io import read_json
 SCHEMA = "a2d.arch/1"
 Arch = dict[str, Any]
 
+MAX_WIDTH = 16_384
+"""The most channels or fc units an arch field may ask for (the Nature CNN's fc is 512)."""
+MAX_LAYERS = 1_202
+"""The deepest net an arch may describe (He et al.'s deepest CIFAR ResNet)."""
+MAX_PARAMS = 2**27
+"""Parameters of a net's feature extractor: 512 MiB of fp32 weights, ~2 GiB with the gradients
+and optimizer state of training (the Nature CNN has 1.7 M)."""
+MAX_ACTIVATIONS = 2**25
+"""Feature-map values of one 4x84x84 frame: 128 MiB in fp32, 32 GiB over a batch of 256 (the
+Nature CNN has 22 K, ResNet-74 under 3 M)."""
+
 
 @dataclass(frozen=True)
 class Family:
@@ -105,10 +116,27 @@ def load_arch(spec: str | Arch) -> Arch:
         raise A2DError(f"{path}: {e}") from None
 
 
-def require_int(arch: Arch, key: str, allowed: tuple[int, ...] | None = None) -> int:
+def require_int(
+    arch: Arch, key: str, allowed: tuple[int, ...] | None = None, high: int | None = None
+) -> int:
     value = arch.get(key)
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
         raise A2DError(f"arch field {key!r} must be a positive integer, got {value!r}")
     if allowed is not None and value not in allowed:
         raise A2DError(f"arch field {key!r} must be one of {allowed}, got {value}")
+    check_bound(f"arch field {key!r}", value, high)
     return value
+
+
+def check_bound(what: str, value: int, high: int | None) -> None:
+    """One line when a size field asks for more than fits in memory."""
+    if high is not None and value > high:
+        raise A2DError(f"{what} is {value:,}; at most {high:,} fits in memory")
+
+
+def check_size(arch: Arch, params: int, values: int) -> None:
+    """Refuse a net too large to hold or run, by its family's count of its parameters and of
+    the feature-map values of one frame (analytic: nothing is built or allocated)."""
+    name = arch.get("family")
+    check_bound(f"a {name} arch's parameter count", params, MAX_PARAMS)
+    check_bound(f"a {name} arch's feature-map values per frame", values, MAX_ACTIVATIONS)

@@ -6,7 +6,15 @@ import torch
 from torch import nn
 
 from a2d_edge.errors import A2DError
-from a2d_edge.nets.arch import Arch, Family, register_family, require_int
+from a2d_edge.nets.arch import (
+    MAX_LAYERS,
+    MAX_WIDTH,
+    Arch,
+    Family,
+    check_size,
+    register_family,
+    require_int,
+)
 
 NATURE_CHANNELS = (32, 64, 64)
 
@@ -98,12 +106,19 @@ def _channels(arch: Arch, default: tuple[int, ...] | None = None) -> list[int]:
         raise A2DError(
             f"{arch.get('family')} 'channels' must be 3 positive integers, got {channels!r}"
         )
+    if max(channels) > MAX_WIDTH:
+        raise A2DError(
+            f"arch field 'channels' is {channels}; at most {MAX_WIDTH:,} per layer fits in memory"
+        )
     return channels
 
 
 def _validate_nature(arch: Arch) -> None:
-    require_int(arch, "hidden")
-    _channels(arch, NATURE_CHANNELS)
+    hidden = require_int(arch, "hidden", high=MAX_WIDTH)
+    channels = tuple(_channels(arch, NATURE_CHANNELS))
+    c1, c2, c3 = channels
+    params = 4 * 64 * c1 + c1 * 16 * c2 + c2 * 9 * c3 + c3 * 7 * 7 * hidden + c1 + c2 + c3 + hidden
+    check_size(arch, params, c1 * 20 * 20 + c2 * 9 * 9 + c3 * 7 * 7 + hidden)
 
 
 def _build_nature(arch: Arch, in_channels: int) -> tuple[nn.Module, int]:
@@ -112,12 +127,31 @@ def _build_nature(arch: Arch, in_channels: int) -> tuple[nn.Module, int]:
 
 
 def _validate_resnet(arch: Arch) -> None:
-    depth = require_int(arch, "depth")
+    depth = require_int(arch, "depth", high=MAX_LAYERS)
     if (depth - 2) % 6 != 0:
         raise A2DError(f"resnet depth must be 6n+2 (14, 20, 38, 74, ...), got {depth}")
-    _channels(arch)
-    require_int(arch, "stem_stride", (1, 2, 4))
-    require_int(arch, "feature_dim")
+    channels = tuple(_channels(arch))
+    stride = require_int(arch, "stem_stride", (1, 2, 4))
+    dim = require_int(arch, "feature_dim", high=MAX_WIDTH)
+    check_size(arch, *_resnet_size(depth, channels, stride, dim))
+
+
+def _resnet_size(
+    depth: int, channels: tuple[int, ...], stem_stride: int, dim: int
+) -> tuple[int, int]:
+    """(weights, feature-map values of one frame) of `CifarResNet`, counted by its layers."""
+    side = (84 - 1) // stem_stride + 1
+    params, values = 4 * 9 * channels[0], 2 * channels[0] * side * side
+    c_in = channels[0]
+    for stage, c in enumerate(channels):
+        for i in range((depth - 2) // 6):
+            stride = 2 if stage > 0 and i == 0 else 1
+            side = (side - 1) // stride + 1
+            shortcut = c_in * c if stride != 1 or c_in != c else 0
+            params += 9 * c_in * c + 9 * c * c + shortcut
+            values += 5 * c * side * side  # conv1, bn1, conv2, bn2, the sum
+            c_in = c
+    return params + c_in * dim, values + dim
 
 
 def _build_resnet(arch: Arch, in_channels: int) -> tuple[nn.Module, int]:

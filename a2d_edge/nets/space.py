@@ -27,7 +27,16 @@ import torch
 from torch import nn
 
 from a2d_edge.errors import A2DError
-from a2d_edge.nets.arch import SCHEMA, Arch, Family, register_family
+from a2d_edge.nets.arch import (
+    MAX_LAYERS,
+    MAX_WIDTH,
+    SCHEMA,
+    Arch,
+    Family,
+    check_bound,
+    check_size,
+    register_family,
+)
 from a2d_edge.nets.ops import OPS, ConvBNReLU, conv_flops, out_size
 
 PAPER_OPS = (
@@ -149,6 +158,12 @@ class SearchSpace:
             raise A2DError(f"malformed search space in arch: {type(e).__name__} {e}") from None
         if any(len(s) != 3 or min(s) < 1 for s in space.stages):
             raise A2DError("search space stages must be [blocks, channels, stride] triples >= 1")
+        check_bound("a search space's block count", space.n_blocks, MAX_LAYERS)
+        widths = {"stem_channels": space.stem_channels, "feature_dim": space.feature_dim,
+                  "in_channels": space.in_channels, "stages' channels": max(
+                      (c for _, c, _ in space.stages), default=1)}  # fmt: skip
+        for key, width in widths.items():
+            check_bound(f"search space field {key!r}", width, MAX_WIDTH)
         if space.head not in HEADS:
             raise A2DError(f"search space head must be one of {HEADS}, got {space.head!r}")
         for op in space.ops:
@@ -240,6 +255,27 @@ def _validate_searched(arch: Arch) -> None:
         raise A2DError(f"ops {bad} are not candidates of space {space.name!r}: {list(space.ops)}")
 
 
+def _validate_searched_size(arch: Arch) -> None:
+    """A user's searched arch: its fields, then its size (nets of a preset space are small)."""
+    _validate_searched(arch)
+    space = SearchSpace.from_dict(arch["space"])
+    check_size(arch, *_searched_size(space, arch["ops"]))
+
+
+def _searched_size(space: SearchSpace, ops: list[str]) -> tuple[int, int]:
+    """(weights, feature-map values of one frame), bounded from above: a conv's weights are its
+    multiply-adds over its output positions (an inverted residual's fewer), and a block holds
+    at most its input, an expansion x5 of it twice and its output."""
+    side = space.stem_size(84)
+    params = space.in_channels * space.stem_kernel**2 * space.stem_channels
+    values = space.stem_channels * side * side
+    for op, b in zip(ops, space.blocks(), strict=True):
+        ho, wo = out_size(b.h, 3, b.stride, 1), out_size(b.w, 3, b.stride, 1)
+        params += OPS[op].flops(b.c_in, b.c_out, b.stride, b.h, b.w) // max(1, ho * wo)
+        values += b.c_in * b.h * b.w * (1 + 2 * 5) + b.c_out * ho * wo
+    return params + space.fc_in() * space.feature_dim, values + space.feature_dim
+
+
 def _build_searched(arch: Arch, in_channels: int) -> tuple[nn.Module, int]:
     space = SearchSpace.from_dict(arch["space"])
     if in_channels != space.in_channels:
@@ -247,4 +283,4 @@ def _build_searched(arch: Arch, in_channels: int) -> tuple[nn.Module, int]:
     return SearchedNet(space, arch["ops"]), space.feature_dim
 
 
-register_family(Family("searched", _validate_searched, _build_searched))
+register_family(Family("searched", _validate_searched_size, _build_searched))

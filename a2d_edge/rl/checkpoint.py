@@ -16,6 +16,7 @@ import torch
 
 from a2d_edge.errors import A2DError
 from a2d_edge.nets import ActorCritic, build_agent, validate_arch
+from a2d_edge.sources.names import resolve_checkpoint, zoo_card
 from a2d_edge.utils.io import atomic_write
 
 FORMAT = "a2d.agent/1"
@@ -30,16 +31,6 @@ def save_checkpoint(path: str | Path, ckpt: dict[str, Any]) -> None:
     buf = io.BytesIO()
     torch.save(ckpt, buf)
     atomic_write(path, lambda f: f.write(buf.getbuffer()))
-
-
-def resolve_checkpoint(spec: str | Path) -> Path:
-    """A path, or `zoo:NAME` for an agent shipped with the package."""
-    text = str(spec)
-    if text.startswith("zoo:"):
-        from a2d_edge.zoo import zoo_path
-
-        return zoo_path(text[4:])
-    return Path(text)
 
 
 def torch_load(path: Path, what: str = "checkpoint") -> Any:
@@ -75,7 +66,12 @@ def load_checkpoint(spec: str | Path) -> dict[str, Any]:
 
 def agent_from_checkpoint(ckpt: dict[str, Any], where: str = "checkpoint") -> ActorCritic:
     """Rebuild the net from the checkpoint's arch and load its weights (strictly)."""
-    model = build_agent(ckpt["arch"], int(ckpt["n_actions"]), int(ckpt["obs_shape"][0]))
+    try:
+        model = build_agent(
+            ckpt["arch"], int(ckpt["n_actions"]), int(ckpt["obs_shape"][0]), ckpt.get("head")
+        )
+    except A2DError as e:
+        raise A2DError(f"{where}: {e}") from None
     try:
         model.load_state_dict(ckpt["model"])
     except (RuntimeError, KeyError, TypeError) as e:
@@ -89,3 +85,12 @@ def load_agent(spec: str | Path) -> tuple[ActorCritic, dict[str, Any]]:
     model = agent_from_checkpoint(ckpt, str(resolve_checkpoint(spec)))
     model.eval()
     return model, ckpt
+
+
+def shipped_eval(spec: str) -> dict[str, Any]:
+    """A teacher's published evaluation (mean, std, episodes, ...): its zoo card's for
+    `zoo:NAME`, else the checkpoint's own record; empty where neither has one."""
+    card = zoo_card(spec)
+    if card is not None:
+        return dict(card.get("eval") or {})
+    return dict(load_checkpoint(spec).get("eval") or {})

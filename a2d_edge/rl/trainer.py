@@ -26,6 +26,7 @@ from a2d_edge.rl.schedule import lr_at
 from a2d_edge.rl.setup import check_distill, make_collector, setup_run
 from a2d_edge.rl.update import a2d_update
 from a2d_edge.utils.accel import module_device, resolve_device, rng_state
+from a2d_edge.utils.args import check_out_dir
 from a2d_edge.utils.dist import DistInfo
 from a2d_edge.utils.io import read_json, write_json
 from a2d_edge.utils.logging import RunLogger
@@ -44,7 +45,7 @@ class TrainResult:
 
 def start_run(cfg: TrainConfig, out: str | Path, kind: str = "train") -> Path:
     """Create the run folder for a new run; refuses to touch a folder that holds a run."""
-    run_dir = Path(out)
+    run_dir = check_out_dir(out)
     if (run_dir / "config.json").exists() or (run_dir / "agent.pt").exists():
         raise A2DError(
             f"{run_dir} already holds a run; continue it with `a2d {kind} --resume {run_dir}` "

@@ -12,12 +12,15 @@ is a deadline miss, handled by the overrun policy:
 Measured per step (perf_counter_ns): inference latency (the session call alone), loop latency
 (observation in -> action applied, including preprocessing and the env step), and start jitter
 (actual minus scheduled start of the period). `--hz 0` runs free, as fast as it can.
+
+Inference goes through `runtime.Agent` (its `logits` on the env's stack, its `choose`): the
+loop is one user of the embedding API. `--compare OTHER` times a second bundle in the same
+sitting: the two alternate in blocks of steps on one schedule, each in its own env, and the
+report adds both one's figures and their ratios (`runtime.compare`).
 """
 
 from __future__ import annotations
 
-import math
-import random
 import sys
 import time
 from collections.abc import Callable
@@ -30,14 +33,18 @@ import numpy as np
 from a2d_edge.config import field as setting
 from a2d_edge.envs import AtariSettings, EpisodeTracker, make_vec_env, resolve_game
 from a2d_edge.errors import A2DError
-from a2d_edge.runtime.bundle import Bundle, int8_host_warning, load_bundle
+from a2d_edge.runtime.agent import Agent, choose_action
+from a2d_edge.runtime.bundle import Bundle, load_bundle
+from a2d_edge.runtime.compare import comparison, comparison_table, pacing_words
 from a2d_edge.runtime.pacing import Pacing, wait_for_tick
-from a2d_edge.runtime.policy import Policy, PolicySpec, load_policy, model_key
+from a2d_edge.runtime.policy import Policy, PolicySpec
 from a2d_edge.runtime.realtime import RealtimeSettings
+from a2d_edge.runtime.recording import write_recording
 from a2d_edge.utils.device import describe_host
 from a2d_edge.utils.emulation import emulated
 
 OVERRUN = ("repeat", "late")
+COMPARE_BLOCK = 50  # steps of one bundle before the other's turn
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,16 @@ class RunSettings:
         False,
         "run one discarded inference at the start of the spin window (set --spin-ms above the "
         "inference time) so the timed one finds warm caches",
+    )
+    compare: str = setting(
+        "",
+        "time this second bundle (e.g. the teacher's) in the same sitting, alternating blocks "
+        "of steps with the first, and report both and their ratios (the run is --max-steps "
+        "steps of each, whatever --episodes)",
+        metavar="BUNDLE",
+    )
+    compare_block: int = setting(
+        COMPARE_BLOCK, "steps of one bundle before the other's turn (--compare)", low=1
     )
     realtime: RealtimeSettings = setting(  # noqa: RUF009 (frozen: one shared default is safe)
         RealtimeSettings(), "pinning, FIFO, mlock", flag=False
@@ -132,48 +149,43 @@ def run_agent(
     prediction: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run the control loop; returns (and writes) the report, also after Ctrl-C.
+    `policy`: run this instead of the bundle's model (tests: a slow or probing backend).
     `prediction`: a latency table's prediction for this agent (`a2d run --lut`), reported
-    beside the measured latency."""
+    beside the measured latency. With `settings.compare` the report adds the other bundle's
+    report (`compared`) and the comparison (`comparison`)."""
     bundle = load_bundle(bundle_dir)
     env_id = settings.env_id or bundle.env_id
     check_game(bundle, env_id)
-    if settings.overrun not in OVERRUN:
-        raise A2DError(f"overrun policy must be one of {OVERRUN}")
-    settings.pacing.check()
-    stats = Stats()
-    frames: list[np.ndarray] = []
-    interrupted = False
-    what = "given policy"
-    warnings = []
-    if policy is None and (warning := int8_host_warning(bundle, model_key(bundle, spec))):
-        warnings.append(warning)
+    other = load_bundle(settings.compare) if settings.compare else None
+    _check_settings(settings, other, env_id)
     if why := emulated():
-        warnings.append(f"this machine is emulated ({why}): the latencies below are the "
-                        "emulator's, not the device's")  # fmt: skip
-    for warning in warnings:
-        print(f"a2d run: warning: {warning}", file=sys.stderr)
+        print(f"a2d run: warning: this machine is emulated ({why}): the latencies below are the "
+              "emulator's, not the device's", file=sys.stderr)  # fmt: skip
+    interrupted = False
     with settings.realtime.apply():  # checks first; the env's and session's threads inherit it
-        if policy is None:
-            policy, what = load_policy(bundle, spec)
-        env = make_vec_env(env_id, 1, _settings(bundle))
-        # the recording shows the game's RGB screen: a second env, same seed, same actions
-        viewer = (
-            make_vec_env(env_id, 1, _settings(bundle), screen=True) if settings.record else None
-        )
+        players = [_player(bundle, env_id, settings, spec, policy)]
+        if other is not None:
+            players.append(_player(other, env_id, settings, spec, None))
         try:
-            _loop(env, policy, settings, stats, frames, sleep, viewer)
+            _loop(players, settings, sleep)
         except KeyboardInterrupt:
             interrupted = True
         finally:
-            env.close()
-            if viewer is not None:
-                viewer.close()
-    report = _report(bundle, env_id, settings, spec, what, stats, interrupted)
-    report["warnings"] = warnings
+            for player in players:
+                player.close()
+    reports = [_report(p, env_id, settings, spec, interrupted) for p in players]
+    report = reports[0]
     if prediction is not None:
         report["lut"] = judge_prediction(prediction, report["latency_us"]["inference"])
-    if settings.record and frames:
-        report["recording"] = write_recording(settings.record, frames, settings.hz or 15.0)
+    if settings.record and players[0].frames:
+        report["recording"] = write_recording(settings.record, players[0].frames,
+                                              settings.hz or 15.0)  # fmt: skip
+    if other is not None:
+        names = (_name(bundle), _name(other))
+        if names[0] == names[1]:
+            names = (str(bundle.root), str(other.root))
+        report["compared"] = {k: v for k, v in reports[1].items() if k != "device"}
+        report["comparison"] = comparison(report, reports[1], names, settings.compare_block)
     if report_path:
         from a2d_edge.utils.io import write_json
 
@@ -181,89 +193,169 @@ def run_agent(
     return report
 
 
-def _loop(env, policy: Policy, s: RunSettings, stats: Stats, frames: list[np.ndarray],  # type: ignore[no-untyped-def]
-          sleep: Callable[[float], None], viewer=None) -> None:  # fmt: skip
-    rng = random.Random(s.seed)
-    act = np.zeros(1, dtype=np.int32)  # the env's action buffer, reused every step
-    obs, info = env.reset(seed=s.seed)
-    if viewer is not None:
-        frames.append(viewer.reset(seed=s.seed)[0][0, -1].copy())
-    tracker = EpisodeTracker(1)
-    tracker.reset(info["episode_frame_number"])
-    period_ns = int(1e9 / s.hz) if s.hz > 0 else 0
-    deadline_ns = int(s.deadline_ms * 1e6) if s.deadline_ms > 0 else period_ns
-    spin_ns = int(s.spin_ms * 1e6)
-    last_action = 0
-    t0 = time.perf_counter_ns()
-    last_status = t0
-    while len(stats.scores) < s.episodes and not (s.max_steps and stats.steps >= s.max_steps):
-        tick = t0 + stats.steps * period_ns
-        if period_ns:
-            prewarm = (lambda o=obs: policy.logits(o)) if s.prewarm else None
-            now = wait_for_tick(tick, spin_ns, prewarm, sleep)
-        else:
-            now = time.perf_counter_ns()
-        start = now
-        stats.jitter_ns.append(start - tick if period_ns else 0)
-        t_inf = time.perf_counter_ns()
-        logits = policy.logits(obs)
-        t_done = time.perf_counter_ns()
-        action = choose_action(logits[0].tolist(), s.greedy, rng)
-        missed = bool(deadline_ns) and (t_done - tick) > deadline_ns
-        if missed:
-            stats.misses += 1
-            if s.overrun == "repeat":
-                action = last_action
-                stats.repeated += 1
-        t_env = time.perf_counter_ns()
-        act[0] = action
-        obs, reward, term, trunc, info = env.step(act)
-        t_applied = time.perf_counter_ns()
-        stats.env_ns.append(t_applied - t_env)
-        stats.inference_ns.append(t_done - t_inf)
-        stats.loop_ns.append(t_applied - start)
-        last_action = action
-        stats.steps += 1
-        if missed and s.overrun == "late" and period_ns:  # re-anchor: the next tick after now
-            behind = (time.perf_counter_ns() - t0) // period_ns + 1
-            t0 -= (behind - stats.steps) * period_ns
-        for _, score, _ in tracker.update(reward.astype(np.float64), term | trunc,
-                                          info["episode_frame_number"]):  # fmt: skip
-            stats.scores.append(score)
-        if viewer is not None:  # outside the timed parts: the step above is already applied
-            frames.append(viewer.step(act)[0][0, -1].copy())
-        if s.status and t_applied - last_status > 250_000_000:
-            last_status = t_applied
-            _status(stats, tracker)
+def _check_settings(s: RunSettings, other: Bundle | None, env_id: str) -> None:
+    if s.overrun not in OVERRUN:
+        raise A2DError(f"overrun policy must be one of {OVERRUN}")
+    s.pacing.check()
+    if other is None:
+        if s.compare_block != COMPARE_BLOCK:
+            raise A2DError("--compare-block applies to a comparison only: add --compare BUNDLE")
+        return
+    check_game(other, env_id)
+    if not s.max_steps:
+        raise A2DError("--compare times both bundles for a number of steps: give --max-steps "
+                       "(the steps of each)")  # fmt: skip
+    if s.record:
+        raise A2DError("--record shows one agent: run it without --compare")
+
+
+def _name(bundle: Bundle) -> str:
+    return bundle.root.resolve().name
+
+
+@dataclass
+class Player:
+    """One bundle in the loop: its agent, its own env (its own game) and its figures."""
+
+    agent: Agent
+    env: Any
+    viewer: Any = None  # the recording's env: same seed and actions, the game's RGB screen
+    stats: Stats = field(default_factory=Stats)
+    tracker: EpisodeTracker = field(default_factory=lambda: EpisodeTracker(1))
+    frames: list[np.ndarray] = field(default_factory=list)
+    action: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int32))
+    obs: Any = None
+    last_action: int = 0
+
+    def start(self, seed: int) -> None:
+        self.obs, info = self.env.reset(seed=seed)
+        self.tracker.reset(info["episode_frame_number"])
+        if self.viewer is not None:
+            self.frames.append(self.viewer.reset(seed=seed)[0][0, -1].copy())
+
+    def close(self) -> None:
+        self.env.close()
+        if self.viewer is not None:
+            self.viewer.close()
+
+
+def _player(
+    bundle: Bundle, env_id: str, s: RunSettings, spec: PolicySpec, policy: Policy | None
+) -> Player:
+    if policy is None:
+        agent = Agent.from_spec(bundle, spec, greedy=s.greedy, seed=s.seed)
+        for warning in agent.warnings:
+            print(f"a2d run: warning: {warning}", file=sys.stderr)
+    else:
+        agent = Agent(bundle, policy, greedy=s.greedy, seed=s.seed)
+    env = make_vec_env(env_id, 1, _settings(bundle))
+    viewer = make_vec_env(env_id, 1, _settings(bundle), screen=True) if s.record else None
+    return Player(agent, env, viewer)
+
+
+@dataclass
+class Schedule:
+    """The ticks of a fixed-rate loop: tick k at t0 + k / hz (no ticks when free-running)."""
+
+    period_ns: int
+    t0: int = field(default_factory=time.perf_counter_ns)
+    k: int = 0
+    shown: int = 0  # when the last status line was printed
+
+    @property
+    def tick(self) -> int:
+        return self.t0 + self.k * self.period_ns
+
+    def reanchor(self) -> None:
+        """After a late action applied anyway: the next tick is the first one after now."""
+        behind = (time.perf_counter_ns() - self.t0) // self.period_ns + 1
+        self.t0 -= (behind - self.k) * self.period_ns
+
+
+def _loop(players: list[Player], s: RunSettings, sleep: Callable[[float], None]) -> None:
+    """One bundle: until its episodes (or --max-steps) end. Compared: the bundles in turn,
+    --compare-block steps each, until each has played --max-steps; each turn starts with one
+    untimed inference (the other model's turn left the caches cold, which a loop that runs
+    one model never sees)."""
+    for player in players:
+        player.start(s.seed)
+    clock = Schedule(s.pacing.period_ns)
+    if len(players) == 1:
+        one = players[0]
+        while len(one.stats.scores) < s.episodes and not (
+            s.max_steps and one.stats.steps >= s.max_steps
+        ):
+            _step(one, s, clock, sleep)
+            _show(one, None, s, clock)
+    while len(players) > 1 and any(p.stats.steps < s.max_steps for p in players):
+        for label, player in zip("AB", players, strict=False):
+            end = min(s.max_steps, player.stats.steps + s.compare_block)
+            if player.stats.steps < end:
+                player.agent.logits(player.obs)
+            while player.stats.steps < end:
+                _step(player, s, clock, sleep)
+                _show(player, label, s, clock)
     if s.status:
-        _status(stats, tracker)
+        _status(players[0], "A" if len(players) > 1 else None)
         print(file=sys.stderr)
 
 
-def choose_action(logits: list[float], greedy: bool, rng: random.Random) -> int:
-    """argmax, or a sample from softmax(logits) by inverse CDF.
-
-    Plain Python on a handful of floats: ~1 us, where numpy's `Generator.choice(p=...)` cost
-    ~20 us per call (per-call overhead dominates at 6 actions)."""
-    top = max(logits)
-    if greedy:
-        return logits.index(top)
-    weights = [math.exp(v - top) for v in logits]
-    u = rng.random() * math.fsum(weights)
-    acc = 0.0
-    for i, w in enumerate(weights):
-        acc += w
-        if u < acc:
-            return i
-    return len(weights) - 1
+def _show(p: Player, label: str | None, s: RunSettings, clock: Schedule) -> None:
+    """The live status line, at most four times a second."""
+    now = time.perf_counter_ns()
+    if s.status and now - clock.shown > 250_000_000:
+        clock.shown = now
+        _status(p, label)
 
 
-def _status(stats: Stats, tracker: EpisodeTracker) -> None:
+def _step(p: Player, s: RunSettings, clock: Schedule, sleep: Callable[[float], None]) -> None:
+    """One control period of player p: wait for the tick, infer, act, step its env."""
+    stats, agent, period_ns = p.stats, p.agent, clock.period_ns
+    deadline_ns = int(s.deadline_ms * 1e6) if s.deadline_ms > 0 else period_ns
+    tick = clock.tick
+    if period_ns:
+        prewarm = (lambda o=p.obs: agent.logits(o)) if s.prewarm else None
+        start = wait_for_tick(tick, int(s.spin_ms * 1e6), prewarm, sleep)
+    else:
+        start = time.perf_counter_ns()
+    stats.jitter_ns.append(start - tick if period_ns else 0)
+    t_inf = time.perf_counter_ns()
+    logits = agent.logits(p.obs)
+    t_done = time.perf_counter_ns()
+    action = agent.choose(logits)
+    missed = bool(deadline_ns) and (t_done - tick) > deadline_ns
+    if missed:
+        stats.misses += 1
+        if s.overrun == "repeat":
+            action = p.last_action
+            stats.repeated += 1
+    t_env = time.perf_counter_ns()
+    p.action[0] = action
+    p.obs, reward, term, trunc, info = p.env.step(p.action)
+    t_applied = time.perf_counter_ns()
+    stats.env_ns.append(t_applied - t_env)
+    stats.inference_ns.append(t_done - t_inf)
+    stats.loop_ns.append(t_applied - start)
+    p.last_action = action
+    stats.steps += 1
+    clock.k += 1
+    if missed and s.overrun == "late" and period_ns:
+        clock.reanchor()
+    for _, score, _ in p.tracker.update(reward.astype(np.float64), term | trunc,
+                                        info["episode_frame_number"]):  # fmt: skip
+        stats.scores.append(score)
+    if p.viewer is not None:  # outside the timed parts: the step above is already applied
+        p.frames.append(p.viewer.step(p.action)[0][0, -1].copy())
+
+
+def _status(p: Player, label: str | None) -> None:
+    stats = p.stats
     inf = percentiles_us(stats.inference_ns[-2000:])
     loop = percentiles_us(stats.loop_ns[-2000:])
+    who = "" if label is None else f"[{label}] "
     print(
-        f"\rstep {stats.steps:>7} | episode {len(stats.scores) + 1} score "
-        f"{tracker.returns[0]:+.0f} | inference p50 {inf.get('p50', 0):7.1f} us p99 "
+        f"\r{who}step {stats.steps:>7} | episode {len(stats.scores) + 1} score "
+        f"{p.tracker.returns[0]:+.0f} | inference p50 {inf.get('p50', 0):7.1f} us p99 "
         f"{inf.get('p99', 0):7.1f} us | loop p50 {loop.get('p50', 0):7.1f} us | misses "
         f"{stats.misses}",
         end="",
@@ -272,8 +364,9 @@ def _status(stats: Stats, tracker: EpisodeTracker) -> None:
     )
 
 
-def _report(bundle: Bundle, env_id: str, s: RunSettings, spec: PolicySpec, what: str,
-            stats: Stats, interrupted: bool) -> dict[str, Any]:  # fmt: skip
+def _report(p: Player, env_id: str, s: RunSettings, spec: PolicySpec,
+            interrupted: bool) -> dict[str, Any]:  # fmt: skip
+    bundle, stats = p.agent.bundle, p.stats
     inference = percentiles_us(stats.inference_ns)
     parts = zip(stats.loop_ns, stats.inference_ns, stats.env_ns, strict=True)
     overhead = [loop - inf - env for loop, inf, env in parts]
@@ -281,7 +374,7 @@ def _report(bundle: Bundle, env_id: str, s: RunSettings, spec: PolicySpec, what:
         "schema": "a2d.run/1",
         "bundle": str(bundle.root),
         "env_id": env_id,
-        "policy": what,
+        "policy": p.agent.description,
         "backend": spec.backend,
         "threads": spec.threads,
         "hz": s.hz,
@@ -308,6 +401,7 @@ def _report(bundle: Bundle, env_id: str, s: RunSettings, spec: PolicySpec, what:
         "scores": stats.scores,
         "score_mean": float(np.mean(stats.scores)) if stats.scores else None,
         "predicted_latency_ms": bundle.manifest.get("predicted_latency_ms"),
+        "warnings": list(p.agent.warnings),
         "device": describe_device(),
     }
 
@@ -322,29 +416,6 @@ def judge_prediction(prediction: dict[str, Any], inference_us: dict[str, float])
         "measured_p99_ms": None if p99 is None else p99 / 1000.0,
         "p50_over_predicted": None if p50 is None else p50 / predicted_us,
     }
-
-
-def write_recording(path: str, frames: list[np.ndarray], fps: float) -> str:
-    """The game as a person sees it (the emulator's RGB screen, 2x; grayscale frames 3x) as a
-    GIF or, with imageio-ffmpeg installed, an MP4."""
-    k = 2 if frames[0].ndim == 3 else 3
-    block = np.ones((k, k, 1) if frames[0].ndim == 3 else (k, k), dtype=np.uint8)
-    scaled = [np.kron(f, block) for f in frames]
-    if path.endswith(".gif"):
-        from PIL import Image
-
-        images = [Image.fromarray(f) for f in scaled[::2]]
-        images[0].save(path, save_all=True, append_images=images[1:],
-                       duration=int(2000 / fps), loop=0)  # fmt: skip
-        return path
-    if path.endswith(".mp4"):
-        try:
-            import imageio.v2 as imageio
-        except ImportError:
-            raise A2DError("--record .mp4 needs imageio[ffmpeg]; .gif works without it") from None
-        imageio.mimwrite(path, scaled, fps=fps)  # type: ignore[arg-type]
-        return path
-    raise A2DError("--record takes a .gif or .mp4 path")
 
 
 def summary(report: dict[str, Any]) -> str:
@@ -363,7 +434,15 @@ def summary(report: dict[str, Any]) -> str:
             f"{lut['p50_over_predicted']:.2f}x the prediction, p99 "
             f"{1000 * lut['measured_p99_ms']:.1f} us"
         )
+    comp = report.get("comparison")
+    if comp:
+        pacing = pacing_words(report["hz"], report["spin_ms"], report["prewarm"])
+        text += (
+            f"\ncompared in one sitting, {comp['block_steps']}-step blocks in turn "
+            f"({comp['names'][1]}: scores {report['compared']['scores']}):\n"
+            + comparison_table([(pacing, comp)])
+        )
     return text
 
 
-__all__ = ["RunSettings", "run_agent", "summary"]
+__all__ = ["RunSettings", "choose_action", "run_agent", "summary"]

@@ -65,6 +65,12 @@ class SearchConfig(TrainConfig):
     run_spin_ms: float = field(0.0, "a2d run --spin-ms the agent will run with", low=0)
     run_prewarm: bool = field(False, "whether the agent will run with a2d run --prewarm")
     latency_budget_ms: float = field(0.0, "latency budget by the table (0: no budget)", low=0)
+    recalibrate: bool = field(
+        True,
+        "rescale a --lut table of this host to this sitting's drift before it predicts or "
+        "judges (a dozen archs timed its way, seconds; recorded in search.json / result.json); "
+        "--no-recalibrate: the table as it is. Another device's table is never rescaled",
+    )
     latency_weight: float = field(
         1.0, "weight of the latency cost: of max(0, E[lat]/budget - 1), or of E[lat] in ms", low=0
     )
@@ -81,6 +87,13 @@ class SearchConfig(TrainConfig):
         "written into the run's --latency-budget-ms)",
         low=0,
         high=1,
+    )
+    budget_teacher_ms: float = field(
+        0.0,
+        "the teacher's latency --budget-of-teacher took (its fastest round in one sitting, "
+        "set by the search and kept in config.json and result.json)",
+        flag=False,
+        low=0,
     )
     supernet_steps: int = field(100_000, "agent steps the supernet trains for", low=0)
     finish_steps: int = field(300_000, "agent steps the selected net is distilled for", low=0)

@@ -61,13 +61,18 @@ def run_pacing(cfg: SearchConfig) -> Pacing:
     return Pacing(cfg.run_hz, cfg.run_spin_ms, cfg.run_prewarm).check()
 
 
-def resolve_lut(cfg: SearchConfig, say: bool = True) -> Table:
+def resolve_lut(cfg: SearchConfig, say: bool = True, recalibrate: bool = True) -> Table:
     """Load the table (op or width table) that predicts how the agent will run
-    (`hw.lut.resolve_for_run`)."""
+    (`hw.lut.resolve_for_run`), rescaled to this sitting when it is this host's and
+    `cfg.recalibrate` (`hw.drift`; `recalibrate=False`: only its settings are wanted)."""
+    from a2d_edge.hw.drift import to_this_sitting
+
     path = resolve_for_run(cfg.lut, run_pacing(cfg))
     table = load_table(path)
     if say and path != Path(cfg.lut):
         print(f"latency table: {path} ({table.describe_mode()}, the mode the agent will run in)")
+    if recalibrate and cfg.recalibrate:
+        to_this_sitting(table)
     return table
 
 
@@ -352,6 +357,8 @@ class SearchLoop(TrainLoop):
             "argmax_predicted_ms": table.predict(arch),
             "repaired": False,
         }
+        if "recalibration" in table.meta:  # rescaled to this sitting before it predicted
+            info["recalibration"] = table.meta["recalibration"]
         if cfg.latency_budget_ms > 0 and info["argmax_predicted_ms"] > cfg.latency_budget_ms:
             ops, swaps = repair_to_budget(
                 arch["ops"],
@@ -371,7 +378,11 @@ class SearchLoop(TrainLoop):
         cfg = self.cfg_s
         arch, latency = self.derived_arch()
         if final and self.table is not None and latency_is_local(self.table):
-            latency["measured_ms"] = measure_here(self.table, arch)
+            from a2d_edge.search.timing import measured_beside_teacher
+
+            latency.update(measured_beside_teacher(
+                self.table, arch, cfg.teacher, self.collector.n_actions, cfg.latency_budget_ms
+            ))  # fmt: skip
         if final and latency.get("repaired"):
             print(
                 f"derived arch missed the {cfg.latency_budget_ms:g} ms budget "

@@ -22,9 +22,10 @@ def missing_train_stack(e: ModuleNotFoundError) -> str | None:
 
 
 def run_cli(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
-    args = parser.parse_args(argv)
-    handler: Handler = args.handler
+    args = None
     try:
+        args = parser.parse_args(argv)  # a `utils.args.OneLineParser` raises A2DError
+        handler: Handler = args.handler
         return handler(args)
     except A2DError as e:
         print(f"{parser.prog}: error: {e}", file=sys.stderr)

@@ -25,6 +25,11 @@ from a2d_edge.utils.logging import NullLogger
 
 
 def _args(out, *extra, teacher):
+    # a search from a trained --supernet trains none: its flags would be refused
+    training = [] if "--supernet" in extra else ["--supernet-steps", "160",
+                                                 "--supernet-frames-per-update", "8"]  # fmt: skip
+    gradient = "--select" in extra and extra[extra.index("--select") + 1] == "gradient"
+    evolution = [] if gradient else ["--population", "3", "--generations", "2"]
     return [
         "search",
         "--env",
@@ -35,13 +40,10 @@ def _args(out, *extra, teacher):
         str(out),
         "--num-envs",
         "4",
-        "--supernet-steps",
-        "160",
+        *training,
         "--finish-steps",
         "96",
         "--frames-per-update",
-        "8",
-        "--supernet-frames-per-update",
         "8",
         "--batch-size",
         "16",
@@ -53,10 +55,7 @@ def _args(out, *extra, teacher):
         "64",
         "--bn-frames",
         "64",
-        "--population",
-        "3",
-        "--generations",
-        "2",
+        *evolution,
         "--final-episodes",
         "0",
         "--eval-every",

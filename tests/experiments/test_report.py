@@ -267,7 +267,7 @@ def test_time_with_times_every_agent_and_teacher_here_in_one_sitting(tmp_path, m
     base = {json.dumps(thin): 0.05, json.dumps(quarter): 0.03}
     base |= {json.dumps(a): 0.3 for a in teachers.values()}
     calls: list[tuple[str, int | None]] = []
-    slow = [1.2, 1.0, 1.1]  # round by round: the fastest round is the net's latency
+    slow = [9.0, 1.2, 1.0, 1.1]  # a settle round, then round by round: the fastest counts
 
     def fake(table, arch, n_actions=None):
         key = json.dumps(arch)
@@ -290,14 +290,18 @@ def test_time_with_times_every_agent_and_teacher_here_in_one_sitting(tmp_path, m
 
     warning = [line for line in err.splitlines() if line.startswith("a2d report: warning:")]
     assert len(warning) == 1 and "some-other-2c, not here" in warning[0]
-    # 4 distinct nets (thin on Pong, thin and quarter on Breakout, 2 teachers) x 3 rounds
-    assert len(calls) == 5 * 3
+    # 5 distinct nets (thin on Pong, thin and quarter on Breakout, 2 teachers) x (1 + 3 rounds)
+    assert len(calls) == 5 * (1 + 3)
     assert sorted({n for _, n in calls}) == [4, 6]  # each game's own action count
     report = json.loads((out / "report.json").read_text())
     agents = {a["name"]: a for a in report["agents"]}
     assert agents["breakout/thin-a"]["measured_ms"] == pytest.approx(0.05)
     assert agents["breakout/thin-b"]["measured_ms"] == pytest.approx(0.05)
     assert agents["breakout/thin-a"]["measured_median_ms"] == pytest.approx(0.055)
+    assert agents["breakout/thin-a"]["measured_spread"] == pytest.approx(0.2)  # 1.2 / 1.0 - 1
+    # the same slowdown met agent and teacher in every round: the ratio is exact, spread 0
+    assert agents["breakout/quarter"]["ratio_to_teacher"] == pytest.approx(0.1)
+    assert agents["breakout/quarter"]["ratio_spread"] == pytest.approx(0.0)
     assert agents["breakout/quarter"]["measured_ms"] == pytest.approx(0.03)
     assert agents["pong-series/base-nature-thin"]["measured_ms"] == pytest.approx(0.05)
     assert agents["breakout/no-arch"]["measured_ms"] is None  # not placed by another host's
@@ -310,11 +314,14 @@ def test_time_with_times_every_agent_and_teacher_here_in_one_sitting(tmp_path, m
              for g in ("pong", "breakout")}  # fmt: skip
     assert report["teachers"] == [
         {"game": "Breakout", "spec": "zoo:breakout", "measured_ms": pytest.approx(0.3),
+         "measured_median_ms": pytest.approx(0.33), "measured_spread": pytest.approx(0.2),
          "score": cards["breakout"], "series": sitting},
         {"game": "Pong", "spec": "zoo:pong", "measured_ms": pytest.approx(0.3),
+         "measured_median_ms": pytest.approx(0.33), "measured_spread": pytest.approx(0.2),
          "score": cards["pong"], "series": sitting},
     ]  # fmt: skip
     assert report["timing"]["table"] == lut and report["timing"]["rounds"] == 3
+    assert report["timing"]["settle_rounds"] == 1
     md = (out / "report.md").read_text()
     assert "| Breakout | breakout/quarter | distill | 10.0 ± 1.0 (30) | 0.030 | 0.10 | - |" in md
     row = "| Pong | pong-series/base-nature-thin | distill | 10.0 ± 1.0 (30) | 0.050 | 0.17 |"
@@ -364,3 +371,17 @@ def test_agents_of_one_latency_are_dodged_apart():
     assert dodged([0.065, 0.05, 0.0651, 0.065], step=0.01) == pytest.approx(
         [0.065, 0.05, 0.0651 * 1.01, 0.065 * 1.01**2]
     )
+
+
+def test_a_distill_searchs_measured_latency_is_read_from_its_result(tmp_path):
+    """A distillation search times its agent at the end (result.json), not at selection
+    (search.json): the search group's measured column reads the result."""
+    from a2d_edge.experiments.report import build_report
+
+    root = tmp_path / "runs"
+    search = {"derived_flops": 2e6, "latency": {"predicted_ms": 0.07}}
+    d = _run(root, "s", SearchConfig(steps=100), [(100, 1.0)], kind="search", search=search)
+    _final(d, "ALE/Pong-v5", 1.0, 0.0, 3, 0.071)
+    group = build_report([root])["groups"][0]
+    assert group["predicted_ms"]["mean"] == pytest.approx(0.07)
+    assert group["measured_ms"]["mean"] == pytest.approx(0.071)

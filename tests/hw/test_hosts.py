@@ -162,7 +162,7 @@ def _resave(table: LatencyTable, path: Path) -> Path:
     ("argv", "message"),
     [
         (["--mode", "controller"], "needs --hz"),
-        (["--hz", "60"], "needs --hz F > 0 (and --hz is for that mode only)"),
+        (["--hz", "60"], "--hz is for --mode controller"),
         (["--mode", "controller", "--hz", "60", "--prewarm"], "--prewarm needs a --spin-ms"),
         (["--mode", "controller", "--hz", "100", "--spin-ms", "10"], "fills the whole"),
         (["--int8-recipe", "u8s8"], "is for --precision int8"),

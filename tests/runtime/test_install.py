@@ -14,8 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from a2d_edge.cli import main
-
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -29,15 +27,6 @@ def runtime_venv(tmp_path_factory) -> Path:
     return venv
 
 
-@pytest.fixture(scope="module")
-def bundle(tiny_agent_ckpt, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("rt") / "bundle"
-    assert (
-        main(["export", str(tiny_agent_ckpt), "--out", str(out), "--int8", "--frames", "32"]) == 0
-    )
-    return out
-
-
 def test_the_runtime_install_has_no_torch_and_runs_a_bundle(runtime_venv, bundle, tmp_path):
     py = str(runtime_venv / "bin" / "python")
     probe = subprocess.run([py, "-c", "import torch"], capture_output=True, text=True)
@@ -49,6 +38,11 @@ def test_the_runtime_install_has_no_torch_and_runs_a_bundle(runtime_venv, bundle
     assert run.returncode == 0, run.stderr[-2000:]
     r = json.loads(report.read_text())
     assert r["steps"] == 30 and "int8" in r["policy"] and r["device"]["slug"]
+    embed = ("import numpy as np\nfrom a2d_edge.runtime import Agent\n"
+             f"agent = Agent.load({str(bundle)!r})\n"
+             "print(agent.act(np.zeros((210, 160, 3), np.uint8)))\n")  # fmt: skip
+    act = subprocess.run([py, "-c", embed], capture_output=True, text=True, cwd=tmp_path)
+    assert act.returncode == 0 and 0 <= int(act.stdout) < 6, act.stderr[-2000:]
 
 
 @pytest.mark.parametrize("argv", [["train", "--steps", "10", "--out", "x"], ["eval", "zoo:pong"]])

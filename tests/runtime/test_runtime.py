@@ -13,15 +13,6 @@ from a2d_edge.runtime.loop import RunSettings, _settings, run_agent
 from a2d_edge.runtime.policy import PolicySpec
 
 
-@pytest.fixture(scope="module")
-def bundle(tiny_agent_ckpt, tmp_path_factory):
-    out = tmp_path_factory.mktemp("rb") / "bundle"
-    assert (
-        main(["export", str(tiny_agent_ckpt), "--out", str(out), "--int8", "--frames", "32"]) == 0
-    )
-    return out
-
-
 def test_runtime_imports_and_runs_without_torch(bundle, tmp_path):
     report = tmp_path / "run.json"
     code = (

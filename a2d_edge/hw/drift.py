@@ -1,0 +1,75 @@
+"""A table of this host, rescaled to this sitting before it predicts or judges here.
+
+A table's timings keep their ratios from one sitting to the next, but the whole device drifts
+(clock, thermal state, neighbours on a shared host): a shipped controller-mode table predicted
+554 us for an arch that ran at 405 us in the loop. `a2d search --lut`, `a2d distill --lut`,
+`--budget-of-teacher` and `a2d run --lut` therefore recalibrate a table whose fingerprint is
+this host's (`hw.profile.recalibrate`: a dozen whole archs timed the table's way, seconds), in
+memory, once per table file and process; `--no-recalibrate` keeps the table as it is. A table of
+another device is a search *for* that device: never rescaled here.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from a2d_edge.hw.widthtable import Table
+
+ARCHS = 12
+SECONDS = 12.0  # a controller-mode sample costs 1/hz: fewer repeats at a slow rate
+_DONE: dict[tuple[str, int, int], tuple[float, float, dict[str, Any]]] = {}
+
+
+def repeats_for(hz: float, archs: int = ARCHS, seconds: float = SECONDS) -> int:
+    """Timed calls per arch (pure): 60, or at a controller's rate `hz` as many as fit
+    `seconds` of ticks over `archs` archs, at least 15."""
+    if hz <= 0:
+        return 60
+    return max(15, min(60, int(seconds * hz / archs)))
+
+
+def _key(table: Table) -> tuple[str, int, int] | None:
+    if not table.path or not Path(table.path).is_file():
+        return None
+    st = Path(table.path).stat()
+    return str(Path(table.path).resolve()), st.st_mtime_ns, st.st_size
+
+
+def to_this_sitting(table: Table, say: bool = True) -> dict[str, Any] | None:
+    """Rescale `table` in place to this sitting's drift when it is this host's (its record,
+    also in `table.meta["recalibration"]`), else leave it (None). The first call for a table
+    file times the archs; later ones in the process reuse its fit."""
+    from a2d_edge.hw.profile import recalibrate, settings_for
+
+    if table.host_match() != "same":
+        return None
+    key = _key(table)
+    if key is not None and key in _DONE:
+        scale, offset, record = _DONE[key]
+        table.rescale(scale, offset)
+        table.meta["recalibration"] = record
+        return record
+    t = time.perf_counter()
+    settings = settings_for(table, repeats_for(table.pacing.hz), 10)
+    record = recalibrate(table, ARCHS, settings)
+    record["seconds"] = round(time.perf_counter() - t, 1)
+    record["automatic"] = True
+    fit = record["drift_fit"]
+    if key is not None:
+        _DONE[key] = (float(fit["scale"]), float(fit["offset_us"]), record)
+    if say:
+        print(describe(table.path, record), flush=True)
+    return record
+
+
+def describe(name: str, record: dict[str, Any]) -> str:
+    """One line of a recalibration record (pure)."""
+    fit, b, a = record["drift_fit"], record["before"], record["after_in_sample"]
+    took = f" in {record['seconds']:g} s" if "seconds" in record else ""
+    return (
+        f"latency table {name} recalibrated to this sitting{took}: drift {fit['scale']:.3f} x "
+        f"prediction {fit['offset_us']:+.1f} us from {record['archs']} archs, MAPE "
+        f"{b['mape_pct']:.1f}% before, {a['mape_pct']:.1f}% after (--no-recalibrate: as shipped)"
+    )
