@@ -1,8 +1,9 @@
 """Does the table hold inside the controller? Predicted vs in-run inference latency.
 
-For `--archs` random architectures of a table's space, each is exported as a real bundle
-(`a2d export --int8`: the host's INT8 recipe and graph rewrites, calibrated on frames of the
-agent playing; fresh weights, so the agreement gate is not the point and is not enforced) and
+For `--archs` random architectures of a table's space, each is exported as a real bundle in
+the table's precision (an INT8 table: `a2d export --int8`, the host's INT8 recipe and graph
+rewrites, calibrated on frames of the agent playing; fresh weights, so the agreement gate is
+not the point and is not enforced; an fp32 table: the fp32 model alone) and
 run by `a2d run` at every rate of `--rates` for `--steps` steps (sampled actions, the default
 wait: sleep until the tick). Each run's inference p50 is compared with the prediction of the
 table timed the way that run waits (`a2d run --lut`'s choice: the `-ctl<F>hz` table beside
@@ -35,8 +36,11 @@ from benchmarks.common import machine, median, table
 TOLERANCE = 0.15
 
 
-def make_bundle(arch: dict, n_actions: int, out: Path, seed: int, frames: int) -> Path:
-    """A bundle of a freshly initialised agent of `arch`, exported as `a2d export --int8`."""
+def make_bundle(
+    arch: dict, n_actions: int, out: Path, seed: int, frames: int, int8: bool = True
+) -> Path:
+    """A bundle of a freshly initialised agent of `arch`, exported as `a2d export --int8`
+    (or fp32 alone, for an fp32 table)."""
     import torch
 
     from a2d_edge.export.bundle import export_bundle
@@ -50,7 +54,7 @@ def make_bundle(arch: dict, n_actions: int, out: Path, seed: int, frames: int) -
     save_checkpoint(ckpt, {"arch": arch, "env_id": "ALE/Pong-v5", "obs_shape": [4, 84, 84],
                            "n_actions": n_actions, "step": 0,
                            "model": model.state_dict()})  # fmt: skip
-    export_bundle(str(ckpt), out, ExportSettings(int8=True, frames=frames, force=True))
+    export_bundle(str(ckpt), out, ExportSettings(int8=int8, frames=frames, force=True))
     return out
 
 
@@ -63,6 +67,12 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=300, help="steps per run")
     p.add_argument("--frames", type=int, default=64, help="export frames (calibration + check)")
     p.add_argument("--recalibrate", type=int, default=0, metavar="K", help="drift-rescale first")
+    p.add_argument(
+        "--per-run",
+        action="store_true",
+        help="recalibrate each run's table right before it, as `a2d run --lut` does on this "
+        "host's table (the VM's speed drifts within minutes)",
+    )
     p.add_argument("--spin-ms", type=float, default=0.0)
     p.add_argument("--prewarm", action="store_true")
     p.add_argument(
@@ -73,6 +83,7 @@ def main() -> None:
     )
     args = p.parse_args()
 
+    from a2d_edge.hw.drift import ARCHS, repeats_for
     from a2d_edge.hw.lut import LatencyTable, host_mismatch, resolve_for_run
     from a2d_edge.hw.profile import random_archs, recalibrate, settings_for
     from a2d_edge.runtime.loop import RunSettings, run_agent
@@ -90,6 +101,7 @@ def main() -> None:
             rec = recalibrate(t, args.recalibrate, settings_for(t, 100, 10), seed=args.seed + 1)
             print(f"  {Path(t.path).name}: drift x{rec['drift_factor']:.3f}", file=sys.stderr)
     space = next(iter(tables.values())).space
+    precision = str(next(iter(tables.values())).meta.get("precision", "int8"))  # as timed
     archs = random_archs(space, args.archs, args.seed)
     rows: list[list[object]] = []
     ratios: dict[float, list[float]] = {r: [] for r in rates}
@@ -98,17 +110,24 @@ def main() -> None:
     def run(bundle: Path, rate: float, seed: int) -> dict:  # type: ignore[type-arg]
         settings = RunSettings(hz=rate, max_steps=args.steps, status=False, seed=seed,
                                spin_ms=args.spin_ms, prewarm=args.prewarm)  # fmt: skip
-        return run_agent(bundle, settings, PolicySpec())
+        return run_agent(bundle, settings, PolicySpec(precision=precision))
 
     with tempfile.TemporaryDirectory() as tmp:
         bundles = []
         for i, arch in enumerate(archs):
-            bundles.append(make_bundle(arch, 6, Path(tmp) / f"arch{i}", args.seed + i, args.frames))
+            out = Path(tmp) / f"arch{i}"
+            bundles.append(
+                make_bundle(arch, 6, out, args.seed + i, args.frames, precision == "int8")
+            )
             print(f"  exported arch {i}", file=sys.stderr)
         plan = [(i, rate) for i in range(len(archs))
                 for rate in (rates if i % 2 == 0 else rates[::-1])]  # fmt: skip
         first: dict[tuple[int, float], float] = {}
         for i, rate in plan:
+            if args.per_run:  # as `a2d run --lut` does: this host's table, just before the run
+                tables[rate] = LatencyTable.load(shipped[rate].path)
+                hz = tables[rate].pacing.hz  # a2d run's own recalibration (hw/drift.py), uncached
+                recalibrate(tables[rate], ARCHS, settings_for(tables[rate], repeats_for(hz), 10))
             report = run(bundles[i], rate, args.seed + i)
             measured = report["latency_us"]["inference"]["p50"]
             first[i, rate] = measured
@@ -130,8 +149,10 @@ def main() -> None:
     if args.spin_ms:
         wait = f"spin {args.spin_ms:g} ms" + (" + prewarm" if args.prewarm else "")
     recal = f", tables recalibrated on {args.recalibrate} archs first" if args.recalibrate else ""
+    recal += ", each run's table recalibrated just before it" if args.per_run else ""
     print(f"\n{args.archs} random archs (seed {args.seed}) x {len(rates)} rates, {args.steps} "
-          f"steps per run, wait: {wait}{recal}; INT8, 1 thread; {machine()}\n")  # fmt: skip
+          f"steps per run, wait: {wait}{recal}; {precision.upper()}, 1 thread; "
+          f"{machine()}\n")  # fmt: skip
     print(table(["arch", "Hz", "table", "table mode", "shipped predicts µs", "predicted µs",
                  "in-run p50 µs",
                  "in-run p99 µs", "p50 / predicted", f"within ±{TOLERANCE:.0%}"],

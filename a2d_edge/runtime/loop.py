@@ -158,9 +158,6 @@ def run_agent(
     check_game(bundle, env_id)
     other = load_bundle(settings.compare) if settings.compare else None
     _check_settings(settings, other, env_id)
-    if why := emulated():
-        print(f"a2d run: warning: this machine is emulated ({why}): the latencies below are the "
-              "emulator's, not the device's", file=sys.stderr)  # fmt: skip
     interrupted = False
     with settings.realtime.apply():  # checks first; the env's and session's threads inherit it
         players = [_player(bundle, env_id, settings, spec, policy)]
@@ -248,6 +245,11 @@ def _player(
             print(f"a2d run: warning: {warning}", file=sys.stderr)
     else:
         agent = Agent(bundle, policy, greedy=s.greedy, seed=s.seed)
+    if why := emulated():  # said once per bundle, and kept in its report
+        warning = (f"this machine is emulated ({why}): the latencies below are the emulator's, "
+                   "not the device's")  # fmt: skip
+        agent.warnings = (*agent.warnings, warning)
+        print(f"a2d run: warning: {warning}", file=sys.stderr)
     env = make_vec_env(env_id, 1, _settings(bundle))
     viewer = make_vec_env(env_id, 1, _settings(bundle), screen=True) if s.record else None
     return Player(agent, env, viewer)
