@@ -121,19 +121,25 @@ def test_a_qrdqn_zip_imports_with_the_quantiles_mean_as_q(tmp_path):
     assert torch.equal(logits.argmax(-1), q.argmax(-1))
 
 
+def cleanrl_trunk(*head):
+    """CleanRL's Atari `network`: the Nature CNN as one Sequential (`network.{0,2,4,7}`), then
+    `head` (its DQN's Q layer is `network.9`)."""
+    nn = torch.nn
+    return nn.Sequential(
+        nn.Conv2d(4, 32, 8, stride=4), nn.ReLU(), nn.Conv2d(32, 64, 4, stride=2), nn.ReLU(),
+        nn.Conv2d(64, 64, 3, stride=1), nn.ReLU(), nn.Flatten(), nn.Linear(3136, 512), nn.ReLU(),
+        *head,
+    )  # fmt: skip
+
+
 class CleanRLAgent(torch.nn.Module):
     """CleanRL's ppo_atari.py `Agent` (its layout, its forward)."""
 
     def __init__(self, n):
         super().__init__()
-        nn = torch.nn
-        self.network = nn.Sequential(
-            nn.Conv2d(4, 32, 8, stride=4), nn.ReLU(), nn.Conv2d(32, 64, 4, stride=2), nn.ReLU(),
-            nn.Conv2d(64, 64, 3, stride=1), nn.ReLU(), nn.Flatten(), nn.Linear(3136, 512),
-            nn.ReLU(),
-        )  # fmt: skip
-        self.actor = nn.Linear(512, n)
-        self.critic = nn.Linear(512, 1)
+        self.network = cleanrl_trunk()
+        self.actor = torch.nn.Linear(512, n)
+        self.critic = torch.nn.Linear(512, 1)
 
     def forward(self, x):
         h = self.network(x / 255.0)
@@ -145,12 +151,7 @@ class CleanRLQNetwork(torch.nn.Module):
 
     def __init__(self, n):
         super().__init__()
-        nn = torch.nn
-        self.network = nn.Sequential(
-            nn.Conv2d(4, 32, 8, stride=4), nn.ReLU(), nn.Conv2d(32, 64, 4, stride=2), nn.ReLU(),
-            nn.Conv2d(64, 64, 3, stride=1), nn.ReLU(), nn.Flatten(), nn.Linear(3136, 512),
-            nn.ReLU(), nn.Linear(512, n),
-        )  # fmt: skip
+        self.network = cleanrl_trunk(torch.nn.Linear(512, n))
 
     def forward(self, x):
         return self.network(x / 255.0)
