@@ -42,6 +42,8 @@ KEEP = (
     "last_eval",
     "world_size",
     "init_steps",
+    "head",  # a value-based teacher's head (softmax(Q/τ)): without it the agent is another policy
+    "source",  # an imported agent's provenance (format, algorithm, file sha256, parity)
 )
 
 
@@ -65,7 +67,10 @@ def publish(
     command: str = "",
     zoo_dir: Path = ZOO_DIR,
     extra: dict[str, Any] | None = None,
+    wall_seconds: float | None = None,
 ) -> dict[str, Any]:
+    """Ship `source` as zoo:NAME. `wall_seconds` is the training's wall time where the
+    checkpoint does not carry it (an imported agent trained elsewhere: rl-zoo's sittings)."""
     from a2d_edge.hw.flops import count_params, fvcore_flops
     from a2d_edge.rl.checkpoint import load_agent, load_checkpoint, save_checkpoint
     from a2d_edge.rl.evaluate import evaluate_checkpoint
@@ -110,7 +115,9 @@ def publish(
             "config": ckpt.get("config", {}),
             "source": str(source),
             "command": command,
-            "wall_seconds": round(float(ckpt.get("elapsed", 0.0)), 1),  # over every sitting
+            "wall_seconds": round(  # over every sitting
+                float(ckpt.get("elapsed", 0.0) if wall_seconds is None else wall_seconds), 1
+            ),
             "host": this_host().slug,  # where it was published (and its card's score measured)
         },
         "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
@@ -118,6 +125,10 @@ def publish(
         "published": time.strftime("%Y-%m-%d", time.gmtime()),
         **(extra or {}),
     }
+    if "source" in ckpt:  # imported (`a2d import`): where it came from, not a path on this host
+        card["source"] = {k: v for k, v in ckpt["source"].items() if k != "path"}
+    if "head" in ckpt:
+        card["head"] = ckpt["head"]
     from a2d_edge.utils.io import write_json
 
     write_json(zoo_dir / f"{name}.json", card)
@@ -234,6 +245,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--episodes", type=int, default=30)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--command", default="", help="the command that trained it (for the card)")
+    p.add_argument(
+        "--wall-seconds",
+        type=float,
+        help="the training's wall time, for an agent whose checkpoint does not carry it "
+        "(imported: trained by rl-zoo or CleanRL)",
+    )
     args = p.parse_args(argv)
     try:
         if args.supernet:
@@ -245,7 +262,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         extra = search_card(Path(args.search_run), args.lut) if args.search_run else None
         card = publish(
-            args.checkpoint, args.name, args.episodes, args.seed, args.command, extra=extra
+            args.checkpoint,
+            args.name,
+            args.episodes,
+            args.seed,
+            args.command,
+            extra=extra,
+            wall_seconds=args.wall_seconds,
         )
     except A2DError as e:
         print(f"publish: error: {e}", file=sys.stderr)

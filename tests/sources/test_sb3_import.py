@@ -335,3 +335,22 @@ def test_an_imported_value_based_agent_teaches_a_distillation(tmp_path):
     assert main(argv) == 0
     _, ckpt = load_agent(out / "agent.pt")
     assert "head" not in ckpt  # the student is an actor-critic of its own
+
+
+def test_a_published_import_keeps_its_head_and_provenance(tmp_path, zips):
+    """`tools/publish_zoo.py` on an imported value-based agent: the shipped agent is still
+    softmax(Q/τ) (the head travels), and its card names the source, not a path on this host."""
+    from tools.publish_zoo import publish
+
+    agent, ckpt = imported(tmp_path, zips["dqn"][0])
+    card = publish(tmp_path / "agent.pt", "dqn-t", episodes=1, zoo_dir=tmp_path / "zoo",
+                   command="python -m rl_zoo3.train ...", wall_seconds=123.0)  # fmt: skip
+    shipped, shipped_ckpt = load_agent(tmp_path / "zoo" / "dqn-t.pt")
+    assert shipped_ckpt["head"] == ckpt["head"] == card["head"]
+    assert shipped_ckpt["source"] == ckpt["source"]
+    assert card["source"]["sha256"] == ckpt["source"]["sha256"] and "path" not in card["source"]
+    assert card["training"]["wall_seconds"] == 123.0
+    obs = torch.from_numpy(frames())
+    with torch.no_grad():
+        for a, b in zip(shipped(obs), agent(obs), strict=True):
+            torch.testing.assert_close(a, b, atol=0.05, rtol=0.01)  # fp16 weights only
