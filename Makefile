@@ -26,7 +26,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 # The runtime and INT8 on arm64 under emulation (qemu-user + proot, a cached Debian arm64 root
-# in ~/.cache/a2d-arm64): the tests marked arm64 (tests/arm64/), see README. Not part of `test`.
+# in ~/.cache/a2d-arm64): the tests marked arm64 (tests/arm64/), see docs/usage.md ("Deploying"). Not part of `test`.
 test-arm64: $(STAMP)
 	@$(PY) tools/arm64/run.py
 

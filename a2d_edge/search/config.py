@@ -171,7 +171,7 @@ class SearchConfig(TrainConfig):
         "evolution: the best N archs it judged are judged again with --rerank-adapt-steps and "
         "the best of them is selected (0: the evolution's best). Off by default: on Pong at 1/3 "
         "of the teacher it picked an arch that trained worse (16.7 against the search's 18.1 "
-        "over 130 episodes, BENCHMARKS session 12)",
+        "over 130 episodes: BENCHMARKS.md, Search results per game)",
         low=0,
     )
     rerank_adapt_steps: int = field(

@@ -1,10 +1,10 @@
 """Device fingerprints parsed from /proc/cpuinfo and lscpu text.
 
-Samples in data/: `*-epyc-avx2.txt` were captured on the AVX2-only EPYC ("host B");
+Samples in data/: `*-epyc-avx2.txt` were captured on the AVX2-only EPYC (`amd-epyc-2c-avx2`);
 `cpuinfo-epyc-avx512.txt` is that capture with the AVX-512 VNNI / BF16 flags the other EPYC
-("host A", where BENCHMARKS.md's first figures were measured) exposes, since no capture of that
-host was kept; `*-jetson-orin.txt` are written in the format a Jetson AGX Orin (12 Cortex-A78AE
-cores) prints.
+(`amd-epyc-2c-avx512vnni-bf16`, where docs/history.md's first figures were measured) exposes,
+since no capture of that host was kept; `*-jetson-orin.txt` are written in the format a Jetson
+AGX Orin (12 Cortex-A78AE cores) prints.
 """
 
 from __future__ import annotations
