@@ -296,7 +296,7 @@ def _distill_search(cfg, args: argparse.Namespace) -> int:  # type: ignore[no-un
 def _cmd_distill(args: argparse.Namespace) -> int:
     from a2d_edge.distill.pipeline import distill_arch
     from a2d_edge.nets import load_arch
-    from a2d_edge.rl.distill import Teacher
+    from a2d_edge.rl.teacher import Teacher
     from a2d_edge.rl.trainer import start_run
     from a2d_edge.search.config import SearchConfig
 

@@ -61,13 +61,13 @@ def main() -> None:
     from a2d_edge.hw.profile import (
         error_stats,
         judge,
-        kendall_tau,
         measure_archs,
         random_archs,
         recalibrate,
         settings_for,
         varied_archs,
     )
+    from a2d_edge.utils.stats import kendall_tau_b
 
     rows, verdicts, saved = [], [], {}
     for path in args.tables:
@@ -98,10 +98,10 @@ def main() -> None:
             stats[label] = e
             rows.append([name, label, f"{e['mape_pct']:.2f}%", f"{100 * e['within_5pct']:.0f}%",
                          f"{100 * e['within_10pct']:.0f}%",
-                         f"{kendall_tau(measured, pred):.3f}"])  # fmt: skip
+                         f"{kendall_tau_b(measured.tolist(), pred.tolist()):.3f}"])  # fmt: skip
         if floor is not None:
             v = judge(stats["corrected"], stats["re-measurement (noise floor)"],
-                      kendall_tau(measured, corrected))  # fmt: skip
+                      kendall_tau_b(measured.tolist(), corrected.tolist()))  # fmt: skip
             c = v["checks"]
             verdicts.append([
                 name + ("" if host == "same" else f" ({host} host)"),

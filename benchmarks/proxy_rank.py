@@ -94,11 +94,11 @@ def judge_trained(
     """Every run of the series with an agent.pt under `runs`, trained by the recipe, judged on
     the selection's held-out frames; the rank correlation of that loss with the scores, over
     all of them and over the space's archs alone (the proxy's set)."""
-    from a2d_edge.distill.rank import kendall_tau_b, spearman
     from a2d_edge.distill.select import judge_agent
     from a2d_edge.errors import A2DError
     from a2d_edge.rl.checkpoint import load_agent
     from a2d_edge.utils.logging import read_jsonl
+    from a2d_edge.utils.stats import kendall_tau_b, spearman
 
     judged: dict[str, dict[str, Any]] = {}
     for r in rows:
@@ -189,12 +189,12 @@ def main() -> None:
         judging_frames,
         supernet_frames,
     )
-    from a2d_edge.distill.rank import kendall_tau_b, spearman
     from a2d_edge.distill.select import Judgement
     from a2d_edge.errors import A2DError
     from a2d_edge.nets.supernet import Supernet
     from a2d_edge.search.config import SearchConfig
     from a2d_edge.utils.io import read_json, write_json
+    from a2d_edge.utils.stats import kendall_tau_b, spearman
 
     series = Path(args.series)
     summary = read_json(series / "summary.json", "series summary")

@@ -86,8 +86,9 @@ def last_commit_date(path: Path) -> str:
 def check(path: Path, archs: int, n_recal: int) -> list[object]:
     """One table: recalibrated on `n_recal` archs, judged on `archs` others."""
     from a2d_edge.hw.drift import repeats_for
-    from a2d_edge.hw.profile import kendall_tau, measure_archs, recalibrate, settings_for
+    from a2d_edge.hw.profile import measure_archs, recalibrate, settings_for
     from a2d_edge.hw.widthtable import load_table
+    from a2d_edge.utils.stats import kendall_tau_b
 
     t = load_table(path)
     repeats = repeats_for(t.pacing.hz)
@@ -103,7 +104,7 @@ def check(path: Path, archs: int, n_recal: int) -> list[object]:
         f"{fit['scale']:.3f} x {fit['offset_us']:+.0f} us",
         str(held_out_error(shipped, measured)),
         str(held_out_error(now, measured)),
-        f"{kendall_tau(np.asarray(now), measured):.2f}",
+        f"{kendall_tau_b(list(now), measured.tolist()):.2f}",
     ]
 
 

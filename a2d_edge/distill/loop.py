@@ -30,10 +30,10 @@ from a2d_edge.distill.replay import LabelledReplay
 from a2d_edge.hw.lut import LatencyTable
 from a2d_edge.nets.supernet import Supernet, gumbel_weights, sample_gumbel
 from a2d_edge.nets.widths import ElasticNature
-from a2d_edge.rl.distill import Teacher
 from a2d_edge.rl.loop import Loop, LoopState
 from a2d_edge.rl.rollout import RolloutCollector
 from a2d_edge.rl.schedule import annealed_lr
+from a2d_edge.rl.teacher import Teacher
 from a2d_edge.search.config import SearchConfig
 from a2d_edge.utils.accel import autocast, rng_state
 from a2d_edge.utils.dist import DistInfo

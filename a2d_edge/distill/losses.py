@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from a2d_edge.rl.distill import actor_kl, critic_mse
+from a2d_edge.rl.teacher import actor_kl, critic_mse
 
 
 def tempered_kl(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:

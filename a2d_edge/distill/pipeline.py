@@ -45,10 +45,10 @@ from a2d_edge.nets.space import SearchSpace, searched_arch
 from a2d_edge.nets.supernet import Supernet
 from a2d_edge.nets.widths import ElasticNature, WidthSpace
 from a2d_edge.rl.checkpoint import save_checkpoint, torch_load
-from a2d_edge.rl.distill import Teacher
 from a2d_edge.rl.evaluate import evaluate_agent
 from a2d_edge.rl.loop import LoopState, default_hooks, run_loop
 from a2d_edge.rl.setup import make_collector, open_logger
+from a2d_edge.rl.teacher import Teacher
 from a2d_edge.search.config import SearchConfig
 from a2d_edge.search.cost import repair_to_budget
 from a2d_edge.search.loop import (
@@ -169,12 +169,20 @@ def run_phase(
         loop.restore(ckpt)
     if state.step < steps:
         loop.fill(cfg.batch_size * 4)
-        run_loop(loop, "search")
+        run_loop(loop, resume_command(run_dir))
         loop.checkpoint()
     else:
         collector.close()
         loop.logger.close()
     return loop
+
+
+def resume_command(run_dir: Path) -> str:
+    """The command that resumes `run_dir`: its config.json's kind (`a2d distill` trains a
+    given arch with the finish's recipe, `a2d search` runs every phase)."""
+    path = run_dir / "config.json"
+    kind = read_json(path, "run config").get("kind") if path.exists() else None
+    return kind if kind in ("search", "distill") else "search"
 
 
 # ----- phase 1: the supernet -----

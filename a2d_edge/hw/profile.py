@@ -249,16 +249,6 @@ def error_stats(measured: np.ndarray, predicted: np.ndarray) -> dict[str, float]
     }
 
 
-def kendall_tau(a: np.ndarray, b: np.ndarray) -> float:
-    """Kendall's tau-b between two samples (pure): +1 when every pair of archs is ordered the
-    same way by both, what a search needs of a table to rank archs; ties count as neither."""
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    i, j = np.triu_indices(len(a), k=1)
-    da, db = np.sign(a[i] - a[j]), np.sign(b[i] - b[j])
-    denom = np.sqrt(np.count_nonzero(da) * np.count_nonzero(db))
-    return float((da * db).sum() / denom) if denom else 0.0
-
-
 TARGETS = {"kendall_tau": 0.9, "within_10pct": 0.95, "mape_over_floor": 1.5}
 
 

@@ -28,10 +28,6 @@ SCHEMA = "a2d.widthlut/1"
 Widths = tuple[int, ...]
 
 
-def widths_key(widths: Widths) -> str:
-    return "-".join(str(w) for w in widths)
-
-
 @dataclass
 class WidthTable(TimedOn):
     space: WidthSpace

@@ -8,10 +8,10 @@ from __future__ import annotations
 import torch
 
 from a2d_edge.rl.config import TrainConfig
-from a2d_edge.rl.distill import Teacher, distill_losses
 from a2d_edge.rl.losses import a2c_loss
 from a2d_edge.rl.returns import nstep_returns, td0_targets
 from a2d_edge.rl.rollout import Forward, Rollout
+from a2d_edge.rl.teacher import Teacher, distill_losses
 from a2d_edge.utils.accel import autocast
 
 

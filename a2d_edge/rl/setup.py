@@ -13,10 +13,10 @@ from typing import Any
 import torch
 
 from a2d_edge.rl.config import TrainConfig
-from a2d_edge.rl.distill import Teacher
 from a2d_edge.rl.loop import LoopState
 from a2d_edge.rl.optim import make_optimizer
 from a2d_edge.rl.rollout import RolloutCollector
+from a2d_edge.rl.teacher import Teacher
 from a2d_edge.utils.accel import resolve_device, resolve_precision, set_rng_state
 from a2d_edge.utils.dist import DistInfo, broadcast_choice, broadcast_module, check_resume_world
 from a2d_edge.utils.logging import NullLogger, RunLogger

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 import torch
 
 from a2d_edge.rl.config import TrainConfig
-from a2d_edge.rl.distill import Teacher
 from a2d_edge.rl.objective import a2d_loss, batched_forward
 from a2d_edge.rl.rollout import Forward, Rollout
+from a2d_edge.rl.teacher import Teacher
 from a2d_edge.utils.accel import autocast
 from a2d_edge.utils.dist import DistInfo, average_gradients
 

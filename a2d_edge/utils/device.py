@@ -6,17 +6,6 @@ import platform
 from typing import Any
 
 
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def describe_host() -> dict[str, Any]:
     """This machine's fingerprint (utils.fingerprint: CPU model, ISA, caches, GPU) and its OS."""
     from a2d_edge.utils.fingerprint import this_host

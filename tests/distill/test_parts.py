@@ -14,7 +14,7 @@ from a2d_edge.distill.replay import LabelledReplay, check_fits, frame_bytes
 from a2d_edge.distill.select import evolve
 from a2d_edge.errors import A2DError
 from a2d_edge.nets import build_agent, get_space, searched_arch
-from a2d_edge.rl.distill import actor_kl
+from a2d_edge.rl.teacher import actor_kl
 from a2d_edge.search.cost import repair_to_budget
 
 

@@ -17,9 +17,9 @@ from a2d_edge.nets import build_agent, get_space, load_arch
 from a2d_edge.nets.space import random_arch
 from a2d_edge.nets.supernet import Supernet
 from a2d_edge.rl.checkpoint import load_agent, save_checkpoint
-from a2d_edge.rl.distill import Teacher
 from a2d_edge.rl.loop import LoopState
 from a2d_edge.rl.setup import make_collector
+from a2d_edge.rl.teacher import Teacher
 from a2d_edge.search.config import SearchConfig
 from a2d_edge.utils.logging import NullLogger
 
@@ -367,6 +367,27 @@ def test_the_weight_steps_train_in_the_precision_auto_measured(
     (out / "result.json").unlink()
     assert main(["distill", "--resume", str(out), "--no-progress"]) == 0
     assert "auto -> fp32 (finish began in fp32" in capsys.readouterr().out
+
+
+def test_an_interrupted_a2d_distill_names_the_command_that_resumes_it(
+    tmp_path, tiny_agent_ckpt, monkeypatch, capsys
+):
+    out = tmp_path / "thin"
+    argv = ["distill", "--env", "ALE/Pong-v5", "--teacher", str(tiny_agent_ckpt), "--arch",
+            "nature-thin", "--num-envs", "4", "--finish-steps", "48", "--frames-per-update", "8",
+            "--batch-size", "16", "--replay-size", "256", "--holdout-size", "256",
+            "--final-episodes", "0", "--eval-every", "0", "--no-progress",
+            "--out", str(out)]  # fmt: skip
+
+    def interrupted(self):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(DistillLoop, "run", interrupted)
+        assert main(argv) == 130  # Ctrl-C's exit, after the checkpoint
+    assert f"resume: a2d distill --resume {out}" in capsys.readouterr().out
+    assert main(["distill", "--resume", str(out), "--no-progress"]) == 0  # what it said works
+    assert load_phase(out / "finish.pt")["step"] == 48
 
 
 def test_a2d_distill_decays_its_lr_by_the_finish_schedule(tmp_path, tiny_agent_ckpt):

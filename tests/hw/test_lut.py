@@ -328,17 +328,6 @@ def test_the_documented_entry_point_loads_a_shipped_table():
         a2d_edge.hw.NoSuchThing  # noqa: B018
 
 
-def test_kendall_tau_hand_computed():
-    from a2d_edge.hw.profile import kendall_tau
-
-    assert kendall_tau([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
-    assert kendall_tau([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
-    # one discordant pair (2, 3) of six: (5 - 1) / 6
-    assert kendall_tau([1, 2, 3, 4], [1, 3, 2, 4]) == pytest.approx(4 / 6)
-    # tau-b with a tie in a: pairs (1,2) +1, (1,3) +1, (2,3) 0 -> 2 / sqrt(2 * 3)
-    assert kendall_tau([1, 2, 2], [1, 2, 3]) == pytest.approx(2 / 6**0.5)
-
-
 def test_judged_against_the_floor_hand_computed():
     from a2d_edge.hw.profile import judge
 

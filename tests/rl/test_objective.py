@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from a2d_edge.rl.config import TrainConfig
-from a2d_edge.rl.distill import TeacherOutputs
 from a2d_edge.rl.objective import a2d_loss
 from a2d_edge.rl.rollout import Rollout
+from a2d_edge.rl.teacher import TeacherOutputs
 
 LN2 = math.log(2.0)
 

@@ -1,5 +1,6 @@
-"""How well a selection proxy ranks archs: rank correlations of the proxy against trained scores
-(pure functions; ties get average ranks, Kendall's is tau-b)."""
+"""Rank correlations (pure functions; ties get average ranks, Kendall's is tau-b): how well a
+selection proxy ranks archs against their trained scores, and a latency table its archs against
+their measured times."""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
 """Rank correlations against hand-computed values."""
 
+import numpy as np
 import pytest
 
-from a2d_edge.distill.rank import average_ranks, kendall_tau_b, spearman
+from a2d_edge.utils.stats import average_ranks, kendall_tau_b, spearman
 
 
 def test_ties_share_their_average_rank():
@@ -20,6 +21,15 @@ def test_kendall_tau_b_by_hand():
     assert kendall_tau_b([1, 2, 3, 4], [10, 20, 40, 30]) == pytest.approx(4 / 6)
     # a tie in b: pairs (1,2) conc, (1,3) conc, (2,3) tied in b -> 2 / sqrt(3 * 2)
     assert kendall_tau_b([1, 2, 3], [1, 2, 2]) == pytest.approx(2 / 6**0.5)
+
+
+def test_kendall_tau_b_orders_and_ties_in_either_sequence():
+    assert kendall_tau_b([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert kendall_tau_b([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    # a tie in a: pairs (1,2) +1, (1,3) +1, (2,3) 0 -> 2 / sqrt(2 * 3)
+    assert kendall_tau_b([1, 2, 2], [1, 2, 3]) == pytest.approx(2 / 6**0.5)
+    # numpy arrays, as the table checks pass them
+    assert kendall_tau_b(np.array([1.0, 3.0, 2.0]), np.array([0.1, 0.3, 0.2])) == pytest.approx(1.0)
 
 
 def test_a_constant_or_short_sequence_is_refused():
