@@ -46,7 +46,7 @@ def make_bundle(
     from a2d_edge.export.bundle import export_bundle
     from a2d_edge.export.settings import ExportSettings
     from a2d_edge.nets import build_agent
-    from a2d_edge.rl.checkpoint import save_checkpoint
+    from a2d_edge.sources.checkpoint import save_checkpoint
 
     torch.manual_seed(seed)
     model = build_agent(arch, n_actions)

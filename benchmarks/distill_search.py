@@ -217,9 +217,9 @@ def main() -> None:
 
     from a2d_edge.distill.pipeline import teacher_latency_ms
     from a2d_edge.hw.widthtable import load_table
-    from a2d_edge.rl.checkpoint import shipped_eval
     from a2d_edge.search.loop import latency_is_local
     from a2d_edge.search.timing import sitting_here
+    from a2d_edge.sources.checkpoint import shipped_eval
     from a2d_edge.utils.io import write_json
 
     lut = load_table(args.lut)  # an op table or a width table
@@ -367,7 +367,7 @@ def main() -> None:
     # every agent and the teacher timed again in this sitting, in interleaved rounds (the VM's
     # speed drifts within minutes): per net the fastest round's p50 (noise on a shared VM only
     # adds; timeit's rule), the median round beside it
-    from a2d_edge.rl.checkpoint import load_checkpoint
+    from a2d_edge.sources.checkpoint import load_checkpoint
 
     teacher = load_checkpoint(args.teacher)
     nets = {r["run"]: r["arch"] for r in rows} | {"teacher": teacher["arch"]}

@@ -40,7 +40,7 @@ from benchmarks.common import machine, table
 
 
 def agents(checkpoint: str | None) -> dict[str, ActorCritic]:
-    from a2d_edge.rl.checkpoint import load_agent
+    from a2d_edge.sources.checkpoint import load_agent
 
     torch.manual_seed(0)
     nature = load_agent(checkpoint)[0] if checkpoint else build_agent(load_arch("nature"), 6)

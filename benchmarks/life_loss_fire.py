@@ -34,7 +34,7 @@ def waits_after_life_loss(
     from a2d_edge.envs import action_meanings
     from a2d_edge.envs.atari import AtariSettings, make_vec_env
     from a2d_edge.errors import A2DError
-    from a2d_edge.rl.checkpoint import load_agent
+    from a2d_edge.sources.checkpoint import load_agent
 
     meanings = action_meanings(env_id)
     if "FIRE" not in meanings:

@@ -96,7 +96,7 @@ def judge_trained(
     all of them and over the space's archs alone (the proxy's set)."""
     from a2d_edge.distill.select import judge_agent
     from a2d_edge.errors import A2DError
-    from a2d_edge.rl.checkpoint import load_agent
+    from a2d_edge.sources.checkpoint import load_agent
     from a2d_edge.utils.logging import read_jsonl
     from a2d_edge.utils.stats import kendall_tau_b, spearman
 

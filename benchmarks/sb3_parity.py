@@ -86,8 +86,8 @@ def se_gap(a: tuple[float, float], b: tuple[float, float], n: int) -> float:
 
 def main() -> int:
     from a2d_edge.errors import A2DError
-    from a2d_edge.rl.checkpoint import load_agent
     from a2d_edge.rl.evaluate import evaluate_checkpoint
+    from a2d_edge.sources.checkpoint import load_agent
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("agent", help="agent.pt (imported or a2d's) or zoo:NAME")

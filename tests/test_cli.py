@@ -6,8 +6,8 @@ import math
 import pytest
 
 from a2d_edge.cli import main
-from a2d_edge.rl.checkpoint import load_checkpoint
 from a2d_edge.rl.schedule import lr_at
+from a2d_edge.sources.checkpoint import load_checkpoint
 from a2d_edge.utils.logging import read_jsonl
 
 
@@ -156,7 +156,7 @@ def test_init_fine_tunes_from_an_agent_and_refuses_a_mismatch(tmp_path, tiny_tra
 def test_resume_under_another_world_size_is_refused_and_keeps_the_run(
     tmp_path, tiny_train_args, capsys
 ):
-    from a2d_edge.rl.checkpoint import save_checkpoint
+    from a2d_edge.sources.checkpoint import save_checkpoint
 
     run = tmp_path / "run"
     assert main(tiny_train_args(run, steps=80)) == 0

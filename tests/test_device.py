@@ -9,7 +9,7 @@ import torch
 
 from a2d_edge.cli import main
 from a2d_edge.errors import A2DError
-from a2d_edge.rl.checkpoint import load_checkpoint
+from a2d_edge.sources.checkpoint import load_checkpoint
 from a2d_edge.utils.accel import autocast, resolve_device, rng_state, set_rng_state, to_device
 
 no_cuda = not torch.cuda.is_available()

@@ -110,8 +110,8 @@ def test_torchrun_trains_and_searches_on_two_ranks(tmp_path):
     import subprocess
     import sys
 
-    from a2d_edge.rl.checkpoint import load_checkpoint
     from a2d_edge.search.loop import load_search_checkpoint
+    from a2d_edge.sources.checkpoint import load_checkpoint
 
     torchrun = shutil.which("torchrun") or f"{sys.executable} -m torch.distributed.run"
     common = ["--num-envs", "2", "--eval-every", "0", "--no-progress", "--checkpoint-every", "40"]

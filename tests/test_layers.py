@@ -19,8 +19,8 @@ LAYERS = {
     "utils": 1,
     "config": 2, "applies": 2, "zoo": 2,
     "envs": 3, "nets": 3, "compile": 3,
-    "runtime": 4,
-    "rl": 5, "sources": 5, "hw": 5,
+    "runtime": 4, "sources": 4,
+    "rl": 5, "hw": 5,
     "search": 6, "distill": 6, "export": 6,
     "experiments": 7,
     "cli": 8, "demo": 8,
@@ -39,8 +39,6 @@ KNOWN_CYCLES = {
 
 # Imports of a package of the same or a higher layer (module -> module), as they are today.
 KNOWN_SIDEWAYS = {
-    ("a2d_edge.rl.checkpoint", "a2d_edge.sources.names"),
-    ("a2d_edge.sources.importer", "a2d_edge.rl.checkpoint"),
     ("a2d_edge.distill.loop", "a2d_edge.search.config"),
     ("a2d_edge.distill.pipeline", "a2d_edge.search.config"),
     ("a2d_edge.distill.pipeline", "a2d_edge.search.cost"),

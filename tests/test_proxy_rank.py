@@ -6,8 +6,8 @@ import torch
 from a2d_edge.errors import A2DError
 from a2d_edge.nets import build_agent
 from a2d_edge.nets.arch import load_arch
-from a2d_edge.rl.checkpoint import save_checkpoint
 from a2d_edge.search.config import SearchConfig
+from a2d_edge.sources.checkpoint import save_checkpoint
 from benchmarks.proxy_rank import judge_trained, pooled_score
 
 

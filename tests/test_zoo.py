@@ -9,7 +9,7 @@ import torch
 from a2d_edge.cli import main
 from a2d_edge.envs import action_meanings
 from a2d_edge.errors import A2DError
-from a2d_edge.rl.checkpoint import load_agent
+from a2d_edge.sources.checkpoint import load_agent
 from a2d_edge.zoo import ZOO_DIR, available
 
 
@@ -65,7 +65,7 @@ def test_a_shipped_supernet_matches_its_card_and_a_shipped_table_of_its_space(na
 
 
 def test_a_teachers_shipped_eval_is_its_cards():
-    from a2d_edge.rl.checkpoint import shipped_eval
+    from a2d_edge.sources.checkpoint import shipped_eval
 
     card = json.loads((ZOO_DIR / "breakout.json").read_text())["eval"]
     assert shipped_eval("zoo:breakout") == card and card["episodes"] == 30

@@ -72,9 +72,9 @@ def publish(
     """Ship `source` as zoo:NAME. `wall_seconds` is the training's wall time where the
     checkpoint does not carry it (an imported agent trained elsewhere: rl-zoo's sittings)."""
     from a2d_edge.hw.flops import count_params, fvcore_flops
-    from a2d_edge.rl.checkpoint import load_agent, load_checkpoint, save_checkpoint
     from a2d_edge.rl.evaluate import evaluate_checkpoint
     from a2d_edge.rl.trainer import agent_steps
+    from a2d_edge.sources.checkpoint import load_agent, load_checkpoint, save_checkpoint
     from a2d_edge.utils.fingerprint import this_host
 
     if not name.replace("-", "").replace("_", "").isalnum():
@@ -145,7 +145,7 @@ def publish_supernet(
     import torch
 
     from a2d_edge.distill.pipeline import load_supernet, supernet_path
-    from a2d_edge.rl.checkpoint import torch_load
+    from a2d_edge.sources.checkpoint import torch_load
     from a2d_edge.utils.io import atomic_write, write_json
 
     path = supernet_path(str(source))

@@ -44,7 +44,6 @@ from a2d_edge.nets.agent import ActorCritic
 from a2d_edge.nets.space import SearchSpace, searched_arch
 from a2d_edge.nets.supernet import Supernet
 from a2d_edge.nets.widths import ElasticNature, WidthSpace
-from a2d_edge.rl.checkpoint import save_checkpoint, torch_load
 from a2d_edge.rl.evaluate import evaluate_agent
 from a2d_edge.rl.loop import LoopState, default_hooks, run_loop
 from a2d_edge.rl.setup import make_collector, open_logger
@@ -57,6 +56,7 @@ from a2d_edge.search.loop import (
     prepare,
     resolve_lut,
 )
+from a2d_edge.sources.checkpoint import save_checkpoint, torch_load
 from a2d_edge.sources.names import zoo_supernet
 from a2d_edge.utils.accel import PRECISION_FILE, resolve_precision, set_rng_state
 from a2d_edge.utils.dist import DistInfo
@@ -538,8 +538,8 @@ def teacher_latency(table: Table, teacher: str, rounds: int = 5) -> tuple[float,
     """`teacher_latency_ms` and how it was taken, in words: the fastest of its rounds in one
     sitting (`search.timing.teacher_timing`, its median and spread beside), or the width
     table's entry."""
-    from a2d_edge.rl.checkpoint import load_checkpoint
     from a2d_edge.search.timing import teacher_timing
+    from a2d_edge.sources.checkpoint import load_checkpoint
 
     if not latency_is_local(table):
         raise A2DError(
@@ -745,7 +745,7 @@ def a2c_finish(
         start_run(tcfg, out)
     train(tcfg, out, resume=resume)
     add_wall(run_dir, "a2c", time.perf_counter() - t)
-    from a2d_edge.rl.checkpoint import load_agent
+    from a2d_edge.sources.checkpoint import load_agent
 
     return load_agent(out / "agent.pt")[0]
 

@@ -204,7 +204,7 @@ def checkpoint_step(path: Path) -> int | None:
         return None
     key = (str(path), path.stat().st_mtime_ns)
     if key not in _STEP_CACHE:
-        from a2d_edge.rl.checkpoint import torch_load
+        from a2d_edge.sources.checkpoint import torch_load
 
         ckpt = torch_load(path)
         if not isinstance(ckpt, dict) or "step" not in ckpt:

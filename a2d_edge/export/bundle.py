@@ -33,8 +33,8 @@ from a2d_edge.export.onnx_export import (
     torch_predict,
 )
 from a2d_edge.export.settings import ExportSettings
-from a2d_edge.rl.checkpoint import load_agent, resolve_checkpoint
 from a2d_edge.runtime.bundle import sha256, write_manifest
+from a2d_edge.sources.checkpoint import load_agent, resolve_checkpoint
 from a2d_edge.utils.device import describe_host
 
 FP32_PARITY = 0.999  # torch vs ORT fp32 must agree (anything less is an export bug)

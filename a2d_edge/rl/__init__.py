@@ -1,1 +1,2 @@
-"""A2C: returns and losses (pure), rollouts, the trainer, checkpoints, evaluation."""
+"""A2C: returns and losses (pure), rollouts, the trainer, evaluation (the agent.pt format is
+`sources.checkpoint`)."""

@@ -10,7 +10,7 @@ import torch
 
 from a2d_edge.envs import AtariSettings, EvalResult, evaluate_policy
 from a2d_edge.errors import A2DError
-from a2d_edge.rl.checkpoint import load_agent
+from a2d_edge.sources.checkpoint import load_agent
 from a2d_edge.utils.accel import module_device, to_device
 
 

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from a2d_edge.envs import resolve_game
 from a2d_edge.errors import A2DError
 from a2d_edge.nets import ActorCritic
-from a2d_edge.rl.checkpoint import load_agent
+from a2d_edge.sources.checkpoint import load_agent
 
 MODES = ("none", "actor", "actor-reuse-critic", "actor-critic")
 

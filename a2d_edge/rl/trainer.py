@@ -16,7 +16,6 @@ from a2d_edge.config import build_config, to_dict
 from a2d_edge.envs import action_meanings, resolve_game
 from a2d_edge.errors import A2DError
 from a2d_edge.nets import build_agent, load_arch
-from a2d_edge.rl.checkpoint import agent_from_checkpoint, load_checkpoint, save_checkpoint
 from a2d_edge.rl.config import TrainConfig
 from a2d_edge.rl.evaluate import evaluate_agent
 from a2d_edge.rl.loop import Hook, Loop, LoopState, default_hooks, run_loop
@@ -25,6 +24,7 @@ from a2d_edge.rl.schedule import lr_at
 from a2d_edge.rl.setup import check_distill, make_collector, setup_run
 from a2d_edge.rl.teacher import Teacher
 from a2d_edge.rl.update import a2d_update
+from a2d_edge.sources.checkpoint import agent_from_checkpoint, load_checkpoint, save_checkpoint
 from a2d_edge.utils.accel import module_device, resolve_device, rng_state
 from a2d_edge.utils.args import check_out_dir
 from a2d_edge.utils.dist import DistInfo

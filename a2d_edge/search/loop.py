@@ -21,7 +21,6 @@ from a2d_edge.hw.lut import LatencyTable, host_mismatch, resolve_for_run
 from a2d_edge.hw.widthtable import Table, WidthTable, load_table
 from a2d_edge.nets.space import SPACES, SearchSpace, get_space, searched_arch
 from a2d_edge.nets.supernet import Supernet, as_agent, gumbel_weights, sample_gumbel
-from a2d_edge.rl.checkpoint import torch_load
 from a2d_edge.rl.evaluate import evaluate_agent
 from a2d_edge.rl.loop import default_hooks, run_loop
 from a2d_edge.rl.rollout import Rollout
@@ -38,6 +37,7 @@ from a2d_edge.search.cost import (
     repair_to_budget,
     tau_at,
 )
+from a2d_edge.sources.checkpoint import torch_load
 from a2d_edge.utils.dist import (
     DistInfo,
 )

@@ -39,7 +39,7 @@ def measured_beside_teacher(
     the fields a result keeps (`measured_ms`: the agent's fastest round, `measured_median_ms`,
     `measured`: every figure of the sitting, with the budget's verdict), the verdict's line
     printed."""
-    from a2d_edge.rl.checkpoint import load_checkpoint
+    from a2d_edge.sources.checkpoint import load_checkpoint
 
     nets = {"agent": arch}
     if teacher:

@@ -1,6 +1,6 @@
 """Where agents come from: `zoo:NAME`, a path to an `agent.pt`, and the agents of other
-libraries (`a2d import`: SB3 / rl-zoo zips, CleanRL state dicts). Name resolution lives in
-`sources.names` alone."""
+libraries (`a2d import`: SB3 / rl-zoo zips, CleanRL state dicts), and the `agent.pt` format
+itself (`sources.checkpoint`). Name resolution lives in `sources.names` alone."""
 
 DEFAULT_TEMPERATURE = 0.01
 """softmax(Q/τ) of a value-based teacher. Rusu et al. (2016, "Policy Distillation") found a

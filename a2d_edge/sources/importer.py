@@ -23,8 +23,8 @@ from a2d_edge.envs import AtariSettings, action_meanings, make_vec_env, resolve_
 from a2d_edge.envs.atari import OBS_SHAPE, _camel
 from a2d_edge.errors import A2DError
 from a2d_edge.nets import ActorCritic, build_agent
-from a2d_edge.rl.checkpoint import save_checkpoint, torch_load
 from a2d_edge.sources import DEFAULT_FRAMES, DEFAULT_TEMPERATURE
+from a2d_edge.sources.checkpoint import save_checkpoint, torch_load
 from a2d_edge.sources.layouts import (
     LAYOUTS,
     SB3_LAYOUT,

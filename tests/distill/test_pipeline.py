@@ -16,11 +16,11 @@ from a2d_edge.hw.lut import LatencyTable, OpKey, Timing
 from a2d_edge.nets import build_agent, get_space, load_arch
 from a2d_edge.nets.space import random_arch
 from a2d_edge.nets.supernet import Supernet
-from a2d_edge.rl.checkpoint import load_agent, save_checkpoint
 from a2d_edge.rl.loop import LoopState
 from a2d_edge.rl.setup import make_collector
 from a2d_edge.rl.teacher import Teacher
 from a2d_edge.search.config import SearchConfig
+from a2d_edge.sources.checkpoint import load_agent, save_checkpoint
 from a2d_edge.utils.logging import NullLogger
 
 

@@ -11,7 +11,7 @@ from a2d_edge.distill.pipeline import load_phase, load_supernet
 from a2d_edge.hw.widthtable import WidthTable
 from a2d_edge.nets import load_arch
 from a2d_edge.nets.widths import ElasticNature
-from a2d_edge.rl.checkpoint import load_agent
+from a2d_edge.sources.checkpoint import load_agent
 from tests.distill.test_pipeline import _args, _random_table
 from tests.hw.test_widthtable import random_width_table
 

@@ -236,7 +236,7 @@ def test_a_result_without_a_score_is_one_line_error(tmp_path, capsys):
 
 def test_time_with_times_every_agent_and_teacher_here_in_one_sitting(tmp_path, monkeypatch, capsys):
     import a2d_edge.search.loop as search_loop
-    from a2d_edge.rl.checkpoint import load_checkpoint
+    from a2d_edge.sources.checkpoint import load_checkpoint
 
     thin, quarter = load_arch("nature-thin"), load_arch("nature-quarter")
     teachers = {g: load_checkpoint(f"zoo:{g}")["arch"] for g in ("pong", "breakout")}

@@ -10,8 +10,8 @@ from a2d_edge.cli import main
 from a2d_edge.errors import A2DError
 from a2d_edge.experiments.spec import read_experiment
 from a2d_edge.experiments.sweep import expand, parse_sets, parse_shard, rank_world, select
-from a2d_edge.rl.checkpoint import load_checkpoint
 from a2d_edge.rl.config import TrainConfig
+from a2d_edge.sources.checkpoint import load_checkpoint
 from a2d_edge.utils.logging import read_jsonl
 
 TINY = ["steps=400", "num_envs=4", "eval_every=400", "eval_episodes=1", "checkpoint_every=200",

@@ -8,7 +8,7 @@ import torch
 
 from a2d_edge.cli import main
 from a2d_edge.rl import trainer
-from a2d_edge.rl.checkpoint import load_checkpoint
+from a2d_edge.sources.checkpoint import load_checkpoint
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])  # pinned: `auto` measures the host

@@ -6,8 +6,8 @@ import torch
 from a2d_edge.cli import main
 from a2d_edge.errors import A2DError
 from a2d_edge.nets import build_agent, load_arch
-from a2d_edge.rl.checkpoint import load_checkpoint, save_checkpoint
 from a2d_edge.rl.teacher import MODES, Teacher, actor_kl, critic_mse, distill_losses
+from a2d_edge.sources.checkpoint import load_checkpoint, save_checkpoint
 from a2d_edge.utils.logging import read_jsonl
 
 

@@ -29,7 +29,7 @@ def clock(monkeypatch):
         return next(readings[name])
 
     monkeypatch.setattr(timing, "measure_here", measure_here)
-    monkeypatch.setattr("a2d_edge.rl.checkpoint.load_checkpoint", lambda spec: {"arch": "T"})
+    monkeypatch.setattr("a2d_edge.sources.checkpoint.load_checkpoint", lambda spec: {"arch": "T"})
     return calls
 
 

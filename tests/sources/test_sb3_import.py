@@ -16,7 +16,7 @@ import torch
 from gymnasium import spaces
 
 from a2d_edge.cli import main
-from a2d_edge.rl.checkpoint import load_agent
+from a2d_edge.sources.checkpoint import load_agent
 
 sb3 = pytest.importorskip("stable_baselines3")
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from a2d_edge.errors import A2DError
-from a2d_edge.rl.checkpoint import load_agent, load_checkpoint
+from a2d_edge.sources.checkpoint import load_agent, load_checkpoint
 from tools.publish_zoo import publish
 
 

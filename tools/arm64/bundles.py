@@ -70,8 +70,8 @@ def reference(agent: str, bundle: Path, out: Path) -> dict[str, Any]:
     from a2d_edge.envs import AtariSettings
     from a2d_edge.export.frames import gather_frames
     from a2d_edge.export.onnx_export import ort_predict, policy_agreement
-    from a2d_edge.rl.checkpoint import load_agent
     from a2d_edge.runtime.bundle import load_bundle
+    from a2d_edge.sources.checkpoint import load_agent
 
     manifest = load_bundle(bundle).manifest
     claim = manifest["verification"]["int8_vs_fp32"]

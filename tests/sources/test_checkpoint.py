@@ -5,7 +5,7 @@ import torch
 
 from a2d_edge.errors import A2DError
 from a2d_edge.nets import build_agent, load_arch
-from a2d_edge.rl.checkpoint import load_agent, load_checkpoint, save_checkpoint
+from a2d_edge.sources.checkpoint import load_agent, load_checkpoint, save_checkpoint
 
 
 def _ckpt(model, **over):
