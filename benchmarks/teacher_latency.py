@@ -27,7 +27,7 @@ def main() -> int:
     from a2d_edge.errors import A2DError
     from a2d_edge.hw.lut import LatencyTable
     from a2d_edge.nets import load_arch
-    from a2d_edge.search.loop import measure_here
+    from a2d_edge.search.prepare import measure_here
     from a2d_edge.sources.checkpoint import load_checkpoint
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

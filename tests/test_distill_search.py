@@ -192,7 +192,7 @@ def test_another_devices_table_needs_a_series_started_there(tmp_path, monkeypatc
     def local(table):  # `here` plays this host's table on any host that runs the tests
         return table is not None and str(table.path).endswith("fp32-tiny.json")
 
-    monkeypatch.setattr("a2d_edge.search.loop.latency_is_local", local)
+    monkeypatch.setattr("a2d_edge.search.prepare.latency_is_local", local)
     out, kept = tmp_path / "runs", tmp_path / "kept"
     argv = ["distill_search.py", "--lut", target, "--time-with", here]
     argv += ["--out", str(out), "--keep", str(kept)]

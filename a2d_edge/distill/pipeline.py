@@ -50,12 +50,8 @@ from a2d_edge.rl.setup import make_collector, open_logger
 from a2d_edge.rl.teacher import Teacher
 from a2d_edge.search.config import SearchConfig
 from a2d_edge.search.cost import repair_to_budget
-from a2d_edge.search.loop import (
-    SEARCH_SCHEMA,
-    latency_is_local,
-    prepare,
-    resolve_lut,
-)
+from a2d_edge.search.loop import SEARCH_SCHEMA, prepare
+from a2d_edge.search.prepare import latency_is_local, resolve_lut
 from a2d_edge.sources.checkpoint import save_checkpoint, torch_load
 from a2d_edge.sources.names import zoo_supernet
 from a2d_edge.utils.accel import PRECISION_FILE, resolve_precision, set_rng_state

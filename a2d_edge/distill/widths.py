@@ -29,7 +29,7 @@ from a2d_edge.nets.agent import ActorCritic
 from a2d_edge.nets.arch import Arch
 from a2d_edge.nets.widths import WIDTH_SPACES, ElasticNature, WidthSpace, get_width_space
 from a2d_edge.search.config import SearchConfig
-from a2d_edge.search.loop import resolve_lut
+from a2d_edge.search.prepare import resolve_lut
 from a2d_edge.utils.threads import learner_threads
 
 if TYPE_CHECKING:

@@ -17,8 +17,8 @@ from typing import Any
 import torch
 
 from a2d_edge.errors import A2DError
-from a2d_edge.hw.lut import LatencyTable, host_mismatch, resolve_for_run
-from a2d_edge.hw.widthtable import Table, WidthTable, load_table
+from a2d_edge.hw.lut import LatencyTable, host_mismatch
+from a2d_edge.hw.widthtable import WidthTable
 from a2d_edge.nets.space import SPACES, SearchSpace, get_space, searched_arch
 from a2d_edge.nets.supernet import Supernet, as_agent, gumbel_weights, sample_gumbel
 from a2d_edge.rl.evaluate import evaluate_agent
@@ -28,7 +28,6 @@ from a2d_edge.rl.schedule import lr_at
 from a2d_edge.rl.setup import setup_run
 from a2d_edge.rl.trainer import TrainLoop
 from a2d_edge.rl.update import a2d_update
-from a2d_edge.runtime.pacing import Pacing
 from a2d_edge.search.config import SearchConfig
 from a2d_edge.search.cost import (
     FlopsTable,
@@ -37,6 +36,7 @@ from a2d_edge.search.cost import (
     repair_to_budget,
     tau_at,
 )
+from a2d_edge.search.prepare import latency_is_local, resolve_lut
 from a2d_edge.sources.checkpoint import torch_load
 from a2d_edge.utils.dist import (
     DistInfo,
@@ -55,25 +55,6 @@ class SearchResult:
     arch: dict[str, Any]
     flops: int
     final_eval: float | None
-
-
-def run_pacing(cfg: SearchConfig) -> Pacing:
-    return Pacing(cfg.run_hz, cfg.run_spin_ms, cfg.run_prewarm).check()
-
-
-def resolve_lut(cfg: SearchConfig, say: bool = True, recalibrate: bool = True) -> Table:
-    """Load the table (op or width table) that predicts how the agent will run
-    (`hw.lut.resolve_for_run`), rescaled to this sitting when it is this host's and
-    `cfg.recalibrate` (`hw.drift`; `recalibrate=False`: only its settings are wanted)."""
-    from a2d_edge.hw.drift import to_this_sitting
-
-    path = resolve_for_run(cfg.lut, run_pacing(cfg))
-    table = load_table(path)
-    if say and path != Path(cfg.lut):
-        print(f"latency table: {path} ({table.describe_mode()}, the mode the agent will run in)")
-    if recalibrate and cfg.recalibrate:
-        to_this_sitting(table)
-    return table
 
 
 def prepare(cfg: SearchConfig, say: bool = True) -> tuple[SearchSpace, LatencyTable | None]:
@@ -155,28 +136,6 @@ def search(
     arch = loop.write_outputs(final=True) if dist.main else supernet.derive()
     flops = space.arch_flops(arch["ops"], run.collector.n_actions)
     return SearchResult(run_dir, run.state.step, arch, flops, run.state.last_eval)
-
-
-def latency_is_local(table: Table | None) -> bool:
-    """Whether the table was measured on this machine (its fingerprint: CPU, ISA, caches,
-    GPU), so that the derived arch can be timed here against it."""
-    return table is not None and table.host_match() == "same"
-
-
-def measure_here(table: Table, arch: dict[str, Any], n_actions: int | None = None) -> float | None:
-    """Measured latency (ms) of `arch` with the table's own backend and settings (its policy
-    head with `n_actions`, else the table's action count); None where the backend cannot run."""
-    from dataclasses import replace
-
-    from a2d_edge.hw.profile import measure_archs, settings_for
-
-    try:
-        settings = settings_for(table, repeats=100, warmup=10)
-        if n_actions is not None:
-            settings = replace(settings, n_actions=n_actions)
-        return float(measure_archs(table.space, [arch], settings)[0]) / 1000.0
-    except A2DError:
-        return None
 
 
 def load_search_checkpoint(path: Path) -> dict[str, Any]:

@@ -235,7 +235,7 @@ def test_a_result_without_a_score_is_one_line_error(tmp_path, capsys):
 
 
 def test_time_with_times_every_agent_and_teacher_here_in_one_sitting(tmp_path, monkeypatch, capsys):
-    import a2d_edge.search.loop as search_loop
+    import a2d_edge.search.prepare as search_prepare
     from a2d_edge.sources.checkpoint import load_checkpoint
 
     thin, quarter = load_arch("nature-thin"), load_arch("nature-quarter")
@@ -274,7 +274,7 @@ def test_time_with_times_every_agent_and_teacher_here_in_one_sitting(tmp_path, m
         calls.append((key, n_actions))
         return base[key] * slow[calls.count((key, n_actions)) - 1]
 
-    monkeypatch.setattr(search_loop, "measure_here", fake)
+    monkeypatch.setattr(search_prepare, "measure_here", fake)
     table = json.loads(
         Path("latency_tables/amd-epyc-2c-avx2-onnxruntime-fp32-fast.json").read_text()
     )

@@ -15,7 +15,7 @@ from a2d_edge.hw.widthtable import load_table
 from a2d_edge.nets.space import random_archs
 from a2d_edge.runtime.pacing import Pacing
 from a2d_edge.search.config import SearchConfig
-from a2d_edge.search.loop import resolve_lut
+from a2d_edge.search.prepare import resolve_lut
 from a2d_edge.utils.fingerprint import this_host
 from tests.hw.test_hosts import lookalike
 from tests.hw.test_widthtable import random_width_table
