@@ -202,7 +202,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _lut_prediction(
     path: str, bundle_dir: str, settings: Any, spec: Any, recalibrate: bool = True
 ) -> dict[str, Any]:
-    from a2d_edge.hw.lut import run_prediction
+    from a2d_edge.hw.drift import run_prediction
     from a2d_edge.runtime.bundle import load_bundle
     from a2d_edge.runtime.policy import model_key
 

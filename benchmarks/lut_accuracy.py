@@ -65,8 +65,8 @@ def main() -> None:
         random_archs,
         recalibrate,
         settings_for,
-        varied_archs,
     )
+    from a2d_edge.nets.space import varied_archs
     from a2d_edge.utils.stats import kendall_tau_b
 
     rows, verdicts, saved = [], [], {}

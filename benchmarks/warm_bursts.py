@@ -30,9 +30,9 @@ def main() -> None:
     from dataclasses import replace
 
     from a2d_edge.hw.lut import LatencyTable
-    from a2d_edge.hw.profile import measure_archs, settings_for, varied_archs
+    from a2d_edge.hw.profile import measure_archs, settings_for
     from a2d_edge.nets.arch import load_arch
-    from a2d_edge.nets.space import searched_arch
+    from a2d_edge.nets.space import searched_arch, varied_archs
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("tables", nargs="+", help="tables whose predictions are printed")

@@ -30,10 +30,6 @@ LAYERS = {
 # Import cycles between modules (imports inside functions included), as they are today.
 KNOWN_CYCLES = {
     frozenset({"a2d_edge.distill.pipeline", "a2d_edge.distill.widths"}),
-    frozenset({
-        "a2d_edge.hw.backends", "a2d_edge.hw.drift", "a2d_edge.hw.lut", "a2d_edge.hw.profile",
-        "a2d_edge.hw.timing", "a2d_edge.hw.widthtable",
-    }),
 }  # fmt: skip
 
 # Imports of a package of the same or a higher layer (module -> module), as they are today.

@@ -67,7 +67,7 @@ def _refit(args: argparse.Namespace) -> int:
 
 def _profile_widths(args: argparse.Namespace, out: Path, settings: Any) -> int:
     """A width table: every arch of the width space timed whole (`hw.widthtable`)."""
-    from a2d_edge.hw.widthtable import profile_widths, validate_widths
+    from a2d_edge.hw.profile import profile_widths, validate_widths
     from a2d_edge.nets.widths import get_width_space
 
     if args.resume:

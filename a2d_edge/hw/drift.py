@@ -15,7 +15,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from a2d_edge.hw.lut import LatencyTable, host_mismatch, resolve_for_run
 from a2d_edge.hw.widthtable import Table
+from a2d_edge.nets.arch import Arch
+from a2d_edge.runtime.pacing import Pacing
 
 ARCHS = 12
 SECONDS = 12.0  # a controller-mode sample costs 1/hz: fewer repeats at a slow rate
@@ -73,3 +76,31 @@ def describe(name: str, record: dict[str, Any]) -> str:
         f"prediction {fit['offset_us']:+.1f} us from {record['archs']} archs, MAPE "
         f"{b['mape_pct']:.1f}% before, {a['mape_pct']:.1f}% after (--no-recalibrate: as shipped)"
     )
+
+
+def run_prediction(
+    path: str | Path, arch: Arch, pacing: Pacing, runs: str, recalibrate: bool = True
+) -> tuple[dict[str, Any], list[str]]:
+    """`a2d run --lut`: the table beside `path` timed as the run waits (`resolve_for_run`),
+    rescaled to this sitting when it is this host's and `recalibrate` (`hw.drift`), its
+    prediction for the bundle's `arch`, and the warnings to print: a table of another host,
+    or of another precision than the model that runs (`runs`: the manifest's models key)."""
+    table_path = resolve_for_run(path, pacing)
+    table = LatencyTable.load(table_path)
+    recalibration = to_this_sitting(table) if recalibrate else None
+    warnings = []
+    if table.meta.get("precision") != runs.removeprefix("tensorrt-"):
+        warnings.append(f"table {table_path} times {table.meta.get('precision')}, this run "
+                        f"runs the {runs} model")  # fmt: skip
+    match = table.host_match()
+    if match != "same":
+        warnings.append(f"{host_mismatch(table_path, table)}: its prediction is not of this host")
+    prediction = {
+        "table": str(table_path),
+        "mode": table.describe_mode(),
+        "precision": table.meta.get("precision"),
+        "predicted_ms": table.predict(arch),
+        "table_host": match,
+        "recalibration": recalibration,
+    }
+    return prediction, warnings

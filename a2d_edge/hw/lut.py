@@ -19,7 +19,7 @@ import torch
 
 from a2d_edge.errors import A2DError
 from a2d_edge.nets.arch import Arch
-from a2d_edge.nets.space import BlockShape, SearchSpace
+from a2d_edge.nets.space import BlockShape, SearchSpace, varied_archs
 from a2d_edge.runtime.pacing import Pacing
 from a2d_edge.utils.fingerprint import Fingerprint, differences, same_kind, this_host
 from a2d_edge.utils.io import read_json, write_json
@@ -352,8 +352,6 @@ class LatencyTable(TimedOn):
 
     def drift_archs(self, n: int, seed: int) -> list[dict[str, Any]]:
         """n archs spread over the space's cost range, to time a drift on."""
-        from a2d_edge.hw.profile import varied_archs
-
         return varied_archs(self.space, n, seed)
 
     def minimum_ms(self) -> tuple[float, list[str]]:
@@ -390,33 +388,3 @@ def resolve_for_run(path: str | Path, pacing: Pacing | None = None) -> Path:
         return p
     twin = variant_path(p, "-inloop")
     return twin if twin.is_file() else p
-
-
-def run_prediction(
-    path: str | Path, arch: Arch, pacing: Pacing, runs: str, recalibrate: bool = True
-) -> tuple[dict[str, Any], list[str]]:
-    """`a2d run --lut`: the table beside `path` timed as the run waits (`resolve_for_run`),
-    rescaled to this sitting when it is this host's and `recalibrate` (`hw.drift`), its
-    prediction for the bundle's `arch`, and the warnings to print: a table of another host,
-    or of another precision than the model that runs (`runs`: the manifest's models key)."""
-    from a2d_edge.hw.drift import to_this_sitting
-
-    table_path = resolve_for_run(path, pacing)
-    table = LatencyTable.load(table_path)
-    recalibration = to_this_sitting(table) if recalibrate else None
-    warnings = []
-    if table.meta.get("precision") != runs.removeprefix("tensorrt-"):
-        warnings.append(f"table {table_path} times {table.meta.get('precision')}, this run "
-                        f"runs the {runs} model")  # fmt: skip
-    match = table.host_match()
-    if match != "same":
-        warnings.append(f"{host_mismatch(table_path, table)}: its prediction is not of this host")
-    prediction = {
-        "table": str(table_path),
-        "mode": table.describe_mode(),
-        "precision": table.meta.get("precision"),
-        "predicted_ms": table.predict(arch),
-        "table_host": match,
-        "recalibration": recalibration,
-    }
-    return prediction, warnings

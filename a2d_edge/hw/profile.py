@@ -15,7 +15,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -26,15 +26,13 @@ from a2d_edge.errors import A2DError
 from a2d_edge.hw.backends import Backend
 from a2d_edge.hw.lut import MODES, SCHEMA, Correction, LatencyTable, OpKey, Timing
 from a2d_edge.hw.timing import Runner, control_loop_work, parse_samples, time_interleaved
+from a2d_edge.hw.widthtable import WidthTable
 from a2d_edge.nets import build_agent, searched_arch
 from a2d_edge.nets.ops import OPS, ConvBNReLU
-from a2d_edge.nets.space import SearchSpace, head_features, random_archs
+from a2d_edge.nets.space import SearchSpace, head_features, random_archs, varied_archs
 from a2d_edge.nets.widths import WidthSpace
 from a2d_edge.runtime.pacing import Pacing
 from a2d_edge.utils.device import describe_host
-
-if TYPE_CHECKING:
-    from a2d_edge.hw.widthtable import WidthTable
 
 
 class Scale(nn.Module):
@@ -296,25 +294,6 @@ def arch_parts(
     }
 
 
-def varied_archs(space: SearchSpace, n: int, seed: int) -> list[dict[str, Any]]:
-    """Random archs spread from the cheapest to the costliest corner of the space: arch i
-    draws each block's op with probability ~ exp(beta_i * cost rank), beta_i from -8 to 8, so
-    a fit on them also holds for the cheap archs a budgeted search returns."""
-    rng = np.random.default_rng(seed)
-    flops = np.asarray(space.op_flops(), dtype=np.float64)
-    ranks = flops.argsort(axis=1).argsort(axis=1) / (len(space.ops) - 1)  # 0 cheapest .. 1
-    betas = np.linspace(-8.0, 8.0, n) if n > 1 else np.zeros(1)
-    rng.shuffle(betas)
-    archs = []
-    for beta in betas:
-        ops = []
-        for row in ranks:
-            p = np.exp(beta * row)
-            ops.append(space.ops[int(rng.choice(len(row), p=p / p.sum()))])
-        archs.append(searched_arch(space, ops))
-    return archs
-
-
 def validate(table: LatencyTable, n: int, s: ProfileSettings, seed: int = 0) -> None:
     """Time n archs spread over the space's cost range (`varied_archs`); fit the correction on
     the first half and judge it on the other (`fit_samples`)."""
@@ -484,3 +463,35 @@ __all__ = [
     "settings_for",
     "validate",
 ]
+
+
+def profile_widths(space: WidthSpace, s: Any, progress: bool = True) -> WidthTable:
+    """Every arch of `space` timed whole with settings `s` (`ProfileSettings`), interleaved."""
+    widths = [space.widths(p) for p in space.paths()]
+    if progress:
+        print(f"profile: {len(widths)} archs of {space.name}, timed whole and interleaved")
+    timings = measure(arch_parts(space.in_channels, {w: space.arch(w) for w in widths}, s), s)
+    meta = table_meta(s)
+    meta["timing"]["entries"] = "each arch whole, one call (its overhead included)"
+    return WidthTable(space, dict(timings), meta, input_hw=s.input_hw)
+
+
+def validate_widths(table: WidthTable, n: int, s: Any, seed: int = 0) -> dict[str, Any]:
+    """Re-time n archs drawn from the table in a second sitting: the error of its prediction
+    (the first sitting's measurement) against the second (the device's repeatability)."""
+    rng = np.random.default_rng(seed)
+    keys = sorted(table.entries)
+    drawn = [keys[int(i)] for i in rng.choice(len(keys), min(n, len(keys)), replace=False)]
+    measured = measure_archs(table.space, [table.space.arch(w) for w in drawn], s)
+    predicted = np.array([table.entries[w].p50_us for w in drawn])
+    table.validation = {
+        "sample": "archs drawn uniformly from the table, re-timed after the profile",
+        "archs": len(drawn),
+        "seed": seed,
+        "retimed": error_stats(measured, predicted),
+        "samples": [
+            {"widths": list(w), "p50_us": round(float(m), 3)}
+            for w, m in zip(drawn, measured, strict=True)
+        ],
+    }
+    return table.validation

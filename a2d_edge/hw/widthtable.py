@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from a2d_edge.errors import A2DError
+from a2d_edge.hw.lut import SCHEMA as LUT_SCHEMA
 from a2d_edge.hw.lut import Correction, LatencyTable, TimedOn, Timing, check_settings
 from a2d_edge.nets.arch import Arch
 from a2d_edge.nets.widths import WidthSpace
@@ -123,50 +124,12 @@ Table = LatencyTable | WidthTable
 
 def load_table(path: str | Path) -> Table:
     """An op table or a width table, by its schema."""
-    from a2d_edge.hw import lut
-
     data = read_json(path, "latency table")
     schema = data.get("schema") if isinstance(data, dict) else None
     if schema == SCHEMA:
         return WidthTable.load(path)
-    if schema != lut.SCHEMA:
+    if schema != LUT_SCHEMA:
         raise A2DError(
-            f"latency table {path}: schema must be {lut.SCHEMA!r} or {SCHEMA!r}, got {schema!r}"
+            f"latency table {path}: schema must be {LUT_SCHEMA!r} or {SCHEMA!r}, got {schema!r}"
         )
     return LatencyTable.load(path)
-
-
-def profile_widths(space: WidthSpace, s: Any, progress: bool = True) -> WidthTable:
-    """Every arch of `space` timed whole with settings `s` (`ProfileSettings`), interleaved."""
-    from a2d_edge.hw.profile import arch_parts, measure, table_meta
-
-    widths = [space.widths(p) for p in space.paths()]
-    if progress:
-        print(f"profile: {len(widths)} archs of {space.name}, timed whole and interleaved")
-    timings = measure(arch_parts(space.in_channels, {w: space.arch(w) for w in widths}, s), s)
-    meta = table_meta(s)
-    meta["timing"]["entries"] = "each arch whole, one call (its overhead included)"
-    return WidthTable(space, dict(timings), meta, input_hw=s.input_hw)
-
-
-def validate_widths(table: WidthTable, n: int, s: Any, seed: int = 0) -> dict[str, Any]:
-    """Re-time n archs drawn from the table in a second sitting: the error of its prediction
-    (the first sitting's measurement) against the second (the device's repeatability)."""
-    from a2d_edge.hw.profile import error_stats, measure_archs
-
-    rng = np.random.default_rng(seed)
-    keys = sorted(table.entries)
-    drawn = [keys[int(i)] for i in rng.choice(len(keys), min(n, len(keys)), replace=False)]
-    measured = measure_archs(table.space, [table.space.arch(w) for w in drawn], s)
-    predicted = np.array([table.entries[w].p50_us for w in drawn])
-    table.validation = {
-        "sample": "archs drawn uniformly from the table, re-timed after the profile",
-        "archs": len(drawn),
-        "seed": seed,
-        "retimed": error_stats(measured, predicted),
-        "samples": [
-            {"widths": list(w), "p50_us": round(float(m), 3)}
-            for w, m in zip(drawn, measured, strict=True)
-        ],
-    }
-    return table.validation

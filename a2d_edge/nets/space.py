@@ -23,6 +23,7 @@ import random
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -284,3 +285,22 @@ def _build_searched(arch: Arch, in_channels: int) -> tuple[nn.Module, int]:
 
 
 register_family(Family("searched", _validate_searched_size, _build_searched))
+
+
+def varied_archs(space: SearchSpace, n: int, seed: int) -> list[dict[str, Any]]:
+    """Random archs spread from the cheapest to the costliest corner of the space: arch i
+    draws each block's op with probability ~ exp(beta_i * cost rank), beta_i from -8 to 8, so
+    a fit on them also holds for the cheap archs a budgeted search returns."""
+    rng = np.random.default_rng(seed)
+    flops = np.asarray(space.op_flops(), dtype=np.float64)
+    ranks = flops.argsort(axis=1).argsort(axis=1) / (len(space.ops) - 1)  # 0 cheapest .. 1
+    betas = np.linspace(-8.0, 8.0, n) if n > 1 else np.zeros(1)
+    rng.shuffle(betas)
+    archs = []
+    for beta in betas:
+        ops = []
+        for row in ranks:
+            p = np.exp(beta * row)
+            ops.append(space.ops[int(rng.choice(len(row), p=p / p.sum()))])
+        archs.append(searched_arch(space, ops))
+    return archs

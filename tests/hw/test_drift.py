@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from a2d_edge.hw import drift
-from a2d_edge.hw.lut import LatencyTable, run_prediction
+from a2d_edge.hw.drift import run_prediction
+from a2d_edge.hw.lut import LatencyTable
 from a2d_edge.hw.widthtable import load_table
 from a2d_edge.nets.space import random_archs
 from a2d_edge.runtime.pacing import Pacing

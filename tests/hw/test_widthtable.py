@@ -74,8 +74,7 @@ def test_broken_width_tables_are_one_line_errors(tmp_path):
 
 def test_profile_times_every_arch_whole_and_validates_by_a_second_sitting(tmp_path):
     from a2d_edge.hw.backends import get_backend
-    from a2d_edge.hw.profile import ProfileSettings
-    from a2d_edge.hw.widthtable import profile_widths, validate_widths
+    from a2d_edge.hw.profile import ProfileSettings, profile_widths, validate_widths
 
     space = WidthSpace("small", ((8, 16), (16, 32), (16, 32), (64, 128)))
     s = ProfileSettings(get_backend("torch", "fp32"), "fp32", repeats=3, warmup=1, n_actions=4)
