@@ -39,7 +39,8 @@ def test_a2d_eval_plays_a_capped_game_with_every_shipped_agent(name, capsys):
 
 
 def test_the_zoo_lists_its_agents():
-    assert {"pong", "pong-small", "pong-tiny", "breakout", "breakout-small"} <= set(available())
+    shipped = {"pong", "pong-small", "pong-tiny", "breakout", "breakout-small", "roadrunner"}
+    assert shipped | {"roadrunner-small"} <= set(available())
 
 
 SUPERNETS = sorted(p.stem for p in (ZOO_DIR / "supernets").glob("*.pt"))

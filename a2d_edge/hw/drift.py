@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from a2d_edge.hw.lut import LatencyTable, host_mismatch, resolve_for_run
-from a2d_edge.hw.widthtable import Table
+from a2d_edge.hw.lut import host_mismatch, resolve_for_run
+from a2d_edge.hw.widthtable import Table, load_table
 from a2d_edge.nets.arch import Arch
 from a2d_edge.runtime.pacing import Pacing
 
@@ -86,7 +86,7 @@ def run_prediction(
     prediction for the bundle's `arch`, and the warnings to print: a table of another host,
     or of another precision than the model that runs (`runs`: the manifest's models key)."""
     table_path = resolve_for_run(path, pacing)
-    table = LatencyTable.load(table_path)
+    table = load_table(table_path)  # an op table or a width table
     recalibration = to_this_sitting(table) if recalibrate else None
     warnings = []
     if table.meta.get("precision") != runs.removeprefix("tensorrt-"):

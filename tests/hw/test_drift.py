@@ -110,6 +110,19 @@ def test_a_run_judged_by_this_hosts_table_is_recalibrated(device, tmp_path):
     assert there["recalibration"] is None and device == [drift.ARCHS]
 
 
+def test_a_run_is_judged_by_a_width_table_too(device, tmp_path):
+    """`a2d run --lut` with the width table a width search used: its prediction for the
+    bundle's arch, rescaled to the sitting like an op table's."""
+    table = random_width_table()
+    table.meta = {**table.meta, "device": this_host().to_dict(), "precision": "fp32"}
+    path = tmp_path / "w.json"
+    table.save(path)
+    fastest, arch = load_table(path).minimum_ms()
+    prediction, warnings = run_prediction(path, arch, Pacing(0), "fp32")
+    assert prediction["predicted_ms"] == pytest.approx(SLOWER * fastest) and not warnings
+    assert prediction["recalibration"]["drift_fit"]["scale"] == pytest.approx(SLOWER)
+
+
 def test_a_width_table_of_this_host_is_rescaled_too(device, tmp_path):
     table = random_width_table()
     table.meta = {**table.meta, "device": this_host().to_dict()}
