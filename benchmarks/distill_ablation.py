@@ -6,11 +6,11 @@
         --out runs/table2-250k --report runs/table2-250k-report --set learner_threads=2
     python benchmarks/distill_ablation.py --report-only         # redraw from the run folders
     python benchmarks/distill_ablation.py --arch resnet14 --seeds 1 \\
-        --also benchmarks/results/table2-cpu --figure-prefix table2-resnet14
+        --also results/table2-cpu --figure-prefix table2-resnet14
 
 `--also` adds run folders finished in earlier sittings to the report: a run folder's
 config.json + metrics.jsonl are all the report reads, and that much of each finished run is
-kept in the repository (benchmarks/results/), since run folders do not outlive a machine.
+kept in the repository (results/), since run folders do not outlive a machine.
 
 Runs `a2d sweep configs/table2.yaml` (resumable: a killed benchmark continues where it
 stopped), then `a2d report`, and prints one row per (student, mode): best and final eval mean

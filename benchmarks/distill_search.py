@@ -201,7 +201,7 @@ def main() -> None:
     p.add_argument("--out", default="runs/distill-pong", help="run folders (checkpoints)")
     p.add_argument(
         "--keep",
-        default="benchmarks/results/distill-pong",
+        default="results/distill-pong",
         help="where each run's summaries are copied (no checkpoints; committed)",
     )
     p.add_argument("--plot", default="docs/img/distill-pareto-Pong.png")

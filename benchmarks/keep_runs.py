@@ -1,7 +1,7 @@
-"""Keep what `a2d report` reads of finished runs in the repository (benchmarks/results/).
+"""Keep what `a2d report` reads of finished runs in the repository (results/).
 
-    python benchmarks/keep_runs.py runs/table2-cpu benchmarks/results/table2-cpu
-    python benchmarks/keep_runs.py runs/fig2 benchmarks/results/fig2-cpu
+    python benchmarks/keep_runs.py runs/table2-cpu results/table2-cpu
+    python benchmarks/keep_runs.py runs/fig2 results/fig2-cpu
 
 Run folders do not outlive a machine, and a sweep like Table 2 spans sittings. For each run
 folder under SRC (one with an a2d config.json) whose metrics reached its config's `steps`, this
@@ -55,7 +55,7 @@ def keep(src: Path, dst: Path, force: bool = False) -> tuple[list[str], list[str
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("src", type=Path, help="a sweep's --out folder (or one run folder's parent)")
-    p.add_argument("dst", type=Path, help="where to keep them, e.g. benchmarks/results/<name>")
+    p.add_argument("dst", type=Path, help="where to keep them, e.g. results/<name>")
     p.add_argument("--force", action="store_true", help="replace kept runs of other settings")
     args = p.parse_args(argv)
     if not args.src.is_dir():

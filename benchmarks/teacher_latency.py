@@ -6,7 +6,7 @@ round, the spread, and its ratio to the teacher (the median of the per-round rat
 this host also gives its prediction.
 
     python benchmarks/teacher_latency.py --teacher zoo:breakout \
-        --arch benchmarks/results/distill-breakout/search-0.333/arch.json \
+        --arch results/distill-breakout/search-0.333/arch.json \
         --lut latency_tables/amd-epyc-2c-avx512vnni-bf16-onnxruntime-fp32-fast.json
 """
 
