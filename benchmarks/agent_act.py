@@ -1,6 +1,6 @@
 """What `runtime.Agent.act` costs beyond the inference: the numpy preprocessing of raw screens.
 
-    python benchmarks/agent_act.py BUNDLE [--calls 500] [--rounds 5]
+    python -m benchmarks.agent_act BUNDLE [--calls 500] [--rounds 5]
 
 Times, per call at batch 1, on real screens of the bundle's game: the preprocessing of two RGB
 screens (grey, max-pool, INTER_AREA, stack), of two grey screens (no colour conversion), the
@@ -12,14 +12,10 @@ over rounds of each round's median and p99, and each part's share of `act`.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import machine, median, table
 

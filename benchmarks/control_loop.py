@@ -4,9 +4,9 @@ Runs `a2d run` free-running (`--hz 0`) on a bundle for `--steps` steps and split
 into inference (the session call), the env step (ALE, preprocessing included) and the rest:
 the loop's own overhead (reading the observation, choosing the action, bookkeeping).
 
-    python benchmarks/control_loop.py BUNDLE --steps 5000
-    python benchmarks/control_loop.py BUNDLE --steps 5000 --cpus 1 --rt-priority 50
-    python benchmarks/control_loop.py BUNDLE --steps 5000 --hz 60 --hz-steps 600
+    python -m benchmarks.control_loop BUNDLE --steps 5000
+    python -m benchmarks.control_loop BUNDLE --steps 5000 --cpus 1 --rt-priority 50
+    python -m benchmarks.control_loop BUNDLE --steps 5000 --hz 60 --hz-steps 600
 
 Each model runs `--rounds` times, interleaved, and the table gives medians over the rounds. With
 `--cpus`/`--rt-priority` each round also runs the loop pinned, under SCHED_FIFO and with its
@@ -23,10 +23,6 @@ slower than back-to-back calls do.
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import machine, median, table
 

@@ -9,7 +9,7 @@ wait: sleep until the tick). Each run's inference p50 is compared with the predi
 table timed the way that run waits (`a2d run --lut`'s choice: the `-ctl<F>hz` table beside
 TABLE, else the in-loop twin, else TABLE), and the runs are interleaved over archs and rates.
 
-    python benchmarks/controller_latency.py latency_tables/HOST-onnxruntime-int8-edge.json \\
+    python -m benchmarks.controller_latency latency_tables/HOST-onnxruntime-int8-edge.json \\
         --archs 10 --rates 15,60 --steps 300
 
 `--recalibrate K` first rescales each table by the device's drift since it was profiled
@@ -26,8 +26,6 @@ import argparse
 import sys
 import tempfile
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 

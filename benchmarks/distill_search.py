@@ -17,22 +17,18 @@ latency (the Pareto picture).
 of another device continues a series started there (its budgets: that sitting's teacher), with
 --time-with one of this host's tables timing every agent and the teacher at the end.
 
-    python benchmarks/distill_search.py \\
+    python -m benchmarks.distill_search \\
         --lut latency_tables/amd-epyc-2c-avx2-onnxruntime-fp32-fast.json \\
         --fractions 0.333 --baselines nature-thin --random 0
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 import argparse
 import json
 import math
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from a2d_edge.rl.schedule import SHAPES

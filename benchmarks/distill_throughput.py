@@ -9,20 +9,17 @@ Only the weight steps run under bf16 (the teacher's labels, the acting forwards 
 stay fp32), so the ratio is what `--precision auto` gains where it picks bf16; on a CPU
 without native bf16 the bf16 column is emulated and slower (auto picks fp32 there).
 
-    python benchmarks/distill_throughput.py --env ALE/Breakout-v5 --teacher zoo:breakout \\
+    python -m benchmarks.distill_throughput --env ALE/Breakout-v5 --teacher zoo:breakout \\
         --arch 32,64,16,256 16,32,32,256 --steps 20000 --repeats 1
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 import argparse
 import json
+import sys
 import tempfile
+from pathlib import Path
 
 from benchmarks.common import arch_of, machine, median, result, run_worker, table
 

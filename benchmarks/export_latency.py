@@ -7,7 +7,7 @@ bundle's own model (QDQ calibrated on the agent's own frames, then the `int8_gra
 shown beside the plain QDQ graph it was rewritten from; the ratios are the bundle's INT8, and
 its greedy-action agreement with fp32 on held-out frames is shown.
 
-    python benchmarks/export_latency.py --repeats 2000 [--checkpoint runs/pong-nature/agent.pt]
+    python -m benchmarks.export_latency --repeats 2000 [--checkpoint runs/pong-nature/agent.pt]
 
 INT8 above is the recipe the export picks for this host's ISA (`compile.quantize.recipe_for`).
 `--recipes` then times every ORT recipe's rewritten model in the same interleaved run and
@@ -28,8 +28,6 @@ import tempfile
 from collections import defaultdict
 from functools import partial
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 import torch

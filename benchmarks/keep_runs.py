@@ -1,7 +1,7 @@
 """Keep what `a2d report` reads of finished runs in the repository (results/).
 
-    python benchmarks/keep_runs.py runs/table2-cpu results/table2-cpu
-    python benchmarks/keep_runs.py runs/fig2 results/fig2-cpu
+    python -m benchmarks.keep_runs runs/table2-cpu results/table2-cpu
+    python -m benchmarks.keep_runs runs/fig2 results/fig2-cpu
 
 Run folders do not outlive a machine, and a sweep like Table 2 spans sittings. For each run
 folder under SRC (one with an a2d config.json) whose metrics reached its config's `steps`, this
@@ -16,8 +16,6 @@ import argparse
 import shutil
 import sys
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from a2d_edge.errors import A2DError
 

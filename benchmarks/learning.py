@@ -1,9 +1,9 @@
 """Learning curves of our A2C: eval score vs agent steps and wall time, PNG + markdown table.
 
-    python benchmarks/learning.py quick          # ALE/Seaquest-v5, Nature CNN, 16 envs, 500k steps
-    python benchmarks/learning.py quick-pipelined  # the same, --update pipelined --precision bf16
-    python benchmarks/learning.py pong           # ALE/Pong-v5, 10M steps (hours; resumable)
-    python benchmarks/learning.py plot RUN_DIR [--compare RUN_DIR ...]   # only redraw curves
+    python -m benchmarks.learning quick          # ALE/Seaquest-v5, Nature CNN, 16 envs, 500k steps
+    python -m benchmarks.learning quick-pipelined  # the same, --update pipelined --precision bf16
+    python -m benchmarks.learning pong           # ALE/Pong-v5, 10M steps (hours; resumable)
+    python -m benchmarks.learning plot RUN_DIR [--compare RUN_DIR ...]   # only redraw curves
 
 A run that exists is resumed (`a2d train --resume`), so a long run continues across sittings.
 """
@@ -11,10 +11,7 @@ A run that exists is resumed (`a2d train --resume`), so a long run continues acr
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import table
 

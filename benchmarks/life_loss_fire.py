@@ -7,15 +7,10 @@ This plays the agent (actions sampled from its policy, as in training) on N envs
 and prints, over every life lost: the agent steps until its first FIRE, and the policy's mean
 probability of FIRE while it waits.
 
-    python benchmarks/life_loss_fire.py runs/breakout-nature/agent.pt --env ALE/Breakout-v5
+    python -m benchmarks.life_loss_fire runs/breakout-nature/agent.pt --env ALE/Breakout-v5
 """
 
 from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import argparse
 

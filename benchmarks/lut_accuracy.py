@@ -13,8 +13,8 @@ measurement is scored as if it were a prediction of the first: the floor, the ma
 repeatability, below which no table can go. Each table is judged by its corrected prediction:
 τ ≥ 0.9, ≥ 95% within ±10%, MAPE ≤ 1.5× the floor's.
 
-    python benchmarks/lut_accuracy.py latency_tables/TABLE.json --archs 40 --seed 123
-    python benchmarks/lut_accuracy.py latency_tables/TABLE.json --recalibrate 12
+    python -m benchmarks.lut_accuracy latency_tables/TABLE.json --archs 40 --seed 123
+    python -m benchmarks.lut_accuracy latency_tables/TABLE.json --recalibrate 12
 
 A table of another machine than this one is said so on stderr and marked in the verdict: its
 numbers were not made for this host.
@@ -25,8 +25,6 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 

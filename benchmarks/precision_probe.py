@@ -4,18 +4,15 @@ the median of their ratios), called --calls times to show how steady one call's 
 each --arch, at the update's --batch on --threads threads. `auto` trains in bf16 where the ratio
 is at most AUTO_BF16_MAX (and only on a CPU with native bf16; elsewhere it does not measure).
 
-    python benchmarks/precision_probe.py --arch nature --batch 80 --threads 1
-    python benchmarks/precision_probe.py --arch nature ARCH.json --batch 256 --threads 2
+    python -m benchmarks.precision_probe --arch nature --batch 80 --threads 1
+    python -m benchmarks.precision_probe --arch nature ARCH.json --batch 256 --threads 2
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import arch_of, machine, median
 

@@ -14,20 +14,17 @@ With --trained RUNS (the series' run folders, with their agent.pt), the trained 
 themselves are judged on the same held-out frames: the ceiling of any loss proxy, since the
 proxy can rank archs no better than the loss of the nets that training made of them.
 
-    python benchmarks/proxy_rank.py results/distill-pong-s9 --supernet zoo:pong-fast \\
+    python -m benchmarks.proxy_rank results/distill-pong-s9 --supernet zoo:pong-fast \\
         --adapt-steps 0 20 100 --trained runs/distill-pong-s9
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 import argparse
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from benchmarks.common import machine, table

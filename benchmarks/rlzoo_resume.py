@@ -10,7 +10,7 @@ from where they were (`learn(N - done, reset_num_timesteps=False)`; rl-zoo's own
 final model is written as rl-zoo writes it (`<run>/<ENV>.zip`). Each sitting's steps and wall
 time are appended to `<run>/sittings.jsonl`.
 
-    python benchmarks/rlzoo_resume.py logs/ppo/RoadRunnerNoFrameskip-v4_1 --algo ppo \\
+    python -m benchmarks.rlzoo_resume logs/ppo/RoadRunnerNoFrameskip-v4_1 --algo ppo \\
         --env RoadRunnerNoFrameskip-v4 -n 4000000 --save-freq 100000
 """
 
@@ -25,8 +25,6 @@ import time
 import zipfile
 from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def latest_checkpoint(run: Path) -> tuple[Path, int] | None:

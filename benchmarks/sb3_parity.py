@@ -6,8 +6,8 @@ Monitor), and by `a2d eval` in a2d's env (ale-py's vector env, its own grey / ma
 resize). The difference is given in standard errors: within ~2 the envs cost the agent nothing
 measurable.
 
-    python benchmarks/sb3_parity.py runs/rr.pt --episodes 30
-    python benchmarks/sb3_parity.py zoo:pong --episodes 5
+    python -m benchmarks.sb3_parity runs/rr.pt --episodes 30
+    python -m benchmarks.sb3_parity zoo:pong --episodes 5
 """
 
 from __future__ import annotations
@@ -16,10 +16,7 @@ import argparse
 import math
 import sys
 import time
-from pathlib import Path
 from typing import Any, cast
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 

@@ -5,7 +5,7 @@ space; the derived net is the space's most expensive architecture (the max-FLOPs
 block), i.e. the worst case a search can return. Each runs in its own process, one at a time,
 `--repeats` times, interleaved; medians are reported.
 
-    python benchmarks/search_cost.py --preset edge --steps 4000 --repeats 3
+    python -m benchmarks.search_cost --preset edge --steps 4000 --repeats 3
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ import json
 import sys
 import tempfile
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import machine, median, result, run_worker, table
 

@@ -1,6 +1,6 @@
 """What each search did over time: its search.json trajectory as a table (and a figure).
 
-    python benchmarks/search_trajectory.py results/fig2-cpu --figure docs/img/fig2.png
+    python -m benchmarks.search_trajectory results/fig2-cpu --figure docs/img/fig2.png
 
 For every search run under the given folders (a folder with a search.json), one row per eval
 point: the derived (argmax) net's eval score with the supernet's weights, its MFLOPs, the
@@ -16,8 +16,6 @@ import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from a2d_edge.errors import A2DError
 from a2d_edge.utils.io import read_json

@@ -5,9 +5,9 @@ whole with the table's own backend, precision, threads and timing mode, against 
 prediction. Per table: the held-out MAPE and count within ±10%, as shipped and recalibrated,
 and Kendall's τ (the order a search needs).
 
-    python benchmarks/table_check.py                       # every table of this host
-    python benchmarks/table_check.py --archs 20 --only fast
-    python benchmarks/table_check.py --list                # latency_tables/README.md's table
+    python -m benchmarks.table_check                       # every table of this host
+    python -m benchmarks.table_check --archs 20 --only fast
+    python -m benchmarks.table_check --list                # latency_tables/README.md's table
 
 `--list` prints each shipped table's own validation figures (its `validation` record: the
 corrected prediction's held-out error for an op table, the re-timing's for a width table) and
@@ -23,8 +23,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 

@@ -5,7 +5,7 @@ meets them alike). Per net: the fastest round's p50 (noise on a shared VM only a
 round, the spread, and its ratio to the teacher (the median of the per-round ratios). A table of
 this host also gives its prediction.
 
-    python benchmarks/teacher_latency.py --teacher zoo:breakout \
+    python -m benchmarks.teacher_latency --teacher zoo:breakout \
         --arch results/distill-breakout/search-0.333/arch.json \
         --lut latency_tables/amd-epyc-2c-avx512vnni-bf16-onnxruntime-fp32-fast.json
 """
@@ -16,8 +16,6 @@ import argparse
 import sys
 from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from a2d_edge.hw.sitting import time_sitting
 from benchmarks.common import machine, table

@@ -6,7 +6,7 @@ with max-pool, life loss, FIRE reset, 84x84 grayscale, reward clip) + `VecFrameS
 the same net (`--arch nature`), 16 envs and rollout 5. Each configuration runs in its own
 process, one after the other (never two at once), `--repeats` times; medians are reported.
 
-    python benchmarks/train_throughput.py --steps 40000 --repeats 3
+    python -m benchmarks.train_throughput --steps 40000 --repeats 3
 
 It also times, on one thread and in its own process, the four parts of one update of 80 agent
 steps (16 envs x rollout 5): stepping the envs, the no-grad forwards that pick the actions,
@@ -24,8 +24,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import machine, median, result, run_worker, table
 

@@ -8,7 +8,7 @@ prints its p50 timed alone (100 calls back to back, the better of two such timin
 after the rest: the truth of warm mode) and interleaved with the others in turns of `--bursts`
 calls (the last one timed; 1: one call per turn), beside each table's prediction.
 
-    python benchmarks/warm_bursts.py latency_tables/HOST-onnxruntime-fp32-fast.json \\
+    python -m benchmarks.warm_bursts latency_tables/HOST-onnxruntime-fp32-fast.json \\
         OLD_TABLE.json --arch runs/demo/search/arch.json --varied 5
 
 Every table must be of the same space, backend and precision (the first one's settings time).
@@ -18,10 +18,7 @@ Target: the burst timing within ±5% of the alone timing on every arch.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import machine, median, table
 

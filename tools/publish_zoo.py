@@ -1,8 +1,8 @@
 """Ship a trained agent as `zoo:NAME`: fp16 weights (loading restores fp32) and a model card;
 or, with --supernet, a trained supernet of `a2d search` as `a2d search --supernet zoo:NAME`.
 
-    python tools/publish_zoo.py runs/pong-nature/best.pt --name pong --episodes 30
-    python tools/publish_zoo.py runs/ds-b150 --supernet --name pong-fast
+    python -m tools.publish_zoo runs/pong-nature/best.pt --name pong --episodes 30
+    python -m tools.publish_zoo runs/ds-b150 --supernet --name pong-fast
 
 A maintainer's tool (it trains nothing, but evaluates with the training stack and writes into
 the package's `a2d_edge/zoo/`), so it lives beside the benchmarks, not in the package.
@@ -13,15 +13,12 @@ evaluation protocol (30 episodes, up to 30 no-op starts, raw scores).
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 import argparse
 import hashlib
+import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from a2d_edge.errors import A2DError
@@ -232,7 +229,7 @@ def search_card(run: Path, tables: Sequence[str]) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python tools/publish_zoo.py", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m tools.publish_zoo", description=__doc__)
     p.add_argument("checkpoint")
     p.add_argument("--name", required=True)
     p.add_argument("--supernet", action="store_true", help="CHECKPOINT is a search's supernet")
