@@ -180,13 +180,8 @@ def main() -> None:
 
     import torch
 
-    from a2d_edge.distill.pipeline import (
-        check_start,
-        judge_ops,
-        judging_frames,
-        supernet_frames,
-    )
-    from a2d_edge.distill.select import Judgement
+    from a2d_edge.distill.pipeline import check_start, judge_ops, supernet_frames
+    from a2d_edge.distill.select import Judgement, judging_frames
     from a2d_edge.errors import A2DError
     from a2d_edge.nets.supernet import Supernet
     from a2d_edge.search.config import SearchConfig
@@ -217,7 +212,11 @@ def main() -> None:
 
     def frames() -> tuple[Any, Any]:  # (BN frames, judged frames), as select_arch's
         if not held:
-            held.extend(judging_frames(cfg, supernet_frames(cfg, source, start.teacher)))
+            held.extend(
+                judging_frames(
+                    supernet_frames(cfg, source, start.teacher), cfg.bn_frames, cfg.judge_frames
+                )
+            )
         return held[0], held[1]
 
     def judge(ops: tuple[str, ...], k: int) -> Judgement:  # as select_arch judges

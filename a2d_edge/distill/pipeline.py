@@ -32,8 +32,16 @@ from a2d_edge.distill.select import (
     evolve,
     judge_agent,
     judge_path,
+    judging_frames,
+    latency_record,
     path_agent,
     rerank,
+)
+from a2d_edge.distill.widths import (
+    prepare_widths,
+    select_widths,
+    wants_widths,
+    width_start_agent,
 )
 from a2d_edge.envs import EvalResult
 from a2d_edge.errors import A2DError
@@ -293,13 +301,6 @@ def supernet_frames(cfg: SearchConfig, source: Path, teacher: Teacher) -> Frames
 
 
 # ----- phase 2: selection -----
-def judging_frames(cfg: SearchConfig, frames: Frames) -> tuple[Frames, Frames]:
-    """The held-out frames a path's BatchNorm statistics are recomputed (and adapted) on, and
-    those it is judged on."""
-    bn, judge = frames.split(min(cfg.bn_frames, len(frames) // 2))
-    return bn, judge.split(min(cfg.judge_frames, len(judge)))[0]
-
-
 def judge_ops(
     cfg: SearchConfig,
     supernet: Supernet,
@@ -322,7 +323,7 @@ def select_arch(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The arch to finish, by --select, and what search.json says of it."""
     space = supernet.space
-    bn, judge = judging_frames(cfg, frames)
+    bn, judge = judging_frames(frames, cfg.bn_frames, cfg.judge_frames)
     budget = cfg.latency_budget_ms
     rng = np.random.default_rng(cfg.seed + 31)
 
@@ -405,27 +406,7 @@ def select_arch(
             budget_margin=cfg.budget_margin,
         )
     arch = searched_arch(space, list(ops))
-    return arch, {**info, **latency_record(cfg, table, arch, n_actions)}
-
-
-def latency_record(
-    cfg: SearchConfig, table: Table | None, arch: dict[str, Any], n_actions: int
-) -> dict[str, Any]:
-    """What search.json says of the selected arch's latency: the table's prediction, which
-    table, and its time measured here (with the game's action count) when the table is this
-    host's."""
-    if table is None:
-        return {}
-    record = {
-        "predicted_ms": table.predict(arch),
-        "table": table.path or cfg.lut,
-        "table_mode": table.mode,
-        "table_backend": table.meta.get("backend"),
-        "table_precision": table.meta.get("precision"),
-    }
-    if "recalibration" in table.meta:  # rescaled to this sitting before it predicted
-        record["recalibration"] = table.meta["recalibration"]
-    return record
+    return arch, {**info, **latency_record(table, arch, cfg.lut)}
 
 
 def measured_at_end(
@@ -589,7 +570,6 @@ def check_start(cfg: SearchConfig) -> Start:
     """Everything a distillation search is refused for, in one line each, before anything is
     written: the table, the budget, the teacher (game and action set), the replay's memory,
     a reused supernet (game, space against the table)."""
-    from a2d_edge.distill.widths import prepare_widths, wants_widths
     from a2d_edge.envs.atari import OBS_SHAPE, action_meanings
 
     space: SearchSpace | WidthSpace
@@ -626,8 +606,6 @@ def distill_search(
     start = start or check_start(cfg)
     torch.set_num_threads(cfg.threads)
     if isinstance(start.space, WidthSpace):
-        from a2d_edge.distill.widths import width_search
-
         return width_search(cfg, run_dir, start)
     teacher, table, n_actions = start.teacher, start.table, start.n_actions
     assert table is None or isinstance(table, LatencyTable)
@@ -855,3 +833,26 @@ def distill_arch(cfg: SearchConfig, arch: dict[str, Any], run_dir: str | Path) -
             latency["recalibration"] = table.meta["recalibration"]
     mflops = fvcore_flops(agent, batchnorm=False) / 1e6
     return final(cfg, run_dir, arch, agent, latency, mflops, {"finish": cfg.finish_steps})
+
+
+def width_search(cfg: SearchConfig, run_dir: Path, start: Start) -> DistillResult:
+    """Every phase of a width search in `run_dir` (`start`: `check_start`'s)."""
+    teacher, table, n_actions = start.teacher, start.table, start.n_actions
+    assert isinstance(start.space, WidthSpace)
+    if start.reused is not None:
+        net, source = start.reused
+        frames = supernet_frames(cfg, source, teacher)
+    else:
+        net, frames = supernet_phase(
+            cfg, run_dir, ElasticNature(start.space, n_actions), teacher, None
+        )
+    assert isinstance(net, ElasticNature)
+    assert table is None or isinstance(table, WidthTable)
+
+    def select() -> tuple[dict[str, Any], dict[str, Any], int]:
+        arch, info = select_widths(cfg, net, frames, table, n_actions)
+        return arch, info, net.space.flops(net.space.widths_of(arch), n_actions)
+
+    arch = selection_phase(cfg, run_dir, net.space, select)
+    agent = width_start_agent(cfg, arch, net, n_actions)
+    return finish_and_evaluate(cfg, run_dir, arch, agent, frames, teacher, n_actions)

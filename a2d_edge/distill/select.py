@@ -19,6 +19,7 @@ import torch
 
 from a2d_edge.distill.bn import recalibrate_bn
 from a2d_edge.distill.losses import agreement, distill_loss
+from a2d_edge.hw.widthtable import Table
 from a2d_edge.nets.agent import ActorCritic
 from a2d_edge.nets.space import searched_arch
 from a2d_edge.nets.supernet import Supernet, as_agent
@@ -209,3 +210,27 @@ def rerank(
     judged = [(ops, judge(ops)) for ops in ranked[:top]]
     best = min(judged, key=lambda oj: oj[1].loss)[0]
     return best, [{"ops": list(o), **j.to_dict()} for o, j in judged]
+
+
+def judging_frames(frames: Frames, bn_frames: int, judge_frames: int) -> tuple[Frames, Frames]:
+    """The held-out frames a path's BatchNorm statistics are recomputed (and adapted) on, and
+    those it is judged on."""
+    bn, judge = frames.split(min(bn_frames, len(frames) // 2))
+    return bn, judge.split(min(judge_frames, len(judge)))[0]
+
+
+def latency_record(table: Table | None, arch: dict[str, Any], lut: str) -> dict[str, Any]:
+    """What search.json says of the selected arch's latency: the table's prediction, which
+    table (`lut`: the path given, where the table has none) and how it was timed."""
+    if table is None:
+        return {}
+    record = {
+        "predicted_ms": table.predict(arch),
+        "table": table.path or lut,
+        "table_mode": table.mode,
+        "table_backend": table.meta.get("backend"),
+        "table_precision": table.meta.get("precision"),
+    }
+    if "recalibration" in table.meta:  # rescaled to this sitting before it predicted
+        record["recalibration"] = table.meta["recalibration"]
+    return record

@@ -1,4 +1,5 @@
-"""`a2d search --method distill --preset nature-widths`: the width search, phase by phase.
+"""`a2d search --method distill --preset nature-widths`: the width search's own parts (its phases
+run by `distill.pipeline.width_search`).
 
 The same run folder, phases and files as the op search (`distill.pipeline`):
 
@@ -17,10 +18,16 @@ The same run folder, phases and files as the op search (`distill.pipeline`):
 from __future__ import annotations
 
 import time
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from a2d_edge.distill.select import Frames, Judgement, adapt, judge_agent
+from a2d_edge.distill.select import (
+    Frames,
+    Judgement,
+    adapt,
+    judge_agent,
+    judging_frames,
+    latency_record,
+)
 from a2d_edge.errors import A2DError
 from a2d_edge.hw.lut import host_mismatch
 from a2d_edge.hw.widthtable import WidthTable
@@ -31,9 +38,6 @@ from a2d_edge.nets.widths import WIDTH_SPACES, ElasticNature, WidthSpace, get_wi
 from a2d_edge.search.config import SearchConfig
 from a2d_edge.search.prepare import resolve_lut
 from a2d_edge.utils.threads import learner_threads
-
-if TYPE_CHECKING:
-    from a2d_edge.distill.pipeline import DistillResult, Start
 
 
 def wants_widths(cfg: SearchConfig) -> bool:
@@ -114,10 +118,9 @@ def select_widths(
     n_actions: int,
 ) -> tuple[Arch, dict[str, Any]]:
     """The arch to finish and what search.json says of it (every candidate's judgement)."""
-    from a2d_edge.distill.pipeline import judging_frames, latency_record
 
     space = net.space
-    split = judging_frames(cfg, frames)
+    split = judging_frames(frames, cfg.bn_frames, cfg.judge_frames)
     pool = candidates(space, table, cfg)
     if not pool:
         raise A2DError(f"no arch of {space.name!r} fits the budget on this table")
@@ -157,7 +160,7 @@ def select_widths(
             budget_ms=cfg.latency_budget_ms or None,
             budget_margin=cfg.budget_margin,
         )
-    return best, {**info, **latency_record(cfg, table, best, n_actions)}
+    return best, {**info, **latency_record(table, best, cfg.lut)}
 
 
 def width_start_agent(
@@ -165,28 +168,3 @@ def width_start_agent(
 ) -> ActorCritic:
     """The finish's start: the supernet's weights for the arch's widths, or a fresh net."""
     return net.extract(arch) if cfg.finish_from == "inherit" else build_agent(arch, n_actions)
-
-
-def width_search(cfg: SearchConfig, run_dir: Path, start: Start) -> DistillResult:
-    """Every phase of a width search in `run_dir` (`start`: `pipeline.check_start`'s)."""
-    from a2d_edge.distill import pipeline as p
-
-    teacher, table, n_actions = start.teacher, start.table, start.n_actions
-    assert isinstance(start.space, WidthSpace)
-    if start.reused is not None:
-        net, source = start.reused
-        frames = p.supernet_frames(cfg, source, teacher)
-    else:
-        net, frames = p.supernet_phase(
-            cfg, run_dir, ElasticNature(start.space, n_actions), teacher, None
-        )
-    assert isinstance(net, ElasticNature)
-    assert table is None or isinstance(table, WidthTable)
-
-    def select() -> tuple[Arch, dict[str, Any], int]:
-        arch, info = select_widths(cfg, net, frames, table, n_actions)
-        return arch, info, net.space.flops(net.space.widths_of(arch), n_actions)
-
-    arch = p.selection_phase(cfg, run_dir, net.space, select)
-    agent = width_start_agent(cfg, arch, net, n_actions)
-    return p.finish_and_evaluate(cfg, run_dir, arch, agent, frames, teacher, n_actions)
