@@ -82,7 +82,7 @@ def run_prediction(
     path: str | Path, arch: Arch, pacing: Pacing, runs: str, recalibrate: bool = True
 ) -> tuple[dict[str, Any], list[str]]:
     """`a2d run --lut`: the table beside `path` timed as the run waits (`resolve_for_run`),
-    rescaled to this sitting when it is this host's and `recalibrate` (`hw.drift`), its
+    rescaled to this sitting when it is this host's and `recalibrate` (`to_this_sitting`), its
     prediction for the bundle's `arch`, and the warnings to print: a table of another host,
     or of another precision than the model that runs (`runs`: the manifest's models key)."""
     table_path = resolve_for_run(path, pacing)

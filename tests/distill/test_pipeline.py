@@ -285,13 +285,18 @@ def test_the_shipped_breakout_teacher_is_refused_by_a_pong_search(tmp_path, caps
     assert "trained on ALE/Breakout-v5, not on ALE/Pong-v5 (4 actions, not 6)" in err
 
 
+def _thin_args(out, teacher, *extra):
+    """`a2d distill` of `nature-thin` at toy scale: 48 finish steps, no evaluation."""
+    return ["distill", "--env", "ALE/Pong-v5", "--teacher", str(teacher), "--arch", "nature-thin",
+            "--num-envs", "4", "--finish-steps", "48", "--frames-per-update", "8",
+            "--batch-size", "16", "--replay-size", "256", "--holdout-size", "256",
+            "--final-episodes", "0", "--eval-every", "0", "--no-progress", *extra,
+            "--out", str(out)]  # fmt: skip
+
+
 def test_a2d_distill_trains_a_hand_made_arch(tmp_path, tiny_agent_ckpt):
     out = tmp_path / "thin"
-    argv = ["distill", "--env", "ALE/Pong-v5", "--teacher", str(tiny_agent_ckpt), "--arch",
-            "nature-thin", "--num-envs", "4", "--finish-steps", "48", "--frames-per-update", "8",
-            "--batch-size", "16", "--replay-size", "256", "--holdout-size", "256",
-            "--final-episodes", "0", "--eval-every", "0", "--no-progress",
-            "--out", str(out)]  # fmt: skip
+    argv = _thin_args(out, tiny_agent_ckpt)
     assert main(argv) == 0
     model, ckpt = load_agent(out / "agent.pt")
     assert ckpt["arch"] == load_arch("nature-thin")
@@ -343,11 +348,7 @@ def test_the_weight_steps_train_in_the_precision_auto_measured(
 
     monkeypatch.setattr(loop_mod, "autocast", spy)
     out = tmp_path / "thin"
-    argv = ["distill", "--env", "ALE/Pong-v5", "--teacher", str(tiny_agent_ckpt), "--arch",
-            "nature-thin", "--num-envs", "4", "--finish-steps", "48", "--frames-per-update", "8",
-            "--batch-size", "16", "--replay-size", "256", "--holdout-size", "256",
-            "--final-episodes", "0", "--eval-every", "0", "--log-every", "8", "--no-progress",
-            "--out", str(out)]  # fmt: skip
+    argv = _thin_args(out, tiny_agent_ckpt, "--log-every", "8")
     assert main(argv) == 0
     assert f"auto -> {precision}" in capsys.readouterr().out
     assert len(seen) == 6 and set(seen) == {precision == "bf16"}  # 48 steps / 8 per update
@@ -373,11 +374,7 @@ def test_an_interrupted_a2d_distill_names_the_command_that_resumes_it(
     tmp_path, tiny_agent_ckpt, monkeypatch, capsys
 ):
     out = tmp_path / "thin"
-    argv = ["distill", "--env", "ALE/Pong-v5", "--teacher", str(tiny_agent_ckpt), "--arch",
-            "nature-thin", "--num-envs", "4", "--finish-steps", "48", "--frames-per-update", "8",
-            "--batch-size", "16", "--replay-size", "256", "--holdout-size", "256",
-            "--final-episodes", "0", "--eval-every", "0", "--no-progress",
-            "--out", str(out)]  # fmt: skip
+    argv = _thin_args(out, tiny_agent_ckpt)
 
     def interrupted(self):
         raise KeyboardInterrupt
@@ -392,12 +389,8 @@ def test_an_interrupted_a2d_distill_names_the_command_that_resumes_it(
 
 def test_a2d_distill_decays_its_lr_by_the_finish_schedule(tmp_path, tiny_agent_ckpt):
     out = tmp_path / "thin"
-    argv = ["distill", "--env", "ALE/Pong-v5", "--teacher", str(tiny_agent_ckpt), "--arch",
-            "nature-thin", "--num-envs", "4", "--finish-steps", "48", "--frames-per-update", "8",
-            "--batch-size", "16", "--replay-size", "256", "--holdout-size", "256",
-            "--final-episodes", "0", "--eval-every", "0", "--log-every", "8", "--no-progress",
-            "--finish-lr-schedule", "linear", "--distill-lr", "6e-4",
-            "--out", str(out)]  # fmt: skip
+    schedule = ["--finish-lr-schedule", "linear", "--distill-lr", "6e-4"]
+    argv = _thin_args(out, tiny_agent_ckpt, "--log-every", "8", *schedule)
     assert main(argv) == 0
     lines = (out / "finish" / "metrics.jsonl").read_text().splitlines()
     rows = [json.loads(line) for line in lines]
