@@ -851,7 +851,7 @@ def width_search(cfg: SearchConfig, run_dir: Path, start: Start) -> DistillResul
 
     def select() -> tuple[dict[str, Any], dict[str, Any], int]:
         arch, info = select_widths(cfg, net, frames, table, n_actions)
-        return arch, info, net.space.flops(net.space.widths_of(arch), n_actions)
+        return arch, info, net.space.flops(arch, n_actions)
 
     arch = selection_phase(cfg, run_dir, net.space, select)
     agent = width_start_agent(cfg, arch, net, n_actions)

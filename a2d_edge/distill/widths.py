@@ -131,7 +131,7 @@ def select_widths(
         return {
             "widths": list(widths),
             "predicted_ms": table.predict(arch) if table is not None else None,
-            "mflops": space.flops(widths, n_actions) / 1e6,
+            "mflops": space.widths_flops(widths, n_actions) / 1e6,
         }
 
     with learner_threads(cfg) as threads:

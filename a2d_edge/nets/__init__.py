@@ -6,7 +6,7 @@ from typing import Any
 
 from a2d_edge.errors import A2DError
 from a2d_edge.nets import backbones as _backbones  # noqa: F401  (registers nature, resnet)
-from a2d_edge.nets import space as _space  # noqa: F401  (registers searched)
+from a2d_edge.nets import searched as _searched  # noqa: F401  (registers searched)
 from a2d_edge.nets.agent import ActorCritic, QActorCritic
 from a2d_edge.nets.arch import PRESETS, SCHEMA, Arch, family_of, load_arch, validate_arch
 from a2d_edge.nets.space import SPACES, SearchSpace, get_space, random_arch, searched_arch

@@ -19,24 +19,27 @@ all-skip arch) cost ~1/5 of the Nature CNN on that CPU, so below that only a nar
 
 from __future__ import annotations
 
+import itertools
 import random
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from a2d_edge.errors import A2DError
+from a2d_edge.nets.agent import ActorCritic, _init_weights
 from a2d_edge.nets.arch import (
     MAX_LAYERS,
     MAX_WIDTH,
     SCHEMA,
     Arch,
-    Family,
     check_bound,
-    check_size,
-    register_family,
+    family_of,
+    validate_arch,
 )
 from a2d_edge.nets.ops import OPS, ConvBNReLU, conv_flops, out_size
 
@@ -84,9 +87,59 @@ class SearchSpace:
         return out_size(size, self.stem_kernel, self.stem_stride, self.stem_kernel // 2)
 
     def random_arch(self, rng: random.Random) -> Arch:
-        """An arch of the space, each block's op drawn uniformly by `rng` (`random_arch`; a
-        width space has the same method, so a caller draws from either alike)."""
+        """`sample` (kept for its callers)."""
+        return self.sample(rng)
+
+    # ----- the `nets.spaces.Space` protocol -----
+    kind: ClassVar[str] = "ops"
+    has_alpha: ClassVar[bool] = True
+
+    def sample(self, rng: random.Random) -> Arch:
+        """An arch of the space, each block's op drawn uniformly by `rng` (`random_arch`)."""
         return random_arch(self, rng=rng)
+
+    def size(self) -> int:
+        return len(self.ops) ** self.n_blocks
+
+    def candidates(self) -> Iterator[Arch]:
+        for genes in itertools.product(range(len(self.ops)), repeat=self.n_blocks):
+            yield self.from_genes(genes)
+
+    def choice_counts(self) -> tuple[int, ...]:
+        return (len(self.ops),) * self.n_blocks
+
+    def genes(self, arch: Arch) -> tuple[int, ...]:
+        if not self.contains(arch):
+            raise A2DError(f"arch is not of space {self.name!r} (family, blocks or ops differ)")
+        return tuple(self.ops.index(op) for op in arch["ops"])
+
+    def from_genes(self, genes: tuple[int, ...] | list[int]) -> Arch:
+        return searched_arch(self, [self.ops[i] for i in genes])
+
+    def label(self, arch: Arch) -> list[Any]:
+        return list(arch["ops"])
+
+    def contains(self, arch: Arch) -> bool:
+        if not isinstance(arch, dict) or arch.get("family") != "searched":
+            return False
+        try:
+            _validate_searched(arch)
+        except A2DError:
+            return False
+        return SearchSpace.from_dict(arch["space"]) == self
+
+    def flops(self, arch: Arch, n_actions: int) -> int:
+        return self.arch_flops(arch["ops"], n_actions)
+
+    def spread(self, n: int, seed: int) -> list[Arch]:
+        return varied_archs(self, n, seed)
+
+    def supernet(self, n_actions: int) -> Supernet:
+        return Supernet(self, n_actions)
+
+    def extract(self, supernet: Any, arch: Arch) -> ActorCritic:
+        assert isinstance(supernet, Supernet)  # an op space's supernet (the implementation's)
+        return as_agent(supernet, arch)
 
     def blocks(self, input_hw: tuple[int, int] = (84, 84)) -> list[BlockShape]:
         h, w = (self.stem_size(s) for s in input_hw)
@@ -256,37 +309,6 @@ def _validate_searched(arch: Arch) -> None:
         raise A2DError(f"ops {bad} are not candidates of space {space.name!r}: {list(space.ops)}")
 
 
-def _validate_searched_size(arch: Arch) -> None:
-    """A user's searched arch: its fields, then its size (nets of a preset space are small)."""
-    _validate_searched(arch)
-    space = SearchSpace.from_dict(arch["space"])
-    check_size(arch, *_searched_size(space, arch["ops"]))
-
-
-def _searched_size(space: SearchSpace, ops: list[str]) -> tuple[int, int]:
-    """(weights, feature-map values of one frame), bounded from above: a conv's weights are its
-    multiply-adds over its output positions (an inverted residual's fewer), and a block holds
-    at most its input, an expansion x5 of it twice and its output."""
-    side = space.stem_size(84)
-    params = space.in_channels * space.stem_kernel**2 * space.stem_channels
-    values = space.stem_channels * side * side
-    for op, b in zip(ops, space.blocks(), strict=True):
-        ho, wo = out_size(b.h, 3, b.stride, 1), out_size(b.w, 3, b.stride, 1)
-        params += OPS[op].flops(b.c_in, b.c_out, b.stride, b.h, b.w) // max(1, ho * wo)
-        values += b.c_in * b.h * b.w * (1 + 2 * 5) + b.c_out * ho * wo
-    return params + space.fc_in() * space.feature_dim, values + space.feature_dim
-
-
-def _build_searched(arch: Arch, in_channels: int) -> tuple[nn.Module, int]:
-    space = SearchSpace.from_dict(arch["space"])
-    if in_channels != space.in_channels:
-        raise A2DError(f"space takes {space.in_channels} input channels, got {in_channels}")
-    return SearchedNet(space, arch["ops"]), space.feature_dim
-
-
-register_family(Family("searched", _validate_searched_size, _build_searched))
-
-
 def varied_archs(space: SearchSpace, n: int, seed: int) -> list[dict[str, Any]]:
     """Random archs spread from the cheapest to the costliest corner of the space: arch i
     draws each block's op with probability ~ exp(beta_i * cost rank), beta_i from -8 to 8, so
@@ -304,3 +326,132 @@ def varied_archs(space: SearchSpace, n: int, seed: int) -> list[dict[str, Any]]:
             ops.append(space.ops[int(rng.choice(len(row), p=p / p.sum()))])
         archs.append(searched_arch(space, ops))
     return archs
+
+
+# ----- the supernet: every arch of a space in one module (A2D Eq. 10-11) -----
+
+
+def sample_gumbel(shape: tuple[int, ...], generator: torch.Generator | None = None) -> torch.Tensor:
+    u = torch.rand(shape, generator=generator).clamp_(1e-10, 1.0 - 1e-7)
+    return -torch.log(-torch.log(u))
+
+
+def gumbel_weights(
+    alpha: torch.Tensor, noise: torch.Tensor | None, tau: float, hard: bool
+) -> torch.Tensor:
+    """softmax((alpha + g) / tau) per block; `hard` gives the straight-through one-hot."""
+    logits = alpha if noise is None else alpha + noise
+    soft = F.softmax(logits / tau, dim=-1)
+    if not hard:
+        return soft
+    index = soft.argmax(-1, keepdim=True)
+    one_hot = torch.zeros_like(soft).scatter_(-1, index, 1.0)
+    return one_hot - soft.detach() + soft
+
+
+class MixedOp(nn.Module):
+    def __init__(self, ops: tuple[str, ...], c_in: int, c_out: int, stride: int) -> None:
+        super().__init__()
+        self.names = ops
+        self.ops = nn.ModuleList(OPS[op].build(c_in, c_out, stride) for op in ops)
+
+    def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        if weights.shape != (len(self.ops),):
+            raise ValueError(
+                f"mixed op has {len(self.ops)} paths, got weights {tuple(weights.shape)}"
+            )
+        nonzero = (weights.detach() != 0).nonzero().flatten().tolist()
+        if len(nonzero) == 1:  # one-hot (hard mode, or a derived path): run only that op
+            i = nonzero[0]
+            return self.ops[i](x) * weights[i]
+        return sum(weights[i] * op(x) for i, op in enumerate(self.ops))  # type: ignore[return-value]
+
+
+class SupernetFeatures(nn.Module):
+    def __init__(self, space: SearchSpace) -> None:
+        super().__init__()
+        self.stem = ConvBNReLU(
+            space.in_channels, space.stem_channels, space.stem_kernel, space.stem_stride
+        )
+        self.blocks = nn.ModuleList(
+            MixedOp(space.ops, b.c_in, b.c_out, b.stride) for b in space.blocks()
+        )
+        self.fc = nn.Linear(space.fc_in(), space.feature_dim)
+        self.flatten = space.head == "flatten"
+
+    def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        for block, w in zip(self.blocks, weights, strict=True):
+            x = block(x, w)
+        return head_features(x, self.fc, self.flatten)
+
+
+class Supernet(nn.Module):
+    """Every architecture of `space` at once, with actor and critic heads."""
+
+    def __init__(self, space: SearchSpace, n_actions: int) -> None:
+        super().__init__()
+        self.space = space
+        self.n_actions = n_actions
+        self.features = SupernetFeatures(space)
+        self.actor = nn.Linear(space.feature_dim, n_actions)
+        self.critic = nn.Linear(space.feature_dim, 1)
+        _init_weights(self)  # type: ignore[arg-type]
+        self.alpha = nn.Parameter(torch.zeros(space.n_blocks, len(space.ops)))
+
+    def arch_parameters(self) -> list[nn.Parameter]:
+        return [self.alpha]
+
+    def weight_parameters(self) -> list[nn.Parameter]:
+        return [p for name, p in self.named_parameters() if name != "alpha"]
+
+    def path_costs(self) -> list[list[int]]:
+        """FLOPs of every op in every block: what orders a path's choices (the sandwich rule's
+        largest and smallest paths)."""
+        return self.space.op_flops()
+
+    def forward(
+        self, obs: torch.Tensor, weights: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.features(obs.float() * (1.0 / 255.0), weights)
+        return self.actor(h), self.critic(h).squeeze(-1)
+
+    def probabilities(self) -> torch.Tensor:
+        return F.softmax(self.alpha.detach(), dim=-1)
+
+    def timing_forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One forward of the argmax path, as a hard-mode step runs one path: what a probe
+        that times the supernet (`bf16_time_ratio`) calls."""
+        index = self.probabilities().argmax(-1)
+        return self(obs, F.one_hot(index, len(self.space.ops)).float())
+
+    def derive(self) -> Arch:
+        """The argmax architecture as an arch.json that `build_agent` turns into a plain net."""
+        index = self.probabilities().argmax(-1).tolist()
+        return searched_arch(self.space, [self.space.ops[i] for i in index])
+
+    def derived_state_dict(self, arch: Arch) -> dict[str, torch.Tensor]:
+        """The supernet's weights for `arch`'s ops, keyed like `build_agent(arch)`'s module."""
+        out: dict[str, torch.Tensor] = {}
+        index = {op: i for i, op in enumerate(self.space.ops)}
+        for key, value in self.state_dict().items():
+            if key == "alpha":
+                continue
+            parts = key.split(".")
+            if parts[:2] == ["features", "blocks"]:
+                block, path = int(parts[2]), int(parts[4])
+                if path != index[arch["ops"][block]]:
+                    continue
+                key = ".".join(["features", "blocks", str(block), *parts[5:]])
+            out[key] = value
+        return out
+
+
+def as_agent(supernet: Supernet, arch: Arch) -> ActorCritic:
+    """A plain agent of `arch` carrying the supernet's weights for its ops (`build_agent`'s
+    net, built here so that the space's module needs no import of the package)."""
+    validate_arch(arch)
+    features, dim = family_of(arch).build(arch, supernet.space.in_channels)
+    agent = ActorCritic(features, dim, supernet.n_actions)
+    agent.load_state_dict(supernet.derived_state_dict(arch))
+    return agent

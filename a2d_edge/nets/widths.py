@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import itertools
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -94,8 +95,53 @@ class WidthSpace:
         return list(itertools.product(range(self.n_choices), repeat=len(DIMENSIONS)))
 
     def random_arch(self, rng: random.Random) -> Arch:
+        """`sample` (kept for its callers)."""
+        return self.sample(rng)
+
+    # ----- the `nets.spaces.Space` protocol -----
+    kind: ClassVar[str] = "widths"
+    has_alpha: ClassVar[bool] = False
+
+    def sample(self, rng: random.Random) -> Arch:
         """An arch of the space, each dimension's width drawn uniformly by `rng`."""
         return self.arch(tuple(rng.choice(c) for c in self.choices))
+
+    def size(self) -> int:
+        return self.n_choices ** len(DIMENSIONS)
+
+    def candidates(self) -> Iterator[Arch]:
+        return iter(self.archs())
+
+    def choice_counts(self) -> tuple[int, ...]:
+        return tuple(len(c) for c in self.choices)
+
+    def genes(self, arch: Arch) -> tuple[int, ...]:
+        return tuple(c.index(w) for c, w in zip(self.choices, self.widths_of(arch), strict=True))
+
+    def from_genes(self, genes: tuple[int, ...] | list[int]) -> Arch:
+        return self.arch(self.widths(tuple(genes)))
+
+    def label(self, arch: Arch) -> list[Any]:
+        return list(self.widths_of(arch))
+
+    def flops(self, arch: Arch, n_actions: int) -> int:
+        return self.widths_flops(self.widths_of(arch), n_actions)
+
+    def spread(self, n: int, seed: int) -> list[Arch]:
+        """n distinct archs drawn uniformly (`default_rng(seed)`, a width table's drift archs)."""
+        rng = np.random.default_rng(seed)
+        paths = self.paths()
+        drawn = rng.choice(len(paths), min(n, len(paths)), replace=False)
+        return [self.from_genes(paths[int(i)]) for i in drawn]
+
+    def supernet(self, n_actions: int) -> ElasticNature:
+        return ElasticNature(self, n_actions)
+
+    def extract(self, supernet: Any, arch: Arch) -> ActorCritic:
+        assert isinstance(
+            supernet, ElasticNature
+        )  # a width space's supernet (the implementation's)
+        return supernet.extract(arch)
 
     def archs(self) -> list[Arch]:
         """Every arch of the space, narrowest first (itertools.product order)."""
@@ -106,7 +152,7 @@ class WidthSpace:
         sandwich rule's widest and narrowest paths are its argmax and argmin)."""
         return np.asarray(self.choices, dtype=np.float64)
 
-    def flops(
+    def widths_flops(
         self, widths: tuple[int, ...], n_actions: int, input_hw: tuple[int, int] = (84, 84)
     ) -> int:
         """Multiply-adds of the convs, the fc and the two heads (the ops.py convention)."""
@@ -189,6 +235,18 @@ class ElasticNature(nn.Module):
 
     def weight_parameters(self) -> list[nn.Parameter]:
         return list(self.parameters())
+
+    def arch_parameters(self) -> list[nn.Parameter]:
+        return []  # no architecture logits: a width space is searched by judging its archs
+
+    def probabilities(self) -> None:
+        return None
+
+    def derive(self) -> Arch:
+        raise A2DError(
+            f"width space {self.space.name!r} has no architecture logits to derive an arch "
+            "from: its archs are judged (--select exhaustive or evolution)"
+        )
 
     def path_costs(self) -> np.ndarray:
         return self.space.path_costs()

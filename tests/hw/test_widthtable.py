@@ -21,7 +21,7 @@ def random_width_table(seed=0, space=SPACE):
     entries = {}
     for path in space.paths():
         widths = space.widths(path)
-        us = 40.0 + space.flops(widths, 6) / 2e4 * rng.uniform(0.8, 1.2)
+        us = 40.0 + space.widths_flops(widths, 6) / 2e4 * rng.uniform(0.8, 1.2)
         entries[widths] = Timing(us, us * 1.1, 50)
     return WidthTable(space, entries, dict(META))
 

@@ -11,7 +11,8 @@ from a2d_edge.errors import A2DError
 from a2d_edge.nets import PRESETS, build_agent, get_space, load_arch, random_arch, validate_arch
 from a2d_edge.nets.arch import MAX_ACTIVATIONS, MAX_LAYERS, MAX_PARAMS, MAX_WIDTH
 from a2d_edge.nets.backbones import _resnet_size
-from a2d_edge.nets.space import SearchSpace, _searched_size
+from a2d_edge.nets.searched import _searched_size
+from a2d_edge.nets.space import SearchSpace
 
 NATURE = {"schema": "a2d.arch/1", "family": "nature", "hidden": 512}
 RESNET = copy.deepcopy(PRESETS["resnet20"])

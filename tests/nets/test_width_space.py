@@ -47,13 +47,13 @@ def test_the_space_holds_the_nature_cnn_and_the_hand_made_baselines():
 @pytest.mark.parametrize("widths", [(8, 16, 16, 128), (16, 32, 32, 256), (32, 64, 64, 512)])
 def test_flops_are_fvcores_count(widths):
     agent = build_agent(SPACE.arch(widths), 4)
-    assert SPACE.flops(widths, 4) == fvcore_flops(agent, batchnorm=False)
+    assert SPACE.widths_flops(widths, 4) == fvcore_flops(agent, batchnorm=False)
 
 
 def test_hand_computed_flops_of_the_narrowest_arch():
     # conv1 4*64*8 x 20x20, conv2 8*16*16 x 9x9, conv3 16*9*16 x 7x7, fc 16*49*128, heads 128*5
     expected = 4 * 64 * 8 * 400 + 8 * 16 * 16 * 81 + 16 * 9 * 16 * 49 + 16 * 49 * 128 + 128 * 5
-    assert SPACE.flops((8, 16, 16, 128), 4) == expected
+    assert SPACE.widths_flops((8, 16, 16, 128), 4) == expected
 
 
 def test_the_sandwich_paths_are_the_widest_and_the_narrowest():
