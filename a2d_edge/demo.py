@@ -350,7 +350,7 @@ def demo_budget(teacher: str, lut: Path, share: float) -> tuple[float, float]:
 
     table = LatencyTable.load(lut)
     teacher_ms, how = teacher_latency(table, teacher)
-    fastest, _ = table.minimum_ms()
+    fastest, _ = table.fastest()
     budget = round(max(share * teacher_ms, 1.15 * fastest), 4)
     print(f"teacher {teacher}: {teacher_ms:.3f} ms here ({table.describe_mode()}; {how}); the "
           f"space's fastest arch {fastest:.3f} ms; budget max({share:g} x teacher, 1.15 x "

@@ -44,7 +44,7 @@ def main() -> int:
     from a2d_edge.hw.profile import measure_archs, settings_for
 
     lut = LatencyTable.load(args.lut)
-    fastest, _ = lut.minimum_ms()
+    fastest, _ = lut.fastest()
     runs = []
     for factor in (float(f) for f in args.budgets.split(",")):
         budget = round(fastest * factor, 4)

@@ -212,7 +212,7 @@ def main() -> None:
     args = p.parse_args()
 
     from a2d_edge.distill.pipeline import teacher_latency_ms
-    from a2d_edge.hw.widthtable import load_table
+    from a2d_edge.hw.table import load_table
     from a2d_edge.search.prepare import latency_is_local
     from a2d_edge.search.timing import sitting_here
     from a2d_edge.sources.checkpoint import shipped_eval
@@ -238,7 +238,7 @@ def main() -> None:
 
     teacher_ms = series_teacher_ms(out, args.lut, args.teacher, teacher_here, keep)
     out.mkdir(parents=True, exist_ok=True)
-    fastest, _ = lut.minimum_ms()
+    fastest, _ = lut.fastest()
     card = shipped_eval(args.teacher)
     common = [
         "--env",

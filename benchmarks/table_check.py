@@ -85,7 +85,7 @@ def check(path: Path, archs: int, n_recal: int) -> list[object]:
     """One table: recalibrated on `n_recal` archs, judged on `archs` others."""
     from a2d_edge.hw.drift import repeats_for
     from a2d_edge.hw.profile import measure_archs, recalibrate, settings_for
-    from a2d_edge.hw.widthtable import load_table
+    from a2d_edge.hw.table import load_table
     from a2d_edge.utils.stats import kendall_tau_b
 
     t = load_table(path)
@@ -116,7 +116,7 @@ def main() -> int:
     args = p.parse_args()
     from a2d_edge.errors import A2DError
     from a2d_edge.hw.lut import host_mismatch
-    from a2d_edge.hw.widthtable import load_table
+    from a2d_edge.hw.table import load_table
     from a2d_edge.utils.io import read_json
 
     paths = [q for q in sorted(Path(args.dir).glob("*.json")) if args.only in q.name]

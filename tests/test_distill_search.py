@@ -35,7 +35,7 @@ def test_random_baselines_fit_their_budget_and_are_the_same_on_a_rerun():
     from benchmarks.distill_search import fitting_randoms
 
     lut = LatencyTable.load("latency_tables/amd-epyc-2c-avx2-onnxruntime-fp32-fast.json")
-    fastest, _ = lut.minimum_ms()
+    fastest, _ = lut.fastest()
     budget = fastest * 1.4
     drawn = fitting_randoms(lut.space, lut, budget, 5, seed=7)
     assert len(drawn) == 5 and all(lut.predict(a) <= budget for a in drawn)
@@ -90,7 +90,7 @@ def test_a_budget_is_the_fraction_unless_the_space_is_slower():
 
 
 def test_random_baselines_of_a_width_space_come_from_its_table():
-    from a2d_edge.hw.widthtable import load_table
+    from a2d_edge.hw.table import load_table
     from benchmarks.distill_search import fitting_randoms
 
     table = load_table("latency_tables/intel-xeon-2c-amx-onnxruntime-fp32-nature-widths.json")

@@ -34,7 +34,6 @@ KNOWN_CYCLES: set[frozenset[str]] = set()  # none left: keep it so
 KNOWN_SIDEWAYS = {
     ("a2d_edge.distill.loop", "a2d_edge.search.config"),
     ("a2d_edge.distill.pipeline", "a2d_edge.search.config"),
-    ("a2d_edge.distill.pipeline", "a2d_edge.search.cost"),
     ("a2d_edge.distill.pipeline", "a2d_edge.search.loop"),
     ("a2d_edge.distill.pipeline", "a2d_edge.search.prepare"),
     ("a2d_edge.distill.widths", "a2d_edge.search.prepare"),

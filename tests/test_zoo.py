@@ -51,7 +51,7 @@ def test_a_shipped_supernet_matches_its_card_and_a_shipped_table_of_its_space(na
     from pathlib import Path
 
     from a2d_edge.distill.pipeline import load_supernet
-    from a2d_edge.hw.widthtable import load_table
+    from a2d_edge.hw.table import load_table
     from a2d_edge.nets.space import SearchSpace
 
     card = json.loads((ZOO_DIR / "supernets" / f"{name}.json").read_text())

@@ -194,7 +194,7 @@ def search_card(run: Path, tables: Sequence[str]) -> dict[str, Any]:
     (the run's result.json), and its latency measured here with each of `tables`' settings,
     beside its teacher in one sitting (`search.timing`: fastest round, median, ratio)."""
     from a2d_edge.envs import action_meanings
-    from a2d_edge.hw.widthtable import load_table
+    from a2d_edge.hw.table import load_table
     from a2d_edge.search.timing import measured_beside_teacher
     from a2d_edge.utils.fingerprint import this_host
     from a2d_edge.utils.io import read_json

@@ -46,7 +46,8 @@ from a2d_edge.distill.widths import (
 from a2d_edge.envs import EvalResult
 from a2d_edge.errors import A2DError
 from a2d_edge.hw.lut import LatencyTable
-from a2d_edge.hw.widthtable import Table, WidthTable
+from a2d_edge.hw.table import Table
+from a2d_edge.hw.widthtable import WidthTable
 from a2d_edge.nets import build_agent
 from a2d_edge.nets.agent import ActorCritic
 from a2d_edge.nets.space import SearchSpace, searched_arch
@@ -57,7 +58,6 @@ from a2d_edge.rl.loop import LoopState, default_hooks, run_loop
 from a2d_edge.rl.setup import make_collector, open_logger
 from a2d_edge.rl.teacher import Teacher
 from a2d_edge.search.config import SearchConfig
-from a2d_edge.search.cost import repair_to_budget
 from a2d_edge.search.loop import SEARCH_SCHEMA, prepare
 from a2d_edge.search.prepare import latency_is_local, resolve_lut
 from a2d_edge.sources.checkpoint import save_checkpoint, torch_load
@@ -333,18 +333,8 @@ def select_arch(
     def repair(ops: tuple[str, ...]) -> tuple[str, ...]:
         if table is None or budget <= 0:
             return ops
-        limit = budget * (1.0 - cfg.budget_margin) * 1000.0
-        uniform = torch.full((space.n_blocks, len(space.ops)), 1.0 / len(space.ops))
-        fixed, _ = repair_to_budget(
-            list(ops),
-            space.ops,
-            uniform,
-            table.block_costs_us(),
-            table.fixed_us(),
-            limit,
-            lambda n: table.predict(searched_arch(space, n)) * 1000,
-        )
-        return tuple(fixed)
+        fixed, _ = table.repair(searched_arch(space, list(ops)), budget * (1.0 - cfg.budget_margin))
+        return tuple(fixed["ops"])
 
     def judged(ops: tuple[str, ...], steps: int = cfg.judge_adapt_steps) -> Judgement:
         return judge_ops(cfg, supernet, (bn, judge), ops, steps)

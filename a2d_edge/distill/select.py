@@ -19,7 +19,7 @@ import torch
 
 from a2d_edge.distill.bn import recalibrate_bn
 from a2d_edge.distill.losses import agreement, distill_loss
-from a2d_edge.hw.widthtable import Table
+from a2d_edge.hw.table import Table
 from a2d_edge.nets.agent import ActorCritic
 from a2d_edge.nets.space import searched_arch
 from a2d_edge.nets.supernet import Supernet, as_agent

@@ -78,7 +78,7 @@ def prepare_widths(cfg: SearchConfig, say: bool = True) -> tuple[WidthSpace, Wid
     if say and table.host_match() == "lookalike":
         print(f"warning: {host_mismatch(cfg.lut, table)}; its latencies are not this host's, so "
               "the derived arch is not timed here (a2d-profile makes this host's)")  # fmt: skip
-    fastest, _ = table.minimum_ms()
+    fastest, _ = table.fastest()
     if cfg.latency_budget_ms > 0 and cfg.latency_budget_ms * (1 - cfg.budget_margin) < fastest:
         raise A2DError(
             f"latency budget {cfg.latency_budget_ms:g} ms (x 1 - margin {cfg.budget_margin:g}) "

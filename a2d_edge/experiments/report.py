@@ -230,7 +230,7 @@ def time_here(data: dict[str, Any], lut_path: str | Path, rounds: int) -> list[s
     its settings only)."""
     from a2d_edge.envs import action_meanings
     from a2d_edge.hw.sitting import STATISTIC, time_sitting
-    from a2d_edge.hw.widthtable import load_table
+    from a2d_edge.hw.table import load_table
     from a2d_edge.search.prepare import measure_here
     from a2d_edge.sources.checkpoint import load_checkpoint, shipped_eval
     from a2d_edge.utils.fingerprint import this_host

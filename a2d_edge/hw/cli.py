@@ -20,7 +20,7 @@ from a2d_edge.utils.args import (
 
 def _recalibrate(args: argparse.Namespace) -> int:
     from a2d_edge.hw.profile import recalibrate, settings_for
-    from a2d_edge.hw.widthtable import load_table
+    from a2d_edge.hw.table import load_table
 
     table = load_table(args.recalibrate)  # an op table or a width table
     if table.host_match() != "same" and not args.force:
@@ -78,7 +78,7 @@ def _profile_widths(args: argparse.Namespace, out: Path, settings: Any) -> int:
     if args.validate:
         validate_widths(table, args.validate, settings, seed=args.seed)
     table.save(out)
-    fastest, arch = table.minimum_ms()
+    fastest, arch = table.fastest()
     print(
         f"wrote {out}: {len(table.entries)} archs timed whole, {fastest:.3f} ms (widths "
         f"{arch['channels']} fc {arch['hidden']}) to "
@@ -126,16 +126,12 @@ def _run(args: argparse.Namespace, given: frozenset[str] = frozenset()) -> int:
     if args.recalibrate:
         return _recalibrate(args)
     from a2d_edge.hw.backends import get_backend
-    from a2d_edge.hw.lut import LatencyTable, Timing
-    from a2d_edge.hw.profile import ProfileSettings, device_slug, profile_space, validate
-    from a2d_edge.nets import SearchSpace, get_space
+    from a2d_edge.hw.profile import ProfileSettings, device_slug
+    from a2d_edge.nets.spaces import get_space
     from a2d_edge.runtime.pacing import Pacing
 
     backend = get_backend(args.backend, args.precision)
-    from a2d_edge.nets.widths import WIDTH_SPACES
-
-    widths = args.preset in WIDTH_SPACES
-    space = WIDTH_SPACES[args.preset] if widths else get_space(args.preset)
+    space = get_space(args.preset)
     if args.int8_recipe and args.precision != "int8":
         raise A2DError("--int8-recipe is for --precision int8")
     settings = ProfileSettings(
@@ -153,9 +149,16 @@ def _run(args: argparse.Namespace, given: frozenset[str] = frozenset()) -> int:
         out = Path("latency_tables") / (
             f"{slug}-{args.backend}-{args.precision}-{args.preset}{suffix}.json"
         )
-    if widths:
-        return _profile_widths(args, out, settings)
-    assert isinstance(space, SearchSpace)
+    return PROFILERS[space.kind](args, out, settings)
+
+
+def _profile_ops(args: argparse.Namespace, out: Path, settings: Any) -> int:
+    """An op table: every op of the op space timed at every block shape (`hw.lut`)."""
+    from a2d_edge.hw.lut import LatencyTable, Timing
+    from a2d_edge.hw.profile import profile_space, validate
+    from a2d_edge.nets.space import get_space
+
+    space = get_space(args.preset)
     partial_path = out.with_name(out.name + ".partial")
     partial: dict | None = None  # type: ignore[type-arg]
     if args.resume and partial_path.exists():
@@ -191,6 +194,10 @@ def _run(args: argparse.Namespace, given: frozenset[str] = frozenset()) -> int:
                 f"within ±5% {100 * e['within_5pct']:.0f}%, ±10% {100 * e['within_10pct']:.0f}%"
             )
     return 0
+
+
+# how each kind of space is profiled (`Space.kind`)
+PROFILERS = {"ops": _profile_ops, "widths": _profile_widths}
 
 
 def parser() -> argparse.ArgumentParser:

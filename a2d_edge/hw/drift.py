@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from a2d_edge.hw.lut import host_mismatch, resolve_for_run
-from a2d_edge.hw.widthtable import Table, load_table
+from a2d_edge.hw.table import Table, load_table
 from a2d_edge.nets.arch import Arch
 from a2d_edge.runtime.pacing import Pacing
 

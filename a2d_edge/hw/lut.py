@@ -11,24 +11,34 @@ layout reorders, per-op overhead).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from a2d_edge.errors import A2DError
+from a2d_edge.hw.tablebase import (
+    MODES,
+    Correction,
+    TableBase,
+    Timing,
+    check_settings,
+)
 from a2d_edge.nets.arch import Arch
-from a2d_edge.nets.space import BlockShape, SearchSpace, varied_archs
+from a2d_edge.nets.space import BlockShape, SearchSpace, searched_arch, varied_archs
 from a2d_edge.runtime.pacing import Pacing
-from a2d_edge.utils.fingerprint import Fingerprint, differences, same_kind, this_host
-from a2d_edge.utils.io import read_json, write_json
+from a2d_edge.utils.fingerprint import Fingerprint, this_host
+from a2d_edge.utils.io import write_json
+
+if TYPE_CHECKING:
+    from a2d_edge.hw.table import Table
+
+__all__ = ["MODES", "Correction", "LatencyTable", "OpKey", "Timing", "check_settings"]
 
 SCHEMA = "a2d.lut/1"
 FIXED_PARTS = ("stem", "head", "overhead")
-# warm: calls back to back; in-loop: an env step before each call; controller: an env step and
-# the wait of `a2d run` at a control rate before each call (the table's "controller" record).
-MODES = ("warm", "in-loop", "controller")
 MODE_SUFFIX = re.compile(r"(-inloop|-ctl[\d.]+hz(-spin[\d.]+ms)?(-prewarm)?)$")
 
 
@@ -57,128 +67,8 @@ class OpKey:
         return cls(str(d["op"]), int(c_in), int(d["c_out"]), int(d["stride"]), int(h), int(w))
 
 
-@dataclass(frozen=True)
-class Timing:
-    """Median and 90th percentile (microseconds) of n timed runs."""
-
-    p50_us: float
-    p90_us: float
-    n: int
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Timing:
-        return cls(float(d["p50_us"]), float(d["p90_us"]), int(d["n"]))
-
-
 @dataclass
-class Correction:
-    """predicted = scale * (fixed + sum_b op_scale[op_b] * t_b) + per_op_us * n_ops + offset_us,
-    fitted on measured whole architectures; n_ops counts the blocks that run an op (all but
-    identity skips). The per-op term absorbs what each separately timed op pays at its
-    boundaries (layout reorders, Q/DQ pairs, a core's wake-up) and a fused graph does not;
-    `op_scale` (empty: 1 for every op) what one kind of op costs inside a graph against alone
-    (a depthwise conv fused with its neighbours, a dense conv that is not)."""
-
-    scale: float = 1.0
-    offset_us: float = 0.0
-    per_op_us: float = 0.0
-    op_scale: dict[str, float] = field(default_factory=dict)
-
-    def apply(self, weighted_us: float, n_ops: float = 0.0) -> float:
-        """From the op-scaled sum of the parts (the plain sum when `op_scale` is empty)."""
-        return self.scale * weighted_us + self.per_op_us * n_ops + self.offset_us
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Correction:
-        scales = d.get("op_scale") or {}
-        if not isinstance(scales, dict):
-            raise A2DError("correction.op_scale must be an object")
-        return cls(float(d["scale"]), float(d["offset_us"]), float(d.get("per_op_us", 0.0)),
-                   {str(k): float(v) for k, v in scales.items()})  # fmt: skip
-
-    def scaled(self, k: float, shift_us: float = 0.0) -> Correction:
-        """The same correction with its prediction mapped to k * prediction + shift_us (a drift
-        recalibration)."""
-        return Correction(self.scale * k, self.offset_us * k + shift_us, self.per_op_us * k,
-                          dict(self.op_scale))  # fmt: skip
-
-
-def check_settings(data: dict[str, Any], fields: tuple[str, ...]) -> None:
-    """The fields every table of timings carries (`fields` beside them), its timing mode and
-    controller record and its device: a one-line error for what is missing or malformed."""
-    missing = [k for k in (*fields, "mode", "threads", "backend", "precision", "device")
-               if k not in data]  # fmt: skip
-    if missing:
-        raise A2DError(f"missing field(s): {', '.join(missing)}")
-    if data["mode"] not in MODES:
-        raise A2DError(f"mode must be one of {MODES}, got {data['mode']!r}")
-    ctl = data.get("controller")
-    if data["mode"] == "controller" and not (
-        isinstance(ctl, dict) and isinstance(ctl.get("hz"), int | float) and ctl["hz"] > 0
-    ):
-        raise A2DError("a controller-mode table needs a 'controller' record with hz > 0")
-    if not isinstance(data["device"], dict):
-        raise A2DError("'device' must be an object")
-
-
-_T = TypeVar("_T", bound="TimedOn")
-
-
-class TimedOn:
-    """What a table says of how and where it was timed, read from its `meta` (a latency table
-    of ops, or a width table of whole archs)."""
-
-    meta: dict[str, Any]
-    path: str
-    KIND: ClassVar[str] = "latency table"
-
-    @classmethod
-    def from_dict(cls: type[_T], data: Any) -> _T:
-        raise NotImplementedError
-
-    @classmethod
-    def load(cls: type[_T], path: str | Path) -> _T:
-        """The table at `path`, or a one-line error that names it."""
-        data = read_json(path, cls.KIND)
-        try:
-            table = cls.from_dict(data)
-        except A2DError as e:
-            raise A2DError(f"{cls.KIND} {path}: {e}") from None
-        table.path = str(path)
-        return table
-
-    @property
-    def mode(self) -> str:
-        return str(self.meta.get("mode", "warm"))
-
-    @property
-    def pacing(self) -> Pacing:
-        """The controller's rate and wait policy (controller mode), else free-running."""
-        return Pacing.from_dict(self.meta.get("controller") or {})
-
-    def describe_mode(self) -> str:
-        if self.mode != "controller":
-            return self.mode
-        p = self.pacing
-        extra = f", spin {p.spin_ms:g} ms" if p.spin_ms else ""
-        return f"controller at {p.hz:g} Hz{extra}{', prewarm' if p.prewarm else ''}"
-
-    @property
-    def device(self) -> dict[str, Any]:
-        return dict(self.meta.get("device") or {})
-
-    def host_match(self, here: Fingerprint | None = None) -> str:
-        """`same`: profiled on this machine (by the fingerprint); `lookalike`: on a machine of
-        the same CPU name and cores whose ISA, caches or model differ (or an old table with no
-        ISA): its numbers are not this host's; `other`: another device (a search *for* it)."""
-        here = here or this_host()
-        if not differences(self.device, here):
-            return "same"
-        return "lookalike" if same_kind(self.device, here) else "other"
-
-
-@dataclass
-class LatencyTable(TimedOn):
+class LatencyTable(TableBase):
     space: SearchSpace
     entries: dict[OpKey, Timing]
     fixed: dict[str, Timing]
@@ -354,15 +244,86 @@ class LatencyTable(TimedOn):
         """n archs spread over the space's cost range, to time a drift on."""
         return varied_archs(self.space, n, seed)
 
-    def minimum_ms(self) -> tuple[float, list[str]]:
-        """The fastest architecture of the space by this table, and its ops."""
+    def check(self) -> None:
+        """A one-line error unless every op of every block has its entry (`matrix_us`)."""
+        self.matrix_us()
+
+    def fastest(self) -> tuple[float, Arch]:
+        """The fastest arch of the space by this table, and its prediction (ms)."""
         m = self.block_costs_us()
         ops = [self.space.ops[i] for i in m.argmin(dim=1).tolist()]
         one_hot = torch.zeros_like(m).scatter_(1, m.argmin(dim=1, keepdim=True), 1.0)
-        return float(self.expected(one_hot)), ops
+        return float(self.expected(one_hot)), searched_arch(self.space, ops)
+
+    def repair(
+        self, arch: Arch, limit_ms: float, preference: torch.Tensor | None = None
+    ) -> tuple[Arch, list[dict[str, Any]]]:
+        """`arch` moved into `limit_ms` by cheaper ops (`repair_to_budget`, by this table's
+        corrected prediction), and the swaps made; each gives up the least `preference`
+        [n_blocks, n_ops] (None: uniform) per microsecond saved."""
+        space = self.space
+        if preference is None:
+            preference = torch.full((space.n_blocks, len(space.ops)), 1.0 / len(space.ops))
+        try:
+            ops, swaps = repair_to_budget(
+                self._check_arch(arch),
+                space.ops,
+                preference,
+                self.block_costs_us(),
+                self.fixed_us(),
+                limit_ms * 1000,
+                lambda names: self.predict(searched_arch(space, names)) * 1000,
+            )
+        except ValueError as e:
+            raise A2DError(f"{e} ({limit_ms:g} ms on this table)") from None
+        return searched_arch(space, ops), swaps
 
 
-def host_mismatch(name: str | Path, table: TimedOn, here: Fingerprint | None = None) -> str:
+def repair_to_budget(
+    ops: list[str],
+    candidates: tuple[str, ...],
+    probs: torch.Tensor,
+    latency_us: torch.Tensor,
+    fixed_us: float,
+    budget_us: float,
+    predict_us: Callable[[list[str]], float] | None = None,
+) -> tuple[list[str], list[dict[str, object]]]:
+    """Swap blocks to cheaper ops until the arch meets the budget.
+
+    Each swap is the one that gives up the least op probability per microsecond saved (so the
+    least certain blocks go first). `latency_us` is [n_blocks, n_ops]; `predict_us` (the
+    table's corrected prediction) decides when the budget is met, the plain sum otherwise.
+    Returns the new ops and the swaps made. The all-cheapest arch must fit the budget.
+    """
+    index = {op: i for i, op in enumerate(candidates)}
+    current = [index[op] for op in ops]
+
+    def total(cur: list[int]) -> float:
+        names = [candidates[i] for i in cur]
+        if predict_us is not None:
+            return predict_us(names)
+        return fixed_us + float(sum(latency_us[b, i] for b, i in enumerate(cur)))
+
+    swaps: list[dict[str, object]] = []
+    while total(current) > budget_us:
+        best: tuple[float, int, int] | None = None
+        for b, c in enumerate(current):
+            for o in range(len(candidates)):
+                saved = float(latency_us[b, c] - latency_us[b, o])
+                if saved <= 0:
+                    continue
+                cost = float(probs[b, c] - probs[b, o]) / saved
+                if best is None or cost < best[0]:
+                    best = (cost, b, o)
+        if best is None:
+            raise ValueError("budget unreachable even with the cheapest op in every block")
+        _, b, o = best
+        swaps.append({"block": b, "from": candidates[current[b]], "to": candidates[o]})
+        current[b] = o
+    return [candidates[i] for i in current], swaps
+
+
+def host_mismatch(name: str | Path, table: Table, here: Fingerprint | None = None) -> str:
     """One line: the table `name` was profiled on another machine than this one, and how."""
     from a2d_edge.utils.fingerprint import mismatch_message
 

@@ -12,7 +12,6 @@ error of both predictions on the other half.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,12 +23,20 @@ from torch import nn
 from a2d_edge.envs.atari import OBS_SHAPE
 from a2d_edge.errors import A2DError
 from a2d_edge.hw.backends import Backend
-from a2d_edge.hw.lut import MODES, SCHEMA, Correction, LatencyTable, OpKey, Timing
+from a2d_edge.hw.lut import SCHEMA, LatencyTable, OpKey
+from a2d_edge.hw.table import Table
+from a2d_edge.hw.tablebase import (
+    MODES,
+    Correction,
+    Timing,
+    error_stats,
+)
 from a2d_edge.hw.timing import Runner, control_loop_work, parse_samples, time_interleaved
 from a2d_edge.hw.widthtable import WidthTable
 from a2d_edge.nets import build_agent, searched_arch
 from a2d_edge.nets.ops import OPS, ConvBNReLU
 from a2d_edge.nets.space import SearchSpace, head_features, random_archs, varied_archs
+from a2d_edge.nets.spaces import Space
 from a2d_edge.nets.widths import WidthSpace
 from a2d_edge.runtime.pacing import Pacing
 from a2d_edge.utils.device import describe_host
@@ -236,17 +243,6 @@ def table_meta(s: ProfileSettings) -> dict[str, Any]:
     }
 
 
-def error_stats(measured: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
-    """MAPE (%) and the share of predictions within 5% and 10% of the measurement (pure)."""
-    rel = np.abs(predicted - measured) / measured
-    return {
-        "mape_pct": float(100 * rel.mean()),
-        "within_5pct": float((rel <= 0.05).mean()),
-        "within_10pct": float((rel <= 0.10).mean()),
-        "n": int(measured.size),
-    }
-
-
 TARGETS = {"kendall_tau": 0.9, "within_10pct": 0.95, "mape_over_floor": 1.5}
 
 
@@ -276,9 +272,7 @@ def fit_correction(
     return Correction(float(scale), float(offset), float(per_op))
 
 
-def measure_archs(
-    space: SearchSpace | WidthSpace, archs: list[dict[str, Any]], s: ProfileSettings
-) -> np.ndarray:
+def measure_archs(space: Space, archs: list[dict[str, Any]], s: ProfileSettings) -> np.ndarray:
     """Whole-network p50 latency (us) of each arch, interleaved."""
     timings = measure(arch_parts(space.in_channels, dict(enumerate(archs)), s), s)
     return np.array([timings[i].p50_us for i in range(len(archs))])
@@ -377,9 +371,7 @@ def fit_samples(table: LatencyTable, samples: list[dict[str, Any]], fit_on: int)
     })  # fmt: skip
 
 
-def settings_for(
-    table: LatencyTable | WidthTable, repeats: int = 200, warmup: int = 20
-) -> ProfileSettings:
+def settings_for(table: Table, repeats: int = 200, warmup: int = 20) -> ProfileSettings:
     """The settings a table was measured with (backend, precision, threads, mode, input)."""
     from a2d_edge.hw.backends import get_backend
 
@@ -393,65 +385,12 @@ def settings_for(
     )  # fmt: skip
 
 
-def drift_factor(measured: np.ndarray, predicted: np.ndarray) -> float:
-    """The median ratio measured / predicted (pure): one robust number for how much slower
-    (> 1) or faster the device runs now than when its table was measured."""
-    return float(np.median(measured / predicted))
-
-
-def drift_fit(measured: np.ndarray, predicted: np.ndarray) -> tuple[float, float]:
-    """measured ~ a * predicted + b (pure): least squares, refitted once without the points
-    whose residual exceeds 3x the median absolute one. A clock moves every arch in proportion
-    (b = 0); the wake-up of a core that slept between control ticks moves a cheap arch less
-    than a costly one, which a single ratio cannot follow. Archs spanning under 20% of their
-    mean, or a fit that would predict <= 0, give the median ratio alone (a, 0)."""
-    measured, predicted = np.asarray(measured, float), np.asarray(predicted, float)
-    ratio = drift_factor(measured, predicted)
-    if len(predicted) < 4 or np.ptp(predicted) < 0.2 * predicted.mean():
-        return ratio, 0.0
-    keep = np.ones(len(predicted), bool)
-    for _ in range(2):
-        a, b = np.polyfit(predicted[keep], measured[keep], 1)
-        resid = np.abs(measured - (a * predicted + b))
-        keep = resid <= 3 * max(float(np.median(resid)), 1e-9)
-    if a <= 0 or a * predicted.min() + b <= 0:
-        return ratio, 0.0
-    return float(a), float(b)
-
-
-def recalibrate(
-    table: LatencyTable | WidthTable, n: int, s: ProfileSettings, seed: int = 1
-) -> dict[str, Any]:
-    """Re-time n archs spread over the space and map the table's prediction onto today's
-    device by the drift (`drift_fit`: measured ~ a * predicted + b).
-
-    A table's op timings hold their ratios from one sitting to the next, but the whole device
-    drifts (clock, thermal state, neighbours on a shared host): measured here, the same table
-    was 3-13% off on fresh archs in a later sitting while 1.2% off in its own, and a
-    controller-mode table 25% off after an hour. The drift needs ~12 whole-network timings
-    (seconds), not a re-profile.
-    """
-    if n < 3:
-        raise A2DError("recalibration needs at least 3 architectures")
-    archs = table.drift_archs(n, seed)
-    measured = measure_archs(table.space, archs, s)
-    before = np.array([table.predict(a) * 1000 for a in archs])
-    k = drift_factor(measured, before)
-    a, b = drift_fit(measured, before)
-    table.rescale(a, b)
-    after = np.array([table.predict(a) * 1000 for a in archs])
-    record = {
-        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "archs": n,
-        "seed": seed,
-        "drift_factor": k,
-        "drift_fit": {"scale": a, "offset_us": b},
-        "before": error_stats(measured, before),
-        "after_in_sample": error_stats(measured, after),
-        "device": describe_device(s.threads),
-    }
-    table.meta["recalibration"] = record
-    return record
+def recalibrate(table: Table, n: int, s: ProfileSettings, seed: int = 1) -> dict[str, Any]:
+    """`table.recalibrate` with n archs timed whole here with settings `s` (`measure_archs`):
+    the table's prediction mapped onto today's device by the drift (`drift_fit`)."""
+    return table.recalibrate(
+        lambda archs: measure_archs(table.space, archs, s), n, seed, describe_device(s.threads)
+    )
 
 
 __all__ = [

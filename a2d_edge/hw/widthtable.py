@@ -17,20 +17,20 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+import torch
 
 from a2d_edge.errors import A2DError
-from a2d_edge.hw.lut import SCHEMA as LUT_SCHEMA
-from a2d_edge.hw.lut import Correction, LatencyTable, TimedOn, Timing, check_settings
+from a2d_edge.hw.tablebase import Correction, TableBase, Timing, check_settings
 from a2d_edge.nets.arch import Arch
 from a2d_edge.nets.widths import WidthSpace
-from a2d_edge.utils.io import read_json, write_json
+from a2d_edge.utils.io import write_json
 
 SCHEMA = "a2d.widthlut/1"
 Widths = tuple[int, ...]
 
 
 @dataclass
-class WidthTable(TimedOn):
+class WidthTable(TableBase):
     space: WidthSpace
     entries: dict[Widths, Timing]
     meta: dict[str, Any] = field(default_factory=dict)
@@ -97,11 +97,71 @@ class WidthTable(TimedOn):
         us = self.entries[widths].p50_us
         return (self.correction.apply(us) if self.correction else us) / 1000.0
 
-    def minimum_ms(self) -> tuple[float, Arch]:
-        """The fastest arch of the space by this table."""
+    def check(self) -> None:
+        """Nothing to check: `from_dict` refuses a table that lacks an arch of its space."""
+
+    def fastest(self) -> tuple[float, Arch]:
+        """The fastest arch of the space by this table, and its prediction (ms)."""
         widths = min(self.entries, key=lambda w: self.entries[w].p50_us)
         arch = self.space.arch(widths)
         return self.predict(arch), arch
+
+    def repair(
+        self, arch: Arch, limit_ms: float, preference: torch.Tensor | None = None
+    ) -> tuple[Arch, list[dict[str, Any]]]:
+        """`arch` narrowed into `limit_ms`, and the narrowings made. Each step narrows one
+        dimension to the choice that gives up the least `preference` [dimensions, choices]
+        (None: uniform; ties: the most ms saved) per ms saved, by `predict`; where no
+        narrowing saves (the timings' noise), the fitting arch that gives up the least
+        preference and changes the fewest dimensions. A2DError when even the fastest misses."""
+        space = self.space
+        genes = list(space.genes(arch))
+        pref = preference if preference is not None else torch.zeros(len(genes), space.n_choices)
+
+        def ms(g: list[int] | tuple[int, ...]) -> float:
+            return self.predict(space.from_genes(tuple(g)))
+
+        def moved(now: tuple[int, ...], p: tuple[int, ...]) -> tuple[float, int, float]:
+            """Preference given up, dimensions changed, and -ms of going from now to p."""
+            pairs = list(zip(now, p, strict=True))
+            lost = sum(float(pref[d, a] - pref[d, b]) for d, (a, b) in enumerate(pairs))
+            return lost, sum(a != b for a, b in pairs), -ms(p)
+
+        start = tuple(genes)
+        while ms(genes) > limit_ms:
+            now = ms(genes)
+            best: tuple[float, float, int, int] | None = None
+            for d, g in enumerate(genes):
+                for c in range(g):
+                    saved = now - ms((*genes[:d], c, *genes[d + 1 :]))
+                    if saved > 0:
+                        key = (float(pref[d, g] - pref[d, c]) / saved, -saved, d, c)
+                        best = key if best is None or key < best else best
+            if best is not None:
+                genes[best[2]] = best[3]
+                continue
+            fits = [p for p in space.paths() if ms(p) <= limit_ms]
+            if not fits:
+                raise A2DError(
+                    f"no arch of {space.name!r} fits {limit_ms:g} ms on this table (the fastest "
+                    f"takes {self.fastest()[0]:.3f} ms)"
+                )
+            now_genes = tuple(genes)
+            genes = list(min(fits, key=lambda p: moved(now_genes, tuple(p))))
+        steps = [{"dimension": d, "from": space.choices[d][a], "to": space.choices[d][b]}
+                 for d, (a, b) in enumerate(zip(start, genes, strict=True)) if a != b]  # fmt: skip
+        return space.from_genes(tuple(genes)), steps
+
+    def expected(self, weights: torch.Tensor) -> torch.Tensor:
+        """E[latency] in ms under per-dimension probabilities [dimensions, choices]: the
+        latency tensor [choices, ...] contracted with each dimension's row (equals `predict`
+        on one-hot rows), differentiable in `weights`."""
+        n = self.space.n_choices
+        grid = [self.predict(self.space.from_genes(p)) for p in self.space.paths()]
+        lat = torch.tensor(grid, dtype=torch.float64).reshape((n,) * len(self.space.choices))
+        letters = "abcdefgh"[: len(self.space.choices)]
+        spec = ",".join(letters) + "," + letters + "->"
+        return torch.einsum(spec, *weights.to(torch.float64), lat).to(weights.dtype)
 
     def rescale(self, k: float, shift_us: float = 0.0) -> None:
         """Map every prediction to k * prediction + shift_us (a drift recalibration)."""
@@ -117,19 +177,3 @@ class WidthTable(TimedOn):
     def within(self, limit_ms: float) -> list[Arch]:
         """Every arch whose measurement is at most `limit_ms`, in the space's order."""
         return [a for a in self.space.archs() if self.predict(a) <= limit_ms]
-
-
-Table = LatencyTable | WidthTable
-
-
-def load_table(path: str | Path) -> Table:
-    """An op table or a width table, by its schema."""
-    data = read_json(path, "latency table")
-    schema = data.get("schema") if isinstance(data, dict) else None
-    if schema == SCHEMA:
-        return WidthTable.load(path)
-    if schema != LUT_SCHEMA:
-        raise A2DError(
-            f"latency table {path}: schema must be {LUT_SCHEMA!r} or {SCHEMA!r}, got {schema!r}"
-        )
-    return LatencyTable.load(path)

@@ -1,9 +1,7 @@
-"""Cost terms of Eq. 9 (expected FLOPs / latency under the Gumbel block weights) and the
-budget repair, as pure functions."""
+"""Cost terms of Eq. 9 (expected FLOPs / latency under the Gumbel block weights), as pure
+functions. The budget repair is a table's (`Table.repair`; `hw.lut.repair_to_budget`)."""
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import torch
 
@@ -44,47 +42,3 @@ def latency_cost(expected_ms: torch.Tensor, budget_ms: float, weight: float) -> 
     if budget_ms > 0:
         return weight * torch.relu(expected_ms / budget_ms - 1.0)
     return weight * expected_ms
-
-
-def repair_to_budget(
-    ops: list[str],
-    candidates: tuple[str, ...],
-    probs: torch.Tensor,
-    latency_us: torch.Tensor,
-    fixed_us: float,
-    budget_us: float,
-    predict_us: Callable[[list[str]], float] | None = None,
-) -> tuple[list[str], list[dict[str, object]]]:
-    """Swap blocks to cheaper ops until the arch meets the budget.
-
-    Each swap is the one that gives up the least op probability per microsecond saved (so the
-    least certain blocks go first). `latency_us` is [n_blocks, n_ops]; `predict_us` (the
-    table's corrected prediction) decides when the budget is met, the plain sum otherwise.
-    Returns the new ops and the swaps made. The all-cheapest arch must fit the budget.
-    """
-    index = {op: i for i, op in enumerate(candidates)}
-    current = [index[op] for op in ops]
-
-    def total(cur: list[int]) -> float:
-        names = [candidates[i] for i in cur]
-        if predict_us is not None:
-            return predict_us(names)
-        return fixed_us + float(sum(latency_us[b, i] for b, i in enumerate(cur)))
-
-    swaps: list[dict[str, object]] = []
-    while total(current) > budget_us:
-        best: tuple[float, int, int] | None = None
-        for b, c in enumerate(current):
-            for o in range(len(candidates)):
-                saved = float(latency_us[b, c] - latency_us[b, o])
-                if saved <= 0:
-                    continue
-                cost = float(probs[b, c] - probs[b, o]) / saved
-                if best is None or cost < best[0]:
-                    best = (cost, b, o)
-        if best is None:
-            raise ValueError("budget unreachable even with the cheapest op in every block")
-        _, b, o = best
-        swaps.append({"block": b, "from": candidates[current[b]], "to": candidates[o]})
-        current[b] = o
-    return [candidates[i] for i in current], swaps

@@ -18,8 +18,7 @@ import torch
 
 from a2d_edge.errors import A2DError
 from a2d_edge.hw.lut import LatencyTable, host_mismatch
-from a2d_edge.hw.widthtable import WidthTable
-from a2d_edge.nets.space import SPACES, SearchSpace, get_space, searched_arch
+from a2d_edge.nets.space import SPACES, SearchSpace, get_space
 from a2d_edge.nets.supernet import Supernet, as_agent, gumbel_weights, sample_gumbel
 from a2d_edge.rl.evaluate import evaluate_agent
 from a2d_edge.rl.loop import default_hooks, run_loop
@@ -33,7 +32,6 @@ from a2d_edge.search.cost import (
     FlopsTable,
     alpha_entropy,
     latency_cost,
-    repair_to_budget,
     tau_at,
 )
 from a2d_edge.search.prepare import latency_is_local, resolve_lut
@@ -68,7 +66,7 @@ def prepare(cfg: SearchConfig, say: bool = True) -> tuple[SearchSpace, LatencyTa
     if not cfg.lut:
         return space, None
     table = resolve_lut(cfg, say)
-    if isinstance(table, WidthTable):
+    if not isinstance(table, LatencyTable):
         raise A2DError(
             f"latency table {cfg.lut} is a width table of {table.space.name!r}: search it with "
             f"--preset {table.space.name}"
@@ -85,7 +83,7 @@ def prepare(cfg: SearchConfig, say: bool = True) -> tuple[SearchSpace, LatencyTa
         )
     table.matrix_us()  # every op of every block must be there
     if cfg.latency_budget_ms > 0:
-        fastest, _ = table.minimum_ms()
+        fastest, _ = table.fastest()
         if cfg.latency_budget_ms < fastest:
             raise A2DError(
                 f"latency budget {cfg.latency_budget_ms:g} ms is below the fastest architecture "
@@ -319,16 +317,7 @@ class SearchLoop(TrainLoop):
         if "recalibration" in table.meta:  # rescaled to this sitting before it predicted
             info["recalibration"] = table.meta["recalibration"]
         if cfg.latency_budget_ms > 0 and info["argmax_predicted_ms"] > cfg.latency_budget_ms:
-            ops, swaps = repair_to_budget(
-                arch["ops"],
-                self.space.ops,
-                self.model.probabilities(),
-                table.block_costs_us(),
-                table.fixed_us(),
-                cfg.latency_budget_ms * 1000,
-                lambda names: table.predict(searched_arch(self.space, names)) * 1000,
-            )
-            arch = searched_arch(self.space, ops)
+            arch, swaps = table.repair(arch, cfg.latency_budget_ms, self.model.probabilities())
             info.update(repaired=True, repair_swaps=swaps)
         info["predicted_ms"] = table.predict(arch)
         return arch, info

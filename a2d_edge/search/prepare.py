@@ -9,7 +9,7 @@ from typing import Any
 
 from a2d_edge.errors import A2DError
 from a2d_edge.hw.lut import resolve_for_run
-from a2d_edge.hw.widthtable import Table, load_table
+from a2d_edge.hw.table import Table, load_table
 from a2d_edge.runtime.pacing import Pacing
 from a2d_edge.search.config import SearchConfig
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from a2d_edge.errors import A2DError
 from a2d_edge.hw.sitting import ROUNDS, NetTiming, Sitting, judge_budget, time_sitting
-from a2d_edge.hw.widthtable import Table
+from a2d_edge.hw.table import Table
 from a2d_edge.search.prepare import measure_here
 
 

@@ -13,9 +13,9 @@ from a2d_edge.distill.paths import largest_path, one_hot, sample_paths, smallest
 from a2d_edge.distill.replay import LabelledReplay, check_fits, frame_bytes
 from a2d_edge.distill.select import evolve
 from a2d_edge.errors import A2DError
+from a2d_edge.hw.lut import repair_to_budget
 from a2d_edge.nets import build_agent, get_space, searched_arch
 from a2d_edge.rl.teacher import actor_kl
-from a2d_edge.search.cost import repair_to_budget
 
 
 def test_two_sided_latency_by_hand():

@@ -141,7 +141,7 @@ def test_distill_search_writes_a_playable_agent_under_the_budget(tmp_path, tiny_
     lut = tmp_path / "lut.json"
     table = _random_table()
     table.save(lut)
-    fastest, _ = table.minimum_ms()
+    fastest, _ = table.fastest()
     budget = round(fastest + 0.03, 4)
     out = tmp_path / "s"
     argv = _args(out, "--lut", str(lut), "--latency-budget-ms", str(budget), "--rerank-top", "2",
@@ -242,7 +242,7 @@ def test_refusals_are_one_line_and_write_nothing(tmp_path, tiny_agent_ckpt, caps
     lut = tmp_path / "lut.json"
     table = _random_table()
     table.save(lut)
-    fastest, _ = table.minimum_ms()
+    fastest, _ = table.fastest()
     cases = [
         (["--lut", str(lut)], breakout, "a teacher must play the student's game"),
         (

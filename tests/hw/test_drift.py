@@ -12,7 +12,7 @@ import pytest
 from a2d_edge.hw import drift
 from a2d_edge.hw.drift import run_prediction
 from a2d_edge.hw.lut import LatencyTable
-from a2d_edge.hw.widthtable import load_table
+from a2d_edge.hw.table import load_table
 from a2d_edge.nets.space import random_archs
 from a2d_edge.runtime.pacing import Pacing
 from a2d_edge.search.config import SearchConfig
@@ -117,7 +117,7 @@ def test_a_run_is_judged_by_a_width_table_too(device, tmp_path):
     table.meta = {**table.meta, "device": this_host().to_dict(), "precision": "fp32"}
     path = tmp_path / "w.json"
     table.save(path)
-    fastest, arch = load_table(path).minimum_ms()
+    fastest, arch = load_table(path).fastest()
     prediction, warnings = run_prediction(path, arch, Pacing(0), "fp32")
     assert prediction["predicted_ms"] == pytest.approx(SLOWER * fastest) and not warnings
     assert prediction["recalibration"]["drift_fit"]["scale"] == pytest.approx(SLOWER)
@@ -129,11 +129,11 @@ def test_a_width_table_of_this_host_is_rescaled_too(device, tmp_path):
     path = tmp_path / "w.json"
     table.save(path)
     loaded = load_table(path)
-    fastest, arch = loaded.minimum_ms()
+    fastest, arch = loaded.fastest()
     rec = drift.to_this_sitting(loaded, say=False)
     assert rec is not None and device == [drift.ARCHS]
     assert loaded.predict(arch) == pytest.approx(SLOWER * fastest)
-    assert loaded.minimum_ms()[0] == pytest.approx(SLOWER * fastest)
+    assert loaded.fastest()[0] == pytest.approx(SLOWER * fastest)
     assert arch in loaded.within(SLOWER * fastest * 1.001)
     assert loaded.within(fastest * 1.2) == []  # what fitted as shipped fits no more
     # the rescale is saved with the table and read back
@@ -158,7 +158,7 @@ def test_a2d_profile_recalibrates_a_width_table_too(device, tmp_path, capsys):
     table = random_width_table()
     table.meta = {**table.meta, "device": this_host().to_dict()}
     table.save(tmp_path / "w.json")
-    fastest, arch = table.minimum_ms()
+    fastest, arch = table.fastest()
     argv = ["--recalibrate", str(tmp_path / "w.json"), "--out", str(tmp_path / "w2.json")]
     assert profile_main([*argv, "--archs", "5", "--repeats", "3"]) == 0
     assert device == [5] and "median ratio 1.250" in capsys.readouterr().out

@@ -7,12 +7,11 @@ import torch
 from a2d_edge.cli import main as a2d
 from a2d_edge.errors import A2DError
 from a2d_edge.hw.cli import main as profile_main
-from a2d_edge.hw.lut import Correction, LatencyTable, OpKey, Timing
+from a2d_edge.hw.lut import Correction, LatencyTable, OpKey, Timing, repair_to_budget
 from a2d_edge.hw.profile import error_stats, fit_correction, op_parts
 from a2d_edge.hw.timing import parse_samples, time_interleaved
 from a2d_edge.nets import SPACES, get_space, random_arch, searched_arch
 from a2d_edge.nets.space import SearchSpace
-from a2d_edge.search.cost import repair_to_budget
 
 TINY = SearchSpace("tiny", ((2, 8, 1),), ops=("conv_k3", "skip"), stem_channels=8)
 
@@ -216,7 +215,7 @@ def test_search_refuses_infeasible_budget_and_foreign_table(tmp_path, capsys):
     argv = ["--backend", "torch", "--preset", "edge", "--repeats", "2", "--warmup", "1",
             "--out", str(lut), "--quiet"]  # fmt: skip
     assert profile_main(argv) == 0
-    fastest, _ = LatencyTable.load(lut).minimum_ms()
+    fastest, _ = LatencyTable.load(lut).fastest()
     capsys.readouterr()
     out = tmp_path / "s"
     base = [
@@ -254,7 +253,7 @@ def test_search_repairs_to_the_budget(tmp_path):
     lut = tmp_path / "t.json"
     assert profile_main(["--backend", "torch", "--preset", "edge", "--repeats", "3",
                          "--warmup", "1", "--out", str(lut), "--quiet"]) == 0  # fmt: skip
-    fastest, _ = LatencyTable.load(lut).minimum_ms()
+    fastest, _ = LatencyTable.load(lut).fastest()
     budget = fastest * 1.15
     out = tmp_path / "s"
     argv = ["search", "--method", "rl",
@@ -277,7 +276,7 @@ def test_search_repairs_to_the_budget(tmp_path):
 def test_drift_factor_is_the_median_ratio():
     import numpy as np
 
-    from a2d_edge.hw.profile import drift_factor
+    from a2d_edge.hw.tablebase import drift_factor
 
     measured = np.array([110.0, 220.0, 330.0, 1000.0])
     predicted = np.array([100.0, 200.0, 300.0, 100.0])  # one outlier (x10) does not move it
@@ -287,7 +286,7 @@ def test_drift_factor_is_the_median_ratio():
 def test_drift_fit_hand_computed():
     import numpy as np
 
-    from a2d_edge.hw.profile import drift_fit
+    from a2d_edge.hw.tablebase import drift_fit
 
     predicted = np.array([100.0, 200.0, 300.0, 400.0, 500.0])
     # a wake-up that got 30 us cheaper and ops 10% slower: 1.1 * p - 30, one outlier (x3)
@@ -351,9 +350,10 @@ def test_per_op_type_factors_hand_computed():
     w = torch.tensor([[1.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
     assert float(table.expected(w)) == pytest.approx(table.predict(arch))
     # the fastest arch by the corrected costs: a per-op term of -120 us makes conv_k3 "cheaper"
-    # than an identity skip (0.8 * 100 - 120 < 1), and minimum_ms follows the corrected model
+    # than an identity skip (0.8 * 100 - 120 < 1), and fastest() follows the corrected model
     odd = _tiny_table(Correction(1.0, 0.0, -120.0, {"conv_k3": 0.8}))
-    ms, ops = odd.minimum_ms()
+    ms, fastest_arch = odd.fastest()
+    ops = fastest_arch["ops"]
     assert ops == ["conv_k3", "conv_k3"] and ms == pytest.approx((35 + 2 * (80 - 120)) / 1000)
 
 
@@ -415,7 +415,8 @@ SHIPPED = sorted(Path(__file__).resolve().parents[2].glob("latency_tables/*.json
 def test_every_shipped_table_loads_and_covers_a_preset(path):
     """A shipped table is of a known preset (by its name too) and predicts that space's
     cheapest arch and a random one in a plausible range."""
-    from a2d_edge.hw.widthtable import WidthTable, load_table
+    from a2d_edge.hw.table import load_table
+    from a2d_edge.hw.widthtable import WidthTable
     from a2d_edge.nets.widths import WIDTH_SPACES
 
     table = load_table(path)
@@ -423,12 +424,13 @@ def test_every_shipped_table_loads_and_covers_a_preset(path):
     assert path.stem.startswith(table.device["slug"]) and f"-{preset}" in path.stem
     if isinstance(table, WidthTable):  # every arch of its width space, timed whole
         assert WIDTH_SPACES[preset] == table.space and not table.missing()
-        fastest, arch = table.minimum_ms()
+        fastest, arch = table.fastest()
         assert 0.0 < fastest <= table.predict(table.space.arch(table.space.widest)) < 100.0
         assert table.predict(arch) == fastest
         return
     assert SPACES[preset] == table.space
     assert path.stem.startswith(table.device["slug"])
-    fastest, ops = table.minimum_ms()
+    fastest, fastest_arch = table.fastest()
+    ops = fastest_arch["ops"]
     assert 0.0 < fastest <= table.predict(random_arch(preset, 0)) < 100.0
     assert table.predict(searched_arch(table.space, ops)) == pytest.approx(fastest)

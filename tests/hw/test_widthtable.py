@@ -7,7 +7,8 @@ import pytest
 
 from a2d_edge.errors import A2DError
 from a2d_edge.hw.lut import LatencyTable, Timing
-from a2d_edge.hw.widthtable import WidthTable, load_table
+from a2d_edge.hw.table import load_table
+from a2d_edge.hw.widthtable import WidthTable
 from a2d_edge.nets.widths import WidthSpace, get_width_space
 from tests.distill.test_pipeline import _random_table
 
@@ -34,7 +35,7 @@ def test_a_width_table_round_trips_and_predicts_each_arch_by_its_own_entry(tmp_p
     assert isinstance(back, WidthTable) and back.entries == table.entries
     arch = SPACE.arch((16, 32, 32, 256))
     assert back.predict(arch) == pytest.approx(table.entries[(16, 32, 32, 256)].p50_us / 1000)
-    fastest, quickest = back.minimum_ms()
+    fastest, quickest = back.fastest()
     assert fastest == min(t.p50_us for t in table.entries.values()) / 1000
     assert back.predict(quickest) == fastest
     assert back.host_match() == "other" and back.describe_mode() == "warm"
