@@ -21,8 +21,11 @@ def recalibrate_bn(
 ) -> int:
     """Reset every BatchNorm's running mean / var and recompute them as the plain average over
     `batches` (momentum None), in train mode without gradients; the model is left in eval mode.
-    Only BN buffers change. Returns the frames seen."""
+    Only BN buffers change. Returns the frames seen (0 without BN layers)."""
     layers = bn_layers(model)
+    if not layers:  # nothing to recompute (a Nature-family net): no forward is run
+        model.eval()
+        return 0
     momenta = [m.momentum for m in layers]
     for m in layers:
         m.reset_running_stats()

@@ -37,12 +37,7 @@ from a2d_edge.distill.select import (
     path_agent,
     rerank,
 )
-from a2d_edge.distill.widths import (
-    prepare_widths,
-    select_widths,
-    wants_widths,
-    width_start_agent,
-)
+from a2d_edge.distill.widths import prepare_widths, select_widths, wants_widths
 from a2d_edge.envs import EvalResult
 from a2d_edge.errors import A2DError
 from a2d_edge.hw.lut import LatencyTable
@@ -51,6 +46,7 @@ from a2d_edge.hw.widthtable import WidthTable
 from a2d_edge.nets import build_agent
 from a2d_edge.nets.agent import ActorCritic
 from a2d_edge.nets.space import SearchSpace, searched_arch
+from a2d_edge.nets.spaces import Space, SupernetNet, space_from_dict
 from a2d_edge.nets.supernet import Supernet
 from a2d_edge.nets.widths import ElasticNature, WidthSpace
 from a2d_edge.rl.evaluate import evaluate_agent
@@ -261,7 +257,7 @@ def supernet_path(spec: str) -> Path:
     return path / "supernet.pt" if path.is_dir() else path
 
 
-def load_supernet(spec: str, env_id: str, n_actions: int) -> tuple[Supernet | ElasticNature, Path]:
+def load_supernet(spec: str, env_id: str, n_actions: int) -> tuple[SupernetNet, Path]:
     """A trained supernet (of ops or of widths) of another run or of the zoo, checked against
     the game and actions."""
     from a2d_edge.envs import resolve_game
@@ -275,12 +271,7 @@ def load_supernet(spec: str, env_id: str, n_actions: int) -> tuple[Supernet | El
         raise A2DError(f"supernet {path} was trained on {trained_on}, not on {env_id}")
     if int(ckpt.get("n_actions", n_actions)) != n_actions:
         raise A2DError(f"supernet {path} has {ckpt['n_actions']} actions, {env_id} {n_actions}")
-    record = ckpt.get("space")
-    supernet: Supernet | ElasticNature
-    if isinstance(record, dict) and record.get("kind") == "widths":
-        supernet = ElasticNature(WidthSpace.from_dict(record), n_actions)
-    else:
-        supernet = Supernet(SearchSpace.from_dict(record), n_actions)
+    supernet = space_from_dict(ckpt.get("space")).supernet(n_actions)
     try:
         supernet.load_state_dict(
             {k: v.float() if v.is_floating_point() else v for k, v in ckpt["model"].items()}
@@ -310,7 +301,8 @@ def judge_ops(
 ) -> Judgement:
     """`ops` judged as the selection judges: on `judging_frames`, after `steps` of adaptation."""
     bn, judge = frames
-    return judge_path(supernet, ops, bn, judge, cfg.temperature, cfg.value_weight, steps,
+    arch = searched_arch(supernet.space, list(ops))
+    return judge_path(supernet, arch, bn, judge, cfg.temperature, cfg.value_weight, steps,
                       cfg.distill_lr)  # fmt: skip
 
 
@@ -416,12 +408,12 @@ def measured_at_end(
 
 # ----- phase 3: the finish -----
 def start_agent(
-    cfg: SearchConfig, arch: dict[str, Any], supernet: Supernet, frames: Frames, n_actions: int
+    cfg: SearchConfig, arch: dict[str, Any], supernet: SupernetNet, frames: Frames, n_actions: int
 ) -> ActorCritic:
-    """What the finish starts from: the supernet's weights for the selected ops (`inherit`, BN
-    statistics recomputed on its own path) or a fresh net (`scratch`)."""
+    """What the finish starts from: the supernet's weights for the selected arch (`inherit`,
+    BN statistics recomputed on its own path where it has BN) or a fresh net (`scratch`)."""
     if cfg.finish_from == "inherit":
-        return path_agent(supernet, tuple(arch["ops"]), frames.split(cfg.bn_frames)[0])
+        return path_agent(supernet, arch, frames.split(cfg.bn_frames)[0])
     return build_agent(arch, n_actions)
 
 
@@ -514,9 +506,10 @@ def teacher_latency(table: Table, teacher: str, rounds: int = 5) -> tuple[float,
             f"({table.path} is another machine's); give --latency-budget-ms instead"
         )
     arch = load_checkpoint(teacher)["arch"]
-    if isinstance(table, WidthTable) and table.space.contains(arch):
-        # timed whole in the same sitting as every candidate
-        return table.predict(arch), "its entry in the width table"
+    if table.space.contains(arch):
+        # an arch of the table's space: its prediction (a width table's entry, timed whole in
+        # the same sitting as every candidate)
+        return table.predict(arch), f"its entry in the {table.KIND}"
     try:
         t = teacher_timing(table, arch, rounds)
     except A2DError:
@@ -549,11 +542,11 @@ def resolve_budget(cfg: SearchConfig) -> SearchConfig:
 
 @dataclass
 class Start:
-    space: SearchSpace | WidthSpace
+    space: Space
     table: Table | None
     teacher: Teacher
     n_actions: int
-    reused: tuple[Supernet | ElasticNature, Path] | None
+    reused: tuple[SupernetNet, Path] | None
 
 
 def check_start(cfg: SearchConfig) -> Start:
@@ -640,7 +633,7 @@ def selection_phase(
             "method": "distill",
             "env_id": cfg.env,
             "preset": space.name,
-            **({"space": space.to_dict()} if isinstance(space, WidthSpace) else {}),
+            "space": space.to_dict(),
             "teacher": cfg.teacher,
             "supernet": cfg.supernet or str(run_dir),
             "derived": arch,
@@ -844,5 +837,5 @@ def width_search(cfg: SearchConfig, run_dir: Path, start: Start) -> DistillResul
         return arch, info, net.space.flops(arch, n_actions)
 
     arch = selection_phase(cfg, run_dir, net.space, select)
-    agent = width_start_agent(cfg, arch, net, n_actions)
+    agent = start_agent(cfg, arch, net, frames, n_actions)
     return finish_and_evaluate(cfg, run_dir, arch, agent, frames, teacher, n_actions)

@@ -1,6 +1,6 @@
 """Selecting an arch of a trained supernet under a latency budget.
 
-`judge_path` scores one arch: the supernet's weights for its ops, BatchNorm statistics
+`judge_path` scores one arch: the supernet's weights for it (ops or widths), BatchNorm statistics
 recomputed on its own activations, then the distillation loss, KL and greedy agreement with the
 teacher on held-out frames. `evolve` is SPOS / OFA's evolutionary search over archs whose
 predicted latency meets the budget: every arch it makes is repaired into the budget before it is
@@ -21,8 +21,8 @@ from a2d_edge.distill.bn import recalibrate_bn
 from a2d_edge.distill.losses import agreement, distill_loss
 from a2d_edge.hw.table import Table
 from a2d_edge.nets.agent import ActorCritic
-from a2d_edge.nets.space import searched_arch
-from a2d_edge.nets.supernet import Supernet, as_agent
+from a2d_edge.nets.arch import Arch
+from a2d_edge.nets.spaces import SupernetNet
 
 Ops = tuple[str, ...]
 
@@ -70,9 +70,12 @@ def judge_agent(
     return Judgement(float(loss), float(kl), float(mse), agreement(s_logits, frames.logits))
 
 
-def path_agent(supernet: Supernet, ops: Ops, bn_frames: Frames, batch: int = 256) -> ActorCritic:
-    """The plain net of `ops` with the supernet's weights and its own BN statistics."""
-    agent = as_agent(supernet, searched_arch(supernet.space, list(ops)))
+def path_agent(
+    supernet: SupernetNet, arch: Arch, bn_frames: Frames, batch: int = 256
+) -> ActorCritic:
+    """The plain net of `arch` with the supernet's weights (`Space.extract`) and its own BN
+    statistics (none to recompute without BN layers)."""
+    agent = supernet.space.extract(supernet, arch)
     recalibrate_bn(agent, bn_frames.batches(batch))
     return agent
 
@@ -105,8 +108,8 @@ def adapt(
 
 
 def judge_path(
-    supernet: Supernet,
-    ops: Ops,
+    supernet: SupernetNet,
+    arch: Arch,
     bn_frames: Frames,
     judge: Frames,
     temperature: float,
@@ -114,9 +117,9 @@ def judge_path(
     adapt_steps: int = 0,
     lr: float = 5e-4,
 ) -> Judgement:
-    """Held-out loss of `ops` with the supernet's weights: BN recomputed, after `adapt_steps`
+    """Held-out loss of `arch` with the supernet's weights: BN recomputed, after `adapt_steps`
     Adam steps on `bn_frames` when asked."""
-    agent = path_agent(supernet, ops, bn_frames)
+    agent = path_agent(supernet, arch, bn_frames)
     if adapt_steps > 0:
         adapt(agent, bn_frames, adapt_steps, lr, temperature, value_weight)
     return judge_agent(agent, judge, temperature, value_weight)

@@ -23,16 +23,13 @@ from typing import Any
 from a2d_edge.distill.select import (
     Frames,
     Judgement,
-    adapt,
-    judge_agent,
+    judge_path,
     judging_frames,
     latency_record,
 )
 from a2d_edge.errors import A2DError
 from a2d_edge.hw.lut import host_mismatch
 from a2d_edge.hw.widthtable import WidthTable
-from a2d_edge.nets import build_agent
-from a2d_edge.nets.agent import ActorCritic
 from a2d_edge.nets.arch import Arch
 from a2d_edge.nets.widths import WIDTH_SPACES, ElasticNature, WidthSpace, get_width_space
 from a2d_edge.search.config import SearchConfig
@@ -94,22 +91,6 @@ def candidates(space: WidthSpace, table: WidthTable | None, cfg: SearchConfig) -
     return table.within(cfg.latency_budget_ms * (1.0 - cfg.budget_margin))
 
 
-def judge_widths(
-    cfg: SearchConfig,
-    net: ElasticNature,
-    arch: Arch,
-    frames: tuple[Frames, Frames],
-    steps: int,
-) -> Judgement:
-    """`arch` with the supernet's weights, adapted `steps` Adam steps on the first frames and
-    judged on the second."""
-    agent = net.extract(arch)
-    adapt_frames, judge = frames
-    if steps > 0:
-        adapt(agent, adapt_frames, steps, cfg.distill_lr, cfg.temperature, cfg.value_weight)
-    return judge_agent(agent, judge, cfg.temperature, cfg.value_weight)
-
-
 def select_widths(
     cfg: SearchConfig,
     net: ElasticNature,
@@ -126,6 +107,10 @@ def select_widths(
         raise A2DError(f"no arch of {space.name!r} fits the budget on this table")
     t = time.perf_counter()
 
+    def judge(arch: Arch, steps: int) -> Judgement:
+        return judge_path(net, arch, *split, cfg.temperature, cfg.value_weight, steps,
+                          cfg.distill_lr)  # fmt: skip
+
     def describe(arch: Arch) -> dict[str, Any]:
         widths = space.widths_of(arch)
         return {
@@ -135,7 +120,7 @@ def select_widths(
         }
 
     with learner_threads(cfg) as threads:
-        judged = [(a, judge_widths(cfg, net, a, split, cfg.judge_adapt_steps)) for a in pool]
+        judged = [(a, judge(a, cfg.judge_adapt_steps)) for a in pool]
         judged.sort(key=lambda aj: aj[1].loss)
         best = judged[0][0]
         info: dict[str, Any] = {
@@ -144,7 +129,7 @@ def select_widths(
             "candidates": [{**describe(a), **j.to_dict()} for a, j in judged],
         }
         if cfg.rerank_top > 0:
-            again = [(a, judge_widths(cfg, net, a, split, cfg.rerank_adapt_steps))
+            again = [(a, judge(a, cfg.rerank_adapt_steps))
                      for a, _ in judged[: cfg.rerank_top]]  # fmt: skip
             best = min(again, key=lambda aj: aj[1].loss)[0]
             info["rerank"] = {
@@ -161,10 +146,3 @@ def select_widths(
             budget_margin=cfg.budget_margin,
         )
     return best, {**info, **latency_record(table, best, cfg.lut)}
-
-
-def width_start_agent(
-    cfg: SearchConfig, arch: Arch, net: ElasticNature, n_actions: int
-) -> ActorCritic:
-    """The finish's start: the supernet's weights for the arch's widths, or a fresh net."""
-    return net.extract(arch) if cfg.finish_from == "inherit" else build_agent(arch, n_actions)

@@ -10,7 +10,7 @@ record of an arch.json, a table or a checkpoint (an op space has no `kind` key).
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
 import numpy as np
@@ -65,6 +65,10 @@ class SupernetNet(Protocol):
     def timing_forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The forward a bf16 probe times (one path)."""
         ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> Any: ...
 
 
 class Space(Protocol):

@@ -96,6 +96,16 @@ def test_sandwich_and_uniform_paths_cover_every_op_of_every_block():
         sample_paths("greedy", cost, 1, rng)
 
 
+def test_bn_recalibration_runs_nothing_on_a_net_without_bn():
+    from a2d_edge.nets import PRESETS
+
+    agent = build_agent(PRESETS["nature"], 6).train()
+    seen = []
+    frames = [torch.zeros(2, 4, 84, 84, dtype=torch.uint8)]
+    assert recalibrate_bn(agent, frames, forward=seen.append) == 0
+    assert seen == [] and not agent.training
+
+
 def test_bn_recalibration_changes_only_bn_buffers():
     torch.manual_seed(0)
     agent = build_agent(
@@ -191,9 +201,10 @@ def test_judging_a_path_leaves_the_supernet_as_it_was():
     before = {k: v.clone() for k, v in net.state_dict().items()}
     frames = Frames(torch.randint(0, 256, (64, 4, 84, 84), dtype=torch.uint8), torch.randn(64, 6),
                     torch.randn(64))  # fmt: skip
-    ops = ("conv_k3", "skip", "ir_k3_e1", "skip", "conv_k5")
-    plain = judge_path(net, ops, frames, frames, 1.0, 1.0)
-    adapted = judge_path(net, ops, frames, frames, 1.0, 1.0, adapt_steps=5, lr=1e-3)
+    arch = net.space.from_genes((0, 6, 2, 6, 1))  # conv_k3 skip ir_k3_e1 skip conv_k5
+    assert arch["ops"] == ["conv_k3", "skip", "ir_k3_e1", "skip", "conv_k5"]
+    plain = judge_path(net, arch, frames, frames, 1.0, 1.0)
+    adapted = judge_path(net, arch, frames, frames, 1.0, 1.0, adapt_steps=5, lr=1e-3)
     assert adapted.loss != plain.loss  # the adapted copy is judged, not the inherited weights
     for k, v in net.state_dict().items():
         assert torch.equal(v, before[k]), k  # BN recalibration and adaptation ran on a copy
