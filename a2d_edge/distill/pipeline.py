@@ -37,7 +37,7 @@ from a2d_edge.distill.select import (
     path_agent,
     rerank,
 )
-from a2d_edge.distill.widths import prepare_widths, select_widths, wants_widths
+from a2d_edge.distill.widths import select_widths
 from a2d_edge.envs import EvalResult
 from a2d_edge.errors import A2DError
 from a2d_edge.hw.lut import LatencyTable
@@ -54,8 +54,8 @@ from a2d_edge.rl.loop import LoopState, default_hooks, run_loop
 from a2d_edge.rl.setup import make_collector, open_logger
 from a2d_edge.rl.teacher import Teacher
 from a2d_edge.search.config import SearchConfig
-from a2d_edge.search.loop import SEARCH_SCHEMA, prepare
-from a2d_edge.search.prepare import latency_is_local, resolve_lut
+from a2d_edge.search.loop import SEARCH_SCHEMA
+from a2d_edge.search.prepare import latency_is_local, prepare, resolve_lut
 from a2d_edge.sources.checkpoint import save_checkpoint, torch_load
 from a2d_edge.sources.names import zoo_supernet
 from a2d_edge.utils.accel import PRECISION_FILE, resolve_precision, set_rng_state
@@ -555,9 +555,7 @@ def check_start(cfg: SearchConfig) -> Start:
     a reused supernet (game, space against the table)."""
     from a2d_edge.envs.atari import OBS_SHAPE, action_meanings
 
-    space: SearchSpace | WidthSpace
-    table: Table | None
-    space, table = prepare_widths(cfg) if wants_widths(cfg) else prepare(cfg)
+    space, table = prepare(cfg)
     if not cfg.teacher:
         raise A2DError("a2d search --method distill needs --teacher CKPT|zoo:NAME")
     for name in ("frames_per_update", "supernet_frames_per_update"):

@@ -28,60 +28,11 @@ from a2d_edge.distill.select import (
     latency_record,
 )
 from a2d_edge.errors import A2DError
-from a2d_edge.hw.lut import host_mismatch
 from a2d_edge.hw.widthtable import WidthTable
 from a2d_edge.nets.arch import Arch
-from a2d_edge.nets.widths import WIDTH_SPACES, ElasticNature, WidthSpace, get_width_space
+from a2d_edge.nets.widths import ElasticNature, WidthSpace
 from a2d_edge.search.config import SearchConfig
-from a2d_edge.search.prepare import resolve_lut
 from a2d_edge.utils.threads import learner_threads
-
-
-def wants_widths(cfg: SearchConfig) -> bool:
-    """Whether the search is over a width space: by --preset, or by an --lut width table
-    under --preset auto."""
-    if cfg.preset in WIDTH_SPACES:
-        return True
-    if cfg.preset != "auto" or not cfg.lut:
-        return False
-    return isinstance(resolve_lut(cfg, say=False), WidthTable)
-
-
-def prepare_widths(cfg: SearchConfig, say: bool = True) -> tuple[WidthSpace, WidthTable | None]:
-    """The width space, its table and the budget, checked before anything is written."""
-    if cfg.update != "batched":
-        raise A2DError(f"--update {cfg.update} is for a2d train; a search always updates batched")
-    if cfg.latency_budget_ms > 0 and not cfg.lut:
-        raise A2DError("--latency-budget-ms needs --lut TABLE (a2d-profile makes one)")
-    if cfg.select == "gradient":
-        raise A2DError(
-            "a width space is searched exhaustively (--select evolution): it has no alpha"
-        )
-    table = resolve_lut(cfg, say) if cfg.lut else None
-    if table is not None and not isinstance(table, WidthTable):
-        raise A2DError(
-            f"latency table {cfg.lut} times the ops of space {table.space.name!r}; a width "
-            f"search needs a width table: a2d-profile --preset {cfg.preset}"
-        )
-    auto = table is not None and cfg.preset == "auto"
-    space = table.space if auto and table is not None else get_width_space(cfg.preset)
-    if table is None:
-        return space, None
-    if table.space != space:
-        raise A2DError(
-            f"width table {cfg.lut} was profiled for {table.space.name!r}, not {space.name!r}: "
-            f"profile it with a2d-profile --preset {space.name}"
-        )
-    if say and table.host_match() == "lookalike":
-        print(f"warning: {host_mismatch(cfg.lut, table)}; its latencies are not this host's, so "
-              "the derived arch is not timed here (a2d-profile makes this host's)")  # fmt: skip
-    fastest, _ = table.fastest()
-    if cfg.latency_budget_ms > 0 and cfg.latency_budget_ms * (1 - cfg.budget_margin) < fastest:
-        raise A2DError(
-            f"latency budget {cfg.latency_budget_ms:g} ms (x 1 - margin {cfg.budget_margin:g}) "
-            f"is below the fastest arch of {space.name!r} on this table: {fastest:.3f} ms"
-        )
-    return space, table
 
 
 def candidates(space: WidthSpace, table: WidthTable | None, cfg: SearchConfig) -> list[Arch]:

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from a2d_edge.errors import A2DError
-from a2d_edge.hw.lut import LatencyTable, host_mismatch
+from a2d_edge.hw.lut import LatencyTable
 from a2d_edge.nets.space import SPACES, SearchSpace, get_space
 from a2d_edge.nets.supernet import Supernet, as_agent, gumbel_weights, sample_gumbel
 from a2d_edge.rl.evaluate import evaluate_agent
@@ -34,7 +34,7 @@ from a2d_edge.search.cost import (
     latency_cost,
     tau_at,
 )
-from a2d_edge.search.prepare import latency_is_local, resolve_lut
+from a2d_edge.search.prepare import check_flags, latency_is_local, resolve_lut, warn_lookalike
 from a2d_edge.sources.checkpoint import torch_load
 from a2d_edge.utils.dist import (
     DistInfo,
@@ -59,10 +59,7 @@ def prepare(cfg: SearchConfig, say: bool = True) -> tuple[SearchSpace, LatencyTa
     """Check the space, the table and the budget before anything is written; `say`: print
     which table is used and whether it is another host's."""
     space = get_space(cfg.space_preset())
-    if cfg.update != "batched":
-        raise A2DError(f"--update {cfg.update} is for a2d train; a search always updates batched")
-    if cfg.latency_budget_ms > 0 and not cfg.lut:
-        raise A2DError("--latency-budget-ms needs --lut TABLE (a2d-profile makes one)")
+    check_flags(cfg)
     if not cfg.lut:
         return space, None
     table = resolve_lut(cfg, say)
@@ -73,9 +70,8 @@ def prepare(cfg: SearchConfig, say: bool = True) -> tuple[SearchSpace, LatencyTa
         )
     if cfg.preset == "auto" and SPACES.get(table.space.name) == table.space:
         space = table.space  # the table says which preset it was profiled for
-    if say and table.host_match() == "lookalike":
-        print(f"warning: {host_mismatch(cfg.lut, table)}; its latencies are not this host's, so "
-              "the derived arch is not timed here (a2d-profile makes this host's)")  # fmt: skip
+    if say:
+        warn_lookalike(cfg, table)
     if table.space != space:
         raise A2DError(
             f"latency table {cfg.lut} was profiled for space {table.space.name!r}, which is not "

@@ -101,7 +101,7 @@ def test_width_search_refusals_are_one_line_and_write_nothing(tmp_path, tiny_age
     fastest, _ = table.fastest()
     cases = [
         (["--lut", str(widths), "--latency-budget-ms", str(fastest / 2)], "below the fastest arch"),
-        (["--lut", str(ops)], "needs a width table"),
+        (["--lut", str(ops)], "not of space 'nature-widths'"),
         (["--lut", str(widths), "--select", "gradient"], "searched exhaustively"),
     ]
     for i, (extra, message) in enumerate(cases):
