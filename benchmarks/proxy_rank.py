@@ -183,6 +183,7 @@ def main() -> None:
     from a2d_edge.distill.pipeline import check_start, judge_ops, supernet_frames
     from a2d_edge.distill.select import Judgement, judging_frames
     from a2d_edge.errors import A2DError
+    from a2d_edge.nets.space import searched_arch
     from a2d_edge.nets.supernet import Supernet
     from a2d_edge.search.config import SearchConfig
     from a2d_edge.utils.io import read_json, write_json
@@ -220,7 +221,7 @@ def main() -> None:
         return held[0], held[1]
 
     def judge(ops: tuple[str, ...], k: int) -> Judgement:  # as select_arch judges
-        return judge_ops(cfg, supernet, frames(), ops, k)
+        return judge_ops(cfg, supernet, frames(), searched_arch(supernet.space, list(ops)), k)
 
     results: dict[str, Any] = {}
     for k in args.adapt_steps:

@@ -37,7 +37,6 @@ KNOWN_SIDEWAYS = {
     ("a2d_edge.distill.pipeline", "a2d_edge.search.loop"),
     ("a2d_edge.distill.pipeline", "a2d_edge.search.prepare"),
     ("a2d_edge.distill.pipeline", "a2d_edge.search.timing"),
-    ("a2d_edge.distill.widths", "a2d_edge.search.config"),
     ("a2d_edge.demo", "a2d_edge.cli"),
 }
 

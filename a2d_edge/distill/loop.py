@@ -27,7 +27,7 @@ from torch import nn
 from a2d_edge.distill.losses import agreement, distill_loss, two_sided_latency
 from a2d_edge.distill.paths import one_hot, random_path, sample_paths
 from a2d_edge.distill.replay import LabelledReplay
-from a2d_edge.hw.lut import LatencyTable
+from a2d_edge.hw.table import Table
 from a2d_edge.nets.supernet import Supernet, gumbel_weights, sample_gumbel
 from a2d_edge.nets.widths import ElasticNature
 from a2d_edge.rl.loop import Loop, LoopState
@@ -87,7 +87,7 @@ class DistillLoop(Loop):
         state: LoopState,
         replay: LabelledReplay,
         holdout: LabelledReplay,
-        table: LatencyTable | None = None,
+        table: Table | None = None,
         hooks: list[Any],
         evaluate: Any = None,
         meta: dict[str, Any] | None = None,

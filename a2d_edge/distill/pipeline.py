@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -37,18 +37,13 @@ from a2d_edge.distill.select import (
     path_agent,
     rerank,
 )
-from a2d_edge.distill.widths import select_widths
 from a2d_edge.envs import EvalResult
 from a2d_edge.errors import A2DError
-from a2d_edge.hw.lut import LatencyTable
 from a2d_edge.hw.table import Table
-from a2d_edge.hw.widthtable import WidthTable
 from a2d_edge.nets import build_agent
 from a2d_edge.nets.agent import ActorCritic
-from a2d_edge.nets.space import SearchSpace, searched_arch
+from a2d_edge.nets.arch import Arch
 from a2d_edge.nets.spaces import Space, SupernetNet, space_from_dict
-from a2d_edge.nets.supernet import Supernet
-from a2d_edge.nets.widths import ElasticNature, WidthSpace
 from a2d_edge.rl.evaluate import evaluate_agent
 from a2d_edge.rl.loop import LoopState, default_hooks, run_loop
 from a2d_edge.rl.setup import make_collector, open_logger
@@ -62,8 +57,6 @@ from a2d_edge.utils.accel import PRECISION_FILE, resolve_precision, set_rng_stat
 from a2d_edge.utils.dist import DistInfo
 from a2d_edge.utils.io import atomic_write, read_json, write_json
 from a2d_edge.utils.threads import learner_threads
-
-SupernetT = TypeVar("SupernetT", Supernet, ElasticNature)
 
 
 @dataclass
@@ -123,7 +116,7 @@ def run_phase(
     model: torch.nn.Module,
     teacher: Teacher,
     steps: int,
-    table: LatencyTable | None = None,
+    table: Table | None = None,
     eval_every: int = 0,
     evaluate: Any = None,
 ) -> DistillLoop:
@@ -189,14 +182,15 @@ def resume_command(run_dir: Path) -> str:
 def supernet_phase(
     cfg: SearchConfig,
     run_dir: Path,
-    supernet: SupernetT,
+    supernet: SupernetNet,
     teacher: Teacher,
-    table: LatencyTable | None,
-) -> tuple[SupernetT, Frames]:
+    table: Table | None,
+) -> tuple[SupernetNet, Frames]:
     """`supernet` trained by distillation (RUN/supernet.pt), and the held-out frames its paths
     are judged on (RUN/frames.npz)."""
     t = time.perf_counter()
-    loop = run_phase(cfg, run_dir, "supernet", supernet, teacher, cfg.supernet_steps, table)
+    module = cast(torch.nn.Module, supernet)  # every supernet is a module (`SupernetNet`)
+    loop = run_phase(cfg, run_dir, "supernet", module, teacher, cfg.supernet_steps, table)
     frames_path = run_dir / "frames.npz"
     if not frames_path.exists():  # a phase resumed after its end has no held-out buffer left
         held = loop.holdout
@@ -294,50 +288,65 @@ def supernet_frames(cfg: SearchConfig, source: Path, teacher: Teacher) -> Frames
 # ----- phase 2: selection -----
 def judge_ops(
     cfg: SearchConfig,
-    supernet: Supernet,
+    supernet: SupernetNet,
     frames: tuple[Frames, Frames],
-    ops: tuple[str, ...],
+    arch: Arch,
     steps: int,
 ) -> Judgement:
-    """`ops` judged as the selection judges: on `judging_frames`, after `steps` of adaptation."""
+    """`arch` judged as the selection judges: on `judging_frames`, after `steps` of
+    adaptation."""
     bn, judge = frames
-    arch = searched_arch(supernet.space, list(ops))
     return judge_path(supernet, arch, bn, judge, cfg.temperature, cfg.value_weight, steps,
                       cfg.distill_lr)  # fmt: skip
 
 
+def labels(space: Space) -> tuple[Any, ...]:
+    """The words of the choices at a position (an op space's ops), in their index order."""
+    n = len(space.choice_counts())
+    return tuple(
+        space.label(space.from_genes((i,) * n))[0] for i in range(space.choice_counts()[0])
+    )
+
+
 def select_arch(
     cfg: SearchConfig,
-    supernet: Supernet,
+    supernet: SupernetNet,
     frames: Frames,
-    table: LatencyTable | None,
+    table: Table | None,
     n_actions: int,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The arch to finish, by --select, and what search.json says of it."""
+    """The arch to finish, by --select (a space without architecture logits is judged whole:
+    `select_exhaustive`), and what search.json says of it."""
     space = supernet.space
+    if not space.has_alpha:
+        return select_exhaustive(cfg, supernet, frames, table, n_actions)
     bn, judge = judging_frames(frames, cfg.bn_frames, cfg.judge_frames)
     budget = cfg.latency_budget_ms
     rng = np.random.default_rng(cfg.seed + 31)
+    words = labels(space)
 
-    def predict(ops: tuple[str, ...]) -> float | None:
-        return table.predict(searched_arch(space, list(ops))) if table is not None else None
+    def arch_of(ops: tuple[Any, ...]) -> Arch:
+        return space.from_genes(tuple(words.index(o) for o in ops))
 
-    def repair(ops: tuple[str, ...]) -> tuple[str, ...]:
+    def predict(ops: tuple[Any, ...]) -> float | None:
+        return table.predict(arch_of(ops)) if table is not None else None
+
+    def repair(ops: tuple[Any, ...]) -> tuple[Any, ...]:
         if table is None or budget <= 0:
             return ops
-        fixed, _ = table.repair(searched_arch(space, list(ops)), budget * (1.0 - cfg.budget_margin))
-        return tuple(fixed["ops"])
+        fixed, _ = table.repair(arch_of(ops), budget * (1.0 - cfg.budget_margin))
+        return tuple(space.label(fixed))
 
-    def judged(ops: tuple[str, ...], steps: int = cfg.judge_adapt_steps) -> Judgement:
-        return judge_ops(cfg, supernet, (bn, judge), ops, steps)
+    def judged(ops: tuple[Any, ...], steps: int = cfg.judge_adapt_steps) -> Judgement:
+        return judge_ops(cfg, supernet, (bn, judge), arch_of(ops), steps)
 
-    def fitness(ops: tuple[str, ...]) -> float:
+    def fitness(ops: tuple[Any, ...]) -> float:
         return judged(ops).loss
 
-    def describe(ops: tuple[str, ...]) -> dict[str, Any]:
+    def describe(ops: tuple[Any, ...]) -> dict[str, Any]:
         return {
             "predicted_ms": predict(ops),
-            "mflops": space.arch_flops(list(ops), n_actions) / 1e6,
+            "mflops": space.flops(arch_of(ops), n_actions) / 1e6,
         }
 
     t = time.perf_counter()
@@ -345,8 +354,8 @@ def select_arch(
     with learner_threads(cfg) as threads:  # paths adapted and judged on the learner's threads
         if cfg.select == "evolution":
             evo = evolve(
-                space.ops,
-                space.n_blocks,
+                words,
+                len(space.choice_counts()),
                 fitness,
                 repair,
                 cfg.population,
@@ -372,13 +381,16 @@ def select_arch(
                     "judged": again,
                 }
         else:
-            ops = tuple(supernet.derive()["ops"])
+            ops = tuple(space.label(supernet.derive()))
             argmax = ops
             ops = repair(ops)
+            probabilities = supernet.probabilities()
             info.update(
                 argmax=list(argmax),
                 repaired=ops != argmax,
-                probabilities=[[round(float(p), 6) for p in r] for r in supernet.probabilities()],
+                probabilities=[[round(float(p), 6) for p in r] for r in probabilities]
+                if probabilities is not None
+                else None,
             )
         info.update(
             judgement=judged(ops).to_dict(),
@@ -387,8 +399,69 @@ def select_arch(
             budget_ms=budget or None,
             budget_margin=cfg.budget_margin,
         )
-    arch = searched_arch(space, list(ops))
+    arch = arch_of(ops)
     return arch, {**info, **latency_record(table, arch, cfg.lut)}
+
+
+def select_exhaustive(
+    cfg: SearchConfig,
+    supernet: SupernetNet,
+    frames: Frames,
+    table: Table | None,
+    n_actions: int,
+) -> tuple[Arch, dict[str, Any]]:
+    """Every arch of the space that the table fits under the budget (x 1 - --budget-margin),
+    judged with the supernet's weights after --judge-adapt-steps of adaptation on the held-out
+    frames; the lowest held-out loss wins (`--rerank-top N` judges the best N again with
+    --rerank-adapt-steps), so no arch over the budget is ever returned."""
+    space = supernet.space
+    split = judging_frames(frames, cfg.bn_frames, cfg.judge_frames)
+    limit = cfg.latency_budget_ms * (1.0 - cfg.budget_margin)
+
+    def fits(arch: Arch) -> bool:
+        return table is None or cfg.latency_budget_ms <= 0 or table.predict(arch) <= limit
+
+    pool = [a for a in space.candidates() if fits(a)]  # the width table's `within` order
+    if not pool:
+        raise A2DError(f"no arch of {space.name!r} fits the budget on this table")
+    t = time.perf_counter()
+
+    def judge(arch: Arch, steps: int) -> Judgement:
+        return judge_ops(cfg, supernet, split, arch, steps)
+
+    def describe(arch: Arch) -> dict[str, Any]:
+        return {
+            space.kind: space.label(arch),
+            "predicted_ms": table.predict(arch) if table is not None else None,
+            "mflops": space.flops(arch, n_actions) / 1e6,
+        }
+
+    with learner_threads(cfg) as threads:
+        judged = [(a, judge(a, cfg.judge_adapt_steps)) for a in pool]
+        judged.sort(key=lambda aj: aj[1].loss)
+        best = judged[0][0]
+        info: dict[str, Any] = {
+            "select": "exhaustive",
+            "judged": len(judged),
+            "candidates": [{**describe(a), **j.to_dict()} for a, j in judged],
+        }
+        if cfg.rerank_top > 0:
+            again = [(a, judge(a, cfg.rerank_adapt_steps)) for a, _ in judged[: cfg.rerank_top]]
+            best = min(again, key=lambda aj: aj[1].loss)[0]
+            info["rerank"] = {
+                "top": cfg.rerank_top,
+                "adapt_steps": cfg.rerank_adapt_steps,
+                "exhaustive_best": describe(judged[0][0])[space.kind],
+                "judged": [{**describe(a), **j.to_dict()} for a, j in again],
+            }
+        info.update(
+            judgement=next(j for a, j in judged if a == best).to_dict(),
+            select_seconds=time.perf_counter() - t,
+            select_threads=threads,
+            budget_ms=cfg.latency_budget_ms or None,
+            budget_margin=cfg.budget_margin,
+        )
+    return best, {**info, **latency_record(table, best, cfg.lut)}
 
 
 def measured_at_end(
@@ -582,27 +655,22 @@ def distill_search(
     cfg: SearchConfig, run_dir: str | Path, start: Start | None = None
 ) -> DistillResult:
     """Run (or continue) every phase in `run_dir` (`start`: `check_start`'s, when the caller
-    already checked)."""
+    already checked), whichever the space's kind."""
     run_dir = Path(run_dir)
     start = start or check_start(cfg)
     torch.set_num_threads(cfg.threads)
-    if isinstance(start.space, WidthSpace):
-        return width_search(cfg, run_dir, start)
     teacher, table, n_actions = start.teacher, start.table, start.n_actions
-    assert table is None or isinstance(table, LatencyTable)
     if start.reused is not None:
         supernet, source = start.reused
-        assert isinstance(supernet, Supernet)
         frames = supernet_frames(cfg, source, teacher)
     else:
-        assert isinstance(start.space, SearchSpace)
         supernet, frames = supernet_phase(
-            cfg, run_dir, Supernet(start.space, n_actions), teacher, table
+            cfg, run_dir, start.space.supernet(n_actions), teacher, table
         )
 
     def select() -> tuple[dict[str, Any], dict[str, Any], int]:
         arch, info = select_arch(cfg, supernet, frames, table, n_actions)
-        return arch, info, supernet.space.arch_flops(arch["ops"], n_actions)
+        return arch, info, supernet.space.flops(arch, n_actions)
 
     arch = selection_phase(cfg, run_dir, supernet.space, select)
     agent = start_agent(cfg, arch, supernet, frames, n_actions)
@@ -612,7 +680,7 @@ def distill_search(
 def selection_phase(
     cfg: SearchConfig,
     run_dir: Path,
-    space: SearchSpace | WidthSpace,
+    space: Space,
     select: Callable[[], tuple[dict[str, Any], dict[str, Any], int]],
 ) -> dict[str, Any]:
     """The selected arch: RUN/search.json's when complete, else `select()`'s (arch, what
@@ -814,26 +882,3 @@ def distill_arch(cfg: SearchConfig, arch: dict[str, Any], run_dir: str | Path) -
             latency["recalibration"] = table.meta["recalibration"]
     mflops = fvcore_flops(agent, batchnorm=False) / 1e6
     return final(cfg, run_dir, arch, agent, latency, mflops, {"finish": cfg.finish_steps})
-
-
-def width_search(cfg: SearchConfig, run_dir: Path, start: Start) -> DistillResult:
-    """Every phase of a width search in `run_dir` (`start`: `check_start`'s)."""
-    teacher, table, n_actions = start.teacher, start.table, start.n_actions
-    assert isinstance(start.space, WidthSpace)
-    if start.reused is not None:
-        net, source = start.reused
-        frames = supernet_frames(cfg, source, teacher)
-    else:
-        net, frames = supernet_phase(
-            cfg, run_dir, ElasticNature(start.space, n_actions), teacher, None
-        )
-    assert isinstance(net, ElasticNature)
-    assert table is None or isinstance(table, WidthTable)
-
-    def select() -> tuple[dict[str, Any], dict[str, Any], int]:
-        arch, info = select_widths(cfg, net, frames, table, n_actions)
-        return arch, info, net.space.flops(arch, n_actions)
-
-    arch = selection_phase(cfg, run_dir, net.space, select)
-    agent = start_agent(cfg, arch, net, frames, n_actions)
-    return finish_and_evaluate(cfg, run_dir, arch, agent, frames, teacher, n_actions)
