@@ -113,9 +113,12 @@ class DistillLoop(Loop):
         weights = model.weight_parameters() if is_supernet(model) else model.parameters()
         self.optimizer = torch.optim.Adam(weights, lr=cfg.distill_lr)
         self.a_opt: torch.optim.Optimizer | None = None
-        if isinstance(model, Supernet) and cfg.select == "gradient":
+        # the architecture logits alpha learn (--select gradient) where the supernet has them
+        arch_params = model.arch_parameters() if is_supernet(model) else []
+        self.alpha: nn.Parameter | None = arch_params[0] if arch_params else None
+        if self.alpha is not None and cfg.select == "gradient":
             self.a_opt = torch.optim.Adam(
-                model.arch_parameters(), lr=cfg.alpha_lr, betas=(cfg.alpha_beta1, 0.999)
+                arch_params, lr=cfg.alpha_lr, betas=(cfg.alpha_beta1, 0.999)
             )
         # [blocks or dimensions, choices]: what orders a supernet's choices (FLOPs of a
         # Supernet's ops, an ElasticNature's widths); None for a plain net
@@ -247,12 +250,13 @@ class DistillLoop(Loop):
     def alpha_step(self) -> dict[str, float]:
         """alpha on a held-out batch: distillation loss of a straight-through Gumbel sample plus
         latency_weight * |E[lat]/B - 1| (E under softmax(alpha), by the table)."""
-        assert isinstance(self.model, Supernet) and self.a_opt is not None
+        alpha = self.alpha
+        assert alpha is not None and self.a_opt is not None  # set up for --select gradient
         cfg = self.search_cfg
         obs, t_logits, t_values = self.holdout.sample(cfg.batch_size, self.rng)
         gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + self.state.updates)
-        noise = sample_gumbel(tuple(self.model.alpha.shape), generator=gen)
-        weights = gumbel_weights(self.model.alpha, noise, cfg.select_tau, hard=True)
+        noise = sample_gumbel(tuple(alpha.shape), generator=gen)
+        weights = gumbel_weights(alpha, noise, cfg.select_tau, hard=True)
         self.model.eval()  # BN in eval: alpha is judged, the statistics are not updated
         self.a_opt.zero_grad(set_to_none=True)
         logits, values = self.model(obs, weights)
@@ -261,7 +265,7 @@ class DistillLoop(Loop):
         )
         stats = {"alpha/kl": float(kl.detach())}
         if self.table is not None and cfg.latency_budget_ms > 0:
-            expected = self.table.expected(torch.softmax(self.model.alpha, -1)).float()
+            expected = self.table.expected(torch.softmax(alpha, -1)).float()
             lat = two_sided_latency(expected, cfg.latency_budget_ms)
             loss = loss + cfg.latency_weight * lat
             stats.update(

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from a2d_edge.config import to_dict
-from a2d_edge.distill.loop import FORMAT, DistillLoop, PhaseSettings, is_supernet
+from a2d_edge.distill.loop import FORMAT, DistillLoop, PhaseSettings
 from a2d_edge.distill.replay import LabelledReplay, check_fits
 from a2d_edge.distill.select import (
     Frames,
@@ -119,8 +119,10 @@ def run_phase(
     table: Table | None = None,
     eval_every: int = 0,
     evaluate: Any = None,
+    space: Space | None = None,
 ) -> DistillLoop:
-    """Train `model` by distillation for `steps` agent steps (resumed from RUN/name.pt)."""
+    """Train `model` by distillation for `steps` agent steps (resumed from RUN/name.pt);
+    `space`: a supernet's, recorded in the checkpoint."""
     path = run_dir / f"{name}.pt"
     ckpt = load_phase(path)
     state = LoopState() if ckpt is None else LoopState.from_checkpoint(ckpt)
@@ -155,7 +157,7 @@ def run_phase(
             "env_id": cfg.env,
             "n_actions": n_actions,
             "kind": name,
-            **({"space": model.space.to_dict()} if is_supernet(model) else {}),
+            **({"space": space.to_dict()} if space is not None else {}),
         },
     )
     if ckpt is not None:
@@ -190,7 +192,8 @@ def supernet_phase(
     are judged on (RUN/frames.npz)."""
     t = time.perf_counter()
     module = cast(torch.nn.Module, supernet)  # every supernet is a module (`SupernetNet`)
-    loop = run_phase(cfg, run_dir, "supernet", module, teacher, cfg.supernet_steps, table)
+    loop = run_phase(cfg, run_dir, "supernet", module, teacher, cfg.supernet_steps, table,
+                     space=supernet.space)  # fmt: skip
     frames_path = run_dir / "frames.npz"
     if not frames_path.exists():  # a phase resumed after its end has no held-out buffer left
         held = loop.holdout
