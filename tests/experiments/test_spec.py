@@ -28,8 +28,8 @@ TABLE3_MORE = ["Atlantis", "Bowling", "Breakout", "Centipede", "CrazyClimber", "
     [
         ("table1.yaml", "train", 32 * 5),
         ("table2.yaml", "train", 8 * 3),
-        ("fig3.yaml", "search", 12),
-        ("fig2.yaml", "search", 4),
+        ("fig3.yaml", "search-rl", 12),
+        ("fig2.yaml", "search-rl", 4),
         ("fig3-pong.yaml", "train", 4 * 3),
     ],
 )
