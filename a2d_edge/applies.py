@@ -2,7 +2,7 @@
 refused in one line before anything runs or is written (torch-free: `a2d run` and
 `a2d-profile` use it on a runtime install).
 
-Each command has one table of `Mode`s: a way the command can run (`--method rl`, `--select
+Each command has one table of `Mode`s: a way the command can run (`--select
 evolution`, `--hz` above 0), whether the chosen settings run it, and the settings only it uses.
 A setting no mode lists is used by every run of the command. A given setting that the table
 lists is used when one of its modes holds; `misapplied` names the others and the modes that
@@ -28,44 +28,27 @@ class Mode:
     settings: tuple[str, ...]
 
 
-# ----- a2d search / a2d distill (SearchConfig), a2d train (TrainConfig) -----
+# ----- a2d search / search-rl / distill (search/settings.py), a2d train (TrainConfig) -----
+# Each command takes only its own groups' settings; another command's is refused by the modes
+# `elsewhere` makes. The modes here judge settings within one command (read on the flat config).
 
-RL_SEARCH = ("steps", "mode", "optimization", "tau", "tau_decay", "tau_every", "alpha_lr",
-             "alpha_beta1", "alpha_warmup", "flops_weight")  # fmt: skip
-"""The paper's RL-driven DNAS (search/loop.py)."""
 A2C = ("rollout", "gamma", "lr", "lr_final", "lr_constant_steps", "optimizer",
        "rmsprop_alpha", "rmsprop_eps", "ent_coef", "value_coef", "max_grad_norm", "advantage",
        "distill")  # fmt: skip
-"""What an A2C update reads (rl/objective.py, rl/optim.py)."""
-DISTILL_SEARCH = ("supernet", "budget_of_teacher", "finish_from", "finish_a2c_steps", "select",
-                  "budget_margin", "judge_frames", "judge_adapt_steps")  # fmt: skip
+"""What an A2C update reads (rl/objective.py, rl/optim.py): on `a2d search` only the
+--finish-a2c-steps retrain does (reward_clip, life_loss_terminal and device also reach its
+distillation collector)."""
 SUPERNET_TRAINING = ("supernet_steps", "supernet_frames_per_update", "paths", "random_paths")
-FINISH = ("finish_steps", "final_episodes", "replay_size", "holdout_size", "batch_size",
-          "frames_per_update", "distill_lr", "finish_lr_schedule", "temperature", "value_weight",
-          "teacher_share", "teacher_share_steps", "bn_frames")  # fmt: skip
-"""The distillation from teacher-labelled frames (distill/pipeline.py's finish)."""
 EVOLUTION = ("population", "generations", "rerank_top", "rerank_adapt_steps")
-GRADIENT = ("select_warmup", "select_tau")
+GRADIENT = ("select_warmup", "select_tau", "alpha_lr", "alpha_beta1", "latency_weight")
 TARGET_RUN = ("run_hz", "run_spin_ms", "run_prewarm", "recalibrate")
 """How the agent will run (which of the --lut table's twins judges it), and whether this host's
 table is recalibrated to the sitting first."""
 
 
-def _rl(c: Any) -> bool:
-    return bool(c.method == "rl")
-
-
-def _distill(c: Any) -> bool:
-    return bool(c.method == "distill")
-
-
-def _search_a2c(c: Any) -> bool:
-    return _rl(c) or (_distill(c) and c.finish_a2c_steps > 0)
-
-
 def _common(a2c: Callable[[Any], bool], a2c_says: str) -> tuple[Mode, ...]:
-    """The modes of the training fields every TrainConfig command shares (`a2c_says`: when an
-    A2C update runs at all, "" where it always does)."""
+    """The modes of the training fields every A2C command shares (`a2c_says`: when an A2C
+    update runs at all, "" where it always does)."""
     also = f" ({a2c_says})" if a2c_says else ""
     return (
         *((Mode(a2c_says, a2c, A2C),) if a2c_says else ()),
@@ -77,32 +60,37 @@ def _common(a2c: Callable[[Any], bool], a2c_says: str) -> tuple[Mode, ...]:
     )  # fmt: skip
 
 
-SEARCH: tuple[Mode, ...] = (
-    Mode("--method rl", _rl, RL_SEARCH),
-    *_common(_search_a2c, "--method rl or --finish-a2c-steps above 0"),
-    Mode("--method distill", _distill, DISTILL_SEARCH + FINISH),
-    Mode("--method distill without --supernet", lambda c: _distill(c) and not c.supernet,
-         SUPERNET_TRAINING),
-    Mode("--method distill --select evolution",
-         lambda c: _distill(c) and c.select == "evolution", EVOLUTION),
-    Mode("--method distill --select gradient",
-         lambda c: _distill(c) and c.select == "gradient", GRADIENT),
-    Mode("--method rl or --method distill --select gradient",
-         lambda c: _rl(c) or (_distill(c) and c.select == "gradient"), ("latency_weight",)),
-    Mode("--lut", lambda c: bool(c.lut), TARGET_RUN),
-)  # fmt: skip
+_LUT = Mode("--lut", lambda c: bool(c.lut), TARGET_RUN)
 
-_NEVER = Mode("a2d search", lambda c: False, ("method", *RL_SEARCH, *A2C,
-              "distill_actor_weight", "distill_critic_weight", *DISTILL_SEARCH,
-              *SUPERNET_TRAINING, *EVOLUTION, *GRADIENT, "latency_weight"))  # fmt: skip
+SEARCH: tuple[Mode, ...] = (
+    *_common(lambda c: c.finish_a2c_steps > 0, "--finish-a2c-steps above 0"),
+    Mode("a search without --supernet", lambda c: not c.supernet, SUPERNET_TRAINING),
+    Mode("--select evolution", lambda c: c.select == "evolution", EVOLUTION),
+    Mode("--select gradient", lambda c: c.select == "gradient", GRADIENT),
+    _LUT,
+)  # fmt: skip
+"""`a2d search`: the distillation-driven search."""
+
+SEARCH_RL: tuple[Mode, ...] = (*_common(lambda c: True, ""), _LUT)
+"""`a2d search-rl`: the paper's RL-driven DNAS."""
+
 DISTILL: tuple[Mode, ...] = (
-    _NEVER,
     Mode("--eval-every above 0", lambda c: c.eval_every > 0, ("eval_episodes",)),
-    Mode("--lut", lambda c: bool(c.lut), TARGET_RUN),
+    _LUT,
 )
 """`a2d distill`: the finish alone (no supernet, no selection, no A2C retrain)."""
 
 TRAIN: tuple[Mode, ...] = _common(lambda c: True, "")
+
+
+def elsewhere(users: dict[str, str]) -> tuple[Mode, ...]:
+    """Modes that never hold, for settings another command takes (setting -> `a2d search-rl`):
+    given to this one, they are refused in one line that names where they belong."""
+    by: dict[str, list[str]] = {}
+    for name, says in users.items():
+        by.setdefault(says, []).append(name)
+    return tuple(Mode(says, lambda c: False, tuple(names)) for says, names in by.items())
+
 
 # ----- a2d export (ExportSettings) -----
 
@@ -145,7 +133,8 @@ PROFILE: tuple[Mode, ...] = (
 
 
 MODES: dict[str, tuple[Mode, ...]] = {
-    "train": TRAIN, "search": SEARCH, "distill": DISTILL, "export": EXPORT, "run": RUN,
+    "train": TRAIN, "search": SEARCH, "search-rl": SEARCH_RL, "distill": DISTILL, "export": EXPORT,
+    "run": RUN,
     "a2d-profile": PROFILE,
 }  # fmt: skip
 """Each command's table."""

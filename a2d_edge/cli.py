@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 from collections.abc import Sequence
@@ -11,7 +10,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from a2d_edge import __version__
-from a2d_edge.applies import MODES, check_applies, given_settings
+from a2d_edge.applies import MODES, check_applies, elsewhere, given_settings
 from a2d_edge.config import RESUME_OVERRIDES
 from a2d_edge.errors import A2DError
 from a2d_edge.utils.args import (
@@ -60,22 +59,25 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _resolve_config(args: argparse.Namespace, cls: type, kind: str):  # type: ignore[no-untyped-def]
-    """A new run's settings (defaults < --config file < flags), or a resumed run's own."""
-    from a2d_edge.config import build_config
+    """A new run's settings (defaults < --config file < flags), or a resumed run's own: the flat
+    config the library reads (a composed class's `flat()`)."""
+    from a2d_edge.config import as_flat, build_config, flat_fields, to_dict
     from a2d_edge.experiments.spec import settings_layer
-    from a2d_edge.rl.trainer import load_run_config
+    from a2d_edge.search.settings import COMMAND_SETTINGS, foreign
 
-    names = {f.name for f in dataclasses.fields(cls)}
+    names = flat_fields(cls)
+    others = foreign(kind) if kind in COMMAND_SETTINGS else {}
     flags = {k: v for k, v in vars(args).items() if k in names}
     if args.resume:
-        cfg = load_run_config(args.resume, cls, kind)
-        other = [k for k, v in flags.items() if v is not None and k not in RESUME_OVERRIDES]
-        if other or args.config:
+        cfg = _load_run(args.resume, kind)
+        given = [k for k, v in vars(args).items() if (k in names or k in others) and v is not None]
+        if [k for k in given if k not in RESUME_OVERRIDES] or args.config:
             raise A2DError(
                 f"--resume continues a run with its own settings; only "
                 f"{', '.join('--' + k.replace('_', '-') for k in RESUME_OVERRIDES)} may change"
             )
-        return build_config(cls, vars(cfg), flags)
+        return build_config(type(cfg), vars(cfg), {k: v for k, v in flags.items() if k in
+                                                   RESUME_OVERRIDES})  # fmt: skip
     if not args.out:
         raise A2DError(f"a2d {kind} needs --out RUN_DIR (or --resume RUN_DIR)")
     check_out_dir(args.out)  # before a teacher or a table is loaded
@@ -83,28 +85,68 @@ def _resolve_config(args: argparse.Namespace, cls: type, kind: str):  # type: ig
     file_given: dict[str, Any] = {}
     if args.config:
         from a2d_edge.experiments.spec import read_experiment
+        from a2d_edge.search.config import SearchConfig
 
-        file_layer = settings_layer(args.config, cls, kind, flags.get("env"))
+        checked = SearchConfig if others else cls  # every search setting, refused below if not its
+        file_layer = settings_layer(args.config, checked, kind, flags.get("env"))
         flags["env"] = None  # the layer's env is final: the flag's, matched to the file's games
         # a grid's shared settings serve runs that use different ones: only its flags are judged
         file_given = {} if read_experiment(args.config).grid else file_layer
-    cfg = build_config(cls, file_layer, flags)
-    check_applies(MODES[kind], cfg, given_settings(args, names, file_given))
+        if kind in ("search", "search-rl"):
+            _check_method(file_layer.pop("method", None), kind)
+    if kind in ("search", "search-rl"):
+        _check_method(args.method, kind)
+    cfg = as_flat(build_config(cls, {k: v for k, v in file_layer.items() if k in names}, flags))
+    shared = {k: v for k, v in file_layer.items() if k not in names and k not in others}
+    if shared:  # a file shared with a2d train (update, init, arch) keeps them, as before
+        cfg = build_config(type(cfg), to_dict(cfg), shared)
+    modes = (*MODES[kind], *elsewhere(others))
+    check_applies(modes, cfg, given_settings(args, {*names, *others}, file_given))
     return cfg
 
 
+def _check_method(method: str | None, kind: str) -> None:
+    """`--method` is gone: the distillation search is `a2d search`, the RL one `a2d search-rl`."""
+    want = {"search": "distill", "search-rl": "rl"}.get(kind)
+    if method is None or method == want:
+        return
+    if method == "rl":
+        raise A2DError("the RL-driven search is `a2d search-rl` (--method rl is gone): run "
+                       "a2d search-rl with the same settings (nothing was run)")  # fmt: skip
+    raise A2DError(f"--method {method} is for `a2d search` (the distillation search), not "
+                   f"`a2d {kind}` (nothing was run)")  # fmt: skip
+
+
+def _load_run(run_dir: str, kind: str):  # type: ignore[no-untyped-def]
+    """A run's flat config, routed by its config.json (a search run without a method is RL)."""
+    if kind == "train":
+        from a2d_edge.rl.config import TrainConfig
+        from a2d_edge.rl.trainer import load_run_config
+
+        return load_run_config(run_dir, TrainConfig, kind)
+    from a2d_edge.search.settings import load_flat_config
+
+    return load_flat_config(run_dir, kind)
+
+
 def _cmd_search(args: argparse.Namespace) -> int:
-    from a2d_edge.rl.trainer import start_run
-    from a2d_edge.search.config import SearchConfig
-    from a2d_edge.search.loop import prepare, search
+    from a2d_edge.distill.pipeline import resolve_budget
+    from a2d_edge.search.settings import DistillSearchConfig, run_command_of
 
-    cfg = _resolve_config(args, SearchConfig, "search")
-    if cfg.method == "distill" and not args.resume:
-        from a2d_edge.distill.pipeline import resolve_budget
-
+    if args.resume and run_command_of(args.resume) == "search-rl":
+        return _cmd_search_rl(args)  # `a2d search --resume` continues any search run
+    cfg = _resolve_config(args, DistillSearchConfig, "search")
+    if not args.resume:
         cfg = resolve_budget(cfg)
-    if cfg.method == "distill":
-        return _distill_search(cfg, args)  # its check_start runs prepare
+    return _distill_search(cfg, args)  # its check_start runs prepare
+
+
+def _cmd_search_rl(args: argparse.Namespace) -> int:
+    from a2d_edge.rl.trainer import start_run
+    from a2d_edge.search.loop import prepare, search
+    from a2d_edge.search.settings import RLSearchConfig
+
+    cfg = _resolve_config(args, RLSearchConfig, "search-rl")
     prepare(cfg, say=False)  # bad table / infeasible budget: refused before anything is written
     dist = start_distributed(cfg.device)
     run_dir = args.resume or _start_on_main(
@@ -298,9 +340,9 @@ def _cmd_distill(args: argparse.Namespace) -> int:
     from a2d_edge.nets import load_arch
     from a2d_edge.rl.teacher import Teacher
     from a2d_edge.rl.trainer import start_run
-    from a2d_edge.search.config import SearchConfig
+    from a2d_edge.search.settings import DistillArchConfig
 
-    cfg = _resolve_config(args, SearchConfig, "distill")
+    cfg = _resolve_config(args, DistillArchConfig, "distill")
     arch = load_arch(cfg.arch)
     if not cfg.teacher:
         raise A2DError("a2d distill needs --teacher CKPT|zoo:NAME")
@@ -327,37 +369,41 @@ def describe_result(summary: dict, agent: object) -> str:  # type: ignore[type-a
     return ", ".join(parts) + f"; agent {agent}"
 
 
-def _distill_parser(sub: Sub) -> None:
-    from a2d_edge.config import add_config_args
+def _settings_parser(sub: Sub, kind: str, handler: Any, help: str, method: bool) -> None:
+    """A command of composed settings: its groups' flags (hidden ones named in the epilog), and
+    the other search commands' flags, parsed only to be refused in one line."""
+    from a2d_edge.config import add_config_args, flat_fields
     from a2d_edge.search.config import SearchConfig
+    from a2d_edge.search.settings import COMMAND_SETTINGS, foreign
 
-    s = sub.add_parser(
-        "distill",
-        help="train a given arch by the search's finish (student-driven distillation from "
-        "teacher-labelled frames, --finish-steps), then evaluate it: the hand-made baselines",
-    )
-    s.add_argument("--out", help="run folder to create")
-    s.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or killed run")
-    s.add_argument("--config", help="YAML/JSON file of settings (flags override it)")
-    add_config_args(s, SearchConfig, skip=("update", "init"))
-    s.set_defaults(handler=_cmd_distill)
+    cls = COMMAND_SETTINGS[kind]
+    p = sub.add_parser(kind, help=help, description=help,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p.add_argument("--out", help="run folder to create")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or killed run")
+    p.add_argument("--config", help="YAML/JSON file of settings (flags override it)")
+    add_config_args(p, cls)
+    if method:  # `--method` is gone; its old spellings get a one-line answer
+        p.add_argument("--method", choices=("distill", "rl"), help=argparse.SUPPRESS)
+    skip = [n for n in flat_fields(SearchConfig) if n in flat_fields(cls) or n not in
+            foreign(kind)]  # fmt: skip
+    add_config_args(p, SearchConfig, skip=skip, quiet=True)
+    p.set_defaults(handler=handler)
+
+
+def _distill_parser(sub: Sub) -> None:
+    _settings_parser(sub, "distill", _cmd_distill, "train a given arch by the search's finish "
+                     "(student-driven distillation from teacher-labelled frames, --finish-steps),"
+                     " then evaluate it: the hand-made baselines", method=False)  # fmt: skip
 
 
 def _search_parser(sub: Sub) -> None:
-    from a2d_edge.config import add_config_args
-    from a2d_edge.search.config import SearchConfig
-
-    s = sub.add_parser(
-        "search",
-        help="architecture search under a latency budget: distillation-driven (default: "
-        "supernet, selection, finish, eval -> agent.pt) or the paper's RL-driven DNAS "
-        "(--method rl)",
-    )
-    s.add_argument("--out", help="run folder to create")
-    s.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or killed search")
-    s.add_argument("--config", help="YAML/JSON file of settings (flags override it)")
-    add_config_args(s, SearchConfig, skip=("arch", "update", "init"))
-    s.set_defaults(handler=_cmd_search)
+    _settings_parser(sub, "search", _cmd_search, "architecture search under a latency budget, "
+                     "driven by distillation: supernet, selection, finish, eval -> agent.pt "
+                     "(the paper's RL-driven DNAS is a2d search-rl)", method=True)  # fmt: skip
+    _settings_parser(sub, "search-rl", _cmd_search_rl, "the paper's RL-driven DNAS (Algorithm "
+                     "1): A2C + distillation through a Gumbel-softmax supernet, the arch from "
+                     "alpha -> arch.json, search.json", method=True)  # fmt: skip
 
 
 def _sweep_parser(sub: Sub) -> None:

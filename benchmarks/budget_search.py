@@ -52,10 +52,10 @@ def main() -> int:
         if not (out / "search.json").exists() or _unfinished(out, args.steps):
             common = ["--lut", args.lut, "--latency-budget-ms", str(budget)]
             argv = (
-                ["search", "--resume", str(out)]
+                ["search-rl", "--resume", str(out)]
                 if (out / "config.json").exists()
                 else [
-                    *["search", "--method", "rl", "--preset", lut.space.name, "--mode", "hard"],
+                    *["search-rl", "--preset", lut.space.name, "--mode", "hard"],
                     *["--eval-every", "0"],
                     *["--env", args.env, "--steps", str(int(args.steps))],
                     *["--teacher", args.teacher, "--out", str(out), *common],

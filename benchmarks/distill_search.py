@@ -167,7 +167,7 @@ def main() -> None:
         type=float,
         nargs="*",
         default=[],
-        help="also the paper's RL-driven search (--method rl: Fig. 2's A2D one-level, hard "
+        help="also the paper's RL-driven search (a2d search-rl: Fig. 2's A2D one-level, hard "
         "Gumbel, the table's latency term instead of FLOPs) at these fractions; its derived "
         "arch is then trained by the same recipe as the baselines",
     )
@@ -295,9 +295,7 @@ def main() -> None:
     for f in args.rl_fractions:
         budget = budget_of(f)
         rl_argv = [
-            "search",
-            "--method",
-            "rl",
+            "search-rl",
             "--env",
             args.env,
             "--teacher",

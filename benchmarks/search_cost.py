@@ -40,9 +40,7 @@ def worker(kind: str, preset: str, steps: int, env: str) -> float:
             write_json(f"{tmp}/arch.json", largest_arch(preset))
             assert main(["train", "--arch", f"{tmp}/arch.json", *common]) == 0
         else:
-            assert (
-                main(["search", "--method", "rl", "--preset", preset, "--mode", kind, *common]) == 0
-            )
+            assert main(["search-rl", "--preset", preset, "--mode", kind, *common]) == 0
         rows = [r for r in read_jsonl(f"{tmp}/run/metrics.jsonl") if r["kind"] == "train"]
         return (rows[-1]["step"] - rows[0]["step"]) / (rows[-1]["time"] - rows[0]["time"])
 

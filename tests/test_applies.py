@@ -35,11 +35,15 @@ RUN_DIR = ["--out", "{tmp}/run"]
 A2D_CASES = [
     # a2d search: --method distill (default) / rl, --select evolution / gradient, --supernet, --lut
     (["search", "--preset", "edge", "--steps", "3000", "--flops-weight", "1000", *RUN_DIR],
-     ["--flops-weight", "--steps"], "--method rl"),
-    (["search", "--method", "rl", "--steps", "3000", "--flops-weight", "1000", "--tau", "3",
+     ["--flops-weight", "--steps"], "a2d search-rl"),
+    (["search-rl", "--steps", "3000", "--flops-weight", "1000", "--tau", "3",
       "--mode", "hard", "--lr", "1e-3", "--latency-weight", "2", *RUN_DIR], None, ""),
-    (["search", "--method", "rl", "--finish-steps", "10", "--population", "3", *RUN_DIR],
-     ["--finish-steps", "--population"], "--method distill"),
+    (["search-rl", "--finish-steps", "10", "--population", "3", *RUN_DIR],
+     ["--finish-steps", "--population"], "a2d search"),
+    (["search-rl", "--supernet", "x", "--select", "gradient", "--budget-of-teacher", "0.3",
+      *RUN_DIR], ["--budget-of-teacher", "--select", "--supernet"], "a2d search"),
+    (["search-rl", "--lut", "t.json", "--run-hz", "60", "--alpha-warmup", "5", "--gamma", "0.9",
+      "--distill-actor-weight", "1", "--teacher", "zoo:pong", *RUN_DIR], None, ""),
     (["search", "--population", "3", "--finish-steps", "10", "--rerank-top", "2", *RUN_DIR],
      None, ""),
     (["search", "--select", "gradient", "--generations", "3", *RUN_DIR], ["--generations"],
@@ -146,7 +150,7 @@ def test_a_config_file_counts_as_given_unless_its_grid_shares_it(
     config.write_text(f"tau: 3.0\n{grid}")
     argv = ["search", "--config", str(config), "--out", str(tmp_path / "run")]
     assert cli.main(argv) == 2
-    _expect(capsys.readouterr().err, refused, "--method rl")
+    _expect(capsys.readouterr().err, refused, "a2d search-rl")
 
 
 def test_misapplied_names_each_unused_setting_and_the_modes_that_use_it():
@@ -171,7 +175,7 @@ def test_every_table_names_settings_of_its_command():
     from a2d_edge.rl.config import TrainConfig
     from a2d_edge.runtime.loop import RunSettings
     from a2d_edge.runtime.policy import PolicySpec
-    from a2d_edge.search.config import SearchConfig
+    from a2d_edge.search.settings import DistillArchConfig, DistillSearchConfig, RLSearchConfig
 
     def dests(*classes: type) -> set[str]:
         p = argparse.ArgumentParser()
@@ -181,8 +185,9 @@ def test_every_table_names_settings_of_its_command():
 
     known = {
         "train": dests(TrainConfig),
-        "search": dests(SearchConfig),
-        "distill": dests(SearchConfig),
+        "search": dests(DistillSearchConfig),
+        "search-rl": dests(RLSearchConfig),
+        "distill": dests(DistillArchConfig),
         "export": dests(ExportSettings),
         "run": dests(RunSettings, PolicySpec),
         "a2d-profile": set(vars(profile_cli.parser().parse_args([]))),

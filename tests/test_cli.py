@@ -87,7 +87,8 @@ def test_refuses_to_overwrite_a_run(tmp_path, tiny_train_args, capsys):
         (["train", "--out", "{tmp}/y", "--steps", "-5"], "'steps' is -5; it must be >= 1"),
         (["train", "--out", "{tmp}/y", "--gamma", "1.5"], "'gamma' is 1.5; it must be >= 0 and"),
         (["train", "--out", "{tmp}/y", "--lr", "-1"], "'lr' is -1.0; it must be >= 0"),
-        (["search", "--out", "{tmp}/y", "--tau", "-1"], "'tau' is -1.0; it must be > 0"),
+        (["search-rl", "--out", "{tmp}/y", "--tau", "-1"], "'tau' is -1.0; it must be > 0"),
+        (["search", "--out", "{tmp}/y", "--tau", "-1"], "--tau is for a2d search-rl"),
     ],
 )
 def test_bad_inputs_end_in_one_line(argv, message, tmp_path, capsys):

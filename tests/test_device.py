@@ -70,7 +70,7 @@ def test_train_on_cuda_checkpoints_cpu_tensors_and_resumes(tmp_path: Path, tiny_
 def test_search_on_cuda_runs_and_derives(tmp_path: Path) -> None:
     out = tmp_path / "s"
     argv = [
-        "search", "--method", "rl", "--env", "ALE/Pong-v5", "--preset", "edge", "--mode", "hard",
+        "search-rl", "--env", "ALE/Pong-v5", "--preset", "edge", "--mode", "hard",
         "--num-envs", "4", "--steps", "160", "--eval-every", "160", "--eval-episodes", "1",
         "--checkpoint-every", "80", "--no-progress", "--device", "cuda", "--out", str(out),
     ]  # fmt: skip

@@ -119,8 +119,8 @@ def test_torchrun_trains_and_searches_on_two_ranks(tmp_path):
     for cmd, extra, out in (
         ("train", ["--steps", "80"], tmp_path / "t"),
         (
-            "search",
-            ["--method", "rl", "--steps", "40", "--preset", "edge", "--mode", "hard"],
+            "search-rl",
+            ["--steps", "40", "--preset", "edge", "--mode", "hard"],
             tmp_path / "s",
         ),
     ):

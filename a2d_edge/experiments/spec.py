@@ -1,7 +1,7 @@
 """Experiment files: plain settings plus the reserved keys that make a file a set of runs.
 
 ```yaml
-command: train                 # train | search: the command the file is for
+command: train                 # train | search | search-rl: the command the file is for
 games:                         # env ids, or env id -> settings for that game only
   ALE/Pong-v5: {}
   ALE/Breakout-v5: {eval_episodes: 30}
@@ -10,9 +10,13 @@ seeds: [0, 1, 2]                   # default [0] (or the file's `seed`)
 steps: 30000000                # anything else is a setting of every run
 ```
 
-`a2d train/search --config FILE` takes one run from it: the file's settings, the overrides of
-the chosen game (`--env`, else the file's `env`, else the first game), then the flags; the grid
-and seeds are `a2d sweep`'s to expand. A file without reserved keys is a plain settings file.
+`command: search` with `method: rl` (files from before `a2d search-rl`) is read as
+`command: search-rl`, whose runs are searches of `method: rl`.
+
+`a2d train/search/search-rl --config FILE` takes one run from it: the file's settings, the
+overrides of the chosen game (`--env`, else the file's `env`, else the first game), then the
+flags; the grid and seeds are `a2d sweep`'s to expand. A file without reserved keys is a plain
+settings file.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from a2d_edge.config import build_config, read_config_file
 from a2d_edge.errors import A2DError
 
 RESERVED = ("command", "games", "grid", "seeds")
-COMMANDS = ("train", "search")
+COMMANDS = ("train", "search", "search-rl")
 NOT_IN_GRID = ("env", "seed")
 """Settings the reserved keys own: the game comes from `games`, the seed from `seeds`."""
 
@@ -36,7 +40,7 @@ NOT_IN_GRID = ("env", "seed")
 class Experiment:
     path: Path
     command: str | None
-    """`train` or `search`; None for a plain settings file."""
+    """`train`, `search` or `search-rl`; None for a plain settings file."""
     settings: dict[str, Any]
     games: dict[str, dict[str, Any]]
     """env id -> overrides of that game, in file order (empty: the file names no games)."""
@@ -55,6 +59,13 @@ def read_experiment(path: str | Path) -> Experiment:
     command = data.get("command")
     if command is not None and command not in COMMANDS:
         raise A2DError(f"{path}: command must be one of {', '.join(COMMANDS)}, not {command!r}")
+    if command == "search" and settings.get("method") == "rl":
+        command = "search-rl"  # a file from before `a2d search-rl`
+    if command == "search-rl":
+        if settings.get("method", "rl") != "rl":
+            raise A2DError(f"{path}: command: search-rl is the RL-driven search; the "
+                           "distillation search is command: search (drop method)")  # fmt: skip
+        settings["method"] = "rl"
     games = _read_games(path, data.get("games"))
     grid = _read_grid(path, data.get("grid"))
     seeds = _read_seeds(path, data.get("seeds"))

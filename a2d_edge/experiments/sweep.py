@@ -35,7 +35,7 @@ from a2d_edge.experiments.spec import (
 from a2d_edge.utils.io import write_json
 
 SCHEMA = "a2d.sweep/1"
-CHECKPOINT = {"train": "agent.pt", "search": "supernet.pt"}
+CHECKPOINT = {"train": "agent.pt", "search": "supernet.pt", "search-rl": "supernet.pt"}
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,8 @@ class SweepResult:
 
 
 def config_class(command: str) -> type:
-    if command == "search":
+    """The flat config of a command's runs (as their config.json holds it)."""
+    if command in ("search", "search-rl"):
         from a2d_edge.search.config import SearchConfig
 
         return SearchConfig
@@ -216,11 +217,14 @@ def checkpoint_step(path: Path) -> int | None:
 def inspect_run(run: PlannedRun, run_dir: Path, cls: type, command: str) -> RunState:
     """What is on disk for a run: pending, partial (resumable), done, or refused."""
     from a2d_edge.rl.trainer import load_run_config
+    from a2d_edge.search.settings import load_flat_config
 
     if not (run_dir / "config.json").exists():
         return RunState("pending")
     try:
-        saved = to_dict(load_run_config(run_dir, cls, command))
+        loaded: Any = (load_run_config(run_dir, cls, command) if command == "train"
+                       else load_flat_config(run_dir, command))  # fmt: skip
+        saved = to_dict(loaded)
     except A2DError as e:
         return RunState("refused", message=str(e))
     keys = sorted(set(saved) | set(run.config))
@@ -315,13 +319,13 @@ class _Sweep:
         self.write_status()
         resume = bool(state.step)
         try:
-            if self.command == "search":
+            if self.command in ("search", "search-rl"):
                 from a2d_edge.search.loop import prepare, search
 
                 if cfg.method != "rl":
                     raise A2DError(
-                        "a2d sweep runs the RL-driven search: set method: rl in the file "
-                        "(the distillation search is benchmarks/distill_search.py)"
+                        "a2d sweep runs the RL-driven search: set command: search-rl in the "
+                        "file (the distillation search is benchmarks/distill_search.py)"
                     )
                 prepare(cfg, say=False)
                 if state.status == "pending":

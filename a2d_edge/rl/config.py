@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from a2d_edge.config import field
+from a2d_edge.config import copy_field, field
 from a2d_edge.envs.atari import AtariSettings
 
 
@@ -105,3 +105,66 @@ class TrainConfig:
             reward_clipping=self.reward_clip,
             life_loss_terminal=self.life_loss_terminal,
         )
+
+
+# ----- settings groups (docs/plans/one-search.md §4): each phase's own small dataclass -----
+# A group's fields are TrainConfig's (same defaults, help and ranges); a command composes the
+# groups it uses, so `--help` shows only those (`*`: hidden, accepted but not shown).
+
+
+@dataclass(frozen=True)
+class EnvSettings:
+    """The games and their envs."""
+
+    env: str = copy_field(TrainConfig, "env")
+    num_envs: int = copy_field(TrainConfig, "num_envs")
+    seed: int = copy_field(TrainConfig, "seed")
+    sticky: float = copy_field(TrainConfig, "sticky")
+    noop_max: int = copy_field(TrainConfig, "noop_max")
+    env_threads: int = copy_field(TrainConfig, "env_threads", hidden=True)
+    env_groups: int = copy_field(TrainConfig, "env_groups", hidden=True)
+
+
+@dataclass(frozen=True)
+class ComputeSettings:
+    """How the network's math runs here (speed, not results)."""
+
+    threads: int = copy_field(TrainConfig, "threads")
+    learner_threads: int = copy_field(TrainConfig, "learner_threads")
+    precision: str = copy_field(TrainConfig, "precision")
+    channels_last: bool = copy_field(TrainConfig, "channels_last", hidden=True)
+
+
+@dataclass(frozen=True)
+class PeriodicSettings:
+    """What a run does every so often: evaluations, checkpoints, logs."""
+
+    eval_every: int = copy_field(TrainConfig, "eval_every")
+    eval_episodes: int = copy_field(TrainConfig, "eval_episodes")
+    progress: bool = copy_field(TrainConfig, "progress")
+    checkpoint_every: int = copy_field(TrainConfig, "checkpoint_every", hidden=True)
+    log_every: int = copy_field(TrainConfig, "log_every", hidden=True)
+
+
+@dataclass(frozen=True)
+class A2CSettings:
+    """The A2C update (and its distillation terms): what `a2d train` and the RL search learn by."""
+
+    rollout: int = copy_field(TrainConfig, "rollout")
+    gamma: float = copy_field(TrainConfig, "gamma")
+    lr: float = copy_field(TrainConfig, "lr")
+    lr_final: float = copy_field(TrainConfig, "lr_final")
+    lr_constant_steps: int = copy_field(TrainConfig, "lr_constant_steps")
+    optimizer: str = copy_field(TrainConfig, "optimizer")
+    rmsprop_alpha: float = copy_field(TrainConfig, "rmsprop_alpha")
+    rmsprop_eps: float = copy_field(TrainConfig, "rmsprop_eps")
+    ent_coef: float = copy_field(TrainConfig, "ent_coef")
+    value_coef: float = copy_field(TrainConfig, "value_coef")
+    max_grad_norm: float = copy_field(TrainConfig, "max_grad_norm")
+    advantage: str = copy_field(TrainConfig, "advantage")
+    reward_clip: bool = copy_field(TrainConfig, "reward_clip")
+    life_loss_terminal: bool = copy_field(TrainConfig, "life_loss_terminal")
+    device: str = copy_field(TrainConfig, "device")
+    distill: str = copy_field(TrainConfig, "distill")
+    distill_actor_weight: float = copy_field(TrainConfig, "distill_actor_weight")
+    distill_critic_weight: float = copy_field(TrainConfig, "distill_critic_weight")

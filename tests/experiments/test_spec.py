@@ -11,6 +11,7 @@ from a2d_edge.experiments.spec import read_experiment, validate
 from a2d_edge.experiments.sweep import config_class, expand
 from a2d_edge.rl.config import TrainConfig
 from a2d_edge.search.config import SearchConfig
+from a2d_edge.search.settings import RLSearchConfig
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
@@ -28,8 +29,8 @@ TABLE3_MORE = ["Atlantis", "Bowling", "Breakout", "Centipede", "CrazyClimber", "
     [
         ("table1.yaml", "train", 32 * 5),
         ("table2.yaml", "train", 8 * 3),
-        ("fig3.yaml", "search", 12),
-        ("fig2.yaml", "search", 4),
+        ("fig3.yaml", "search-rl", 12),
+        ("fig2.yaml", "search-rl", 4),
         ("fig3-pong.yaml", "train", 4 * 3),
     ],
 )
@@ -81,9 +82,10 @@ def test_train_takes_one_run_of_an_experiment_file(tmp_path):
     cfg = _resolve(["train", "--config", table1, *argv])
     assert (cfg.env, cfg.arch) == ("ALE/Breakout-v5", "resnet20")
     assert (cfg.steps, cfg.eval_episodes) == (30_000_000, 30)
-    search = _resolve(["search", "--config", str(CONFIGS / "fig3.yaml"), "--env", "Bowling",
-                       "--out", str(tmp_path / "y")], SearchConfig, "search")  # fmt: skip
+    search = _resolve(["search-rl", "--config", str(CONFIGS / "fig3.yaml"), "--env", "Bowling",
+                       "--out", str(tmp_path / "y")], RLSearchConfig, "search-rl")  # fmt: skip
     assert search.env == "ALE/Bowling-v5"  # a short name picks the listed id
+    assert isinstance(search, SearchConfig) and search.method == "rl"
     assert search.teacher == "runs/table1/Bowling/arch=resnet20-s0/best.pt"
 
 

@@ -106,7 +106,7 @@ def test_refusals_write_nothing(tiny_agent_ckpt, bundle, tmp_path, capsys):
 
 def test_supernet_export_refused(tmp_path, capsys):
     search = tmp_path / "s"
-    argv = ["search", "--method", "rl",
+    argv = ["search-rl",
             "--preset", "edge", "--num-envs", "4", "--steps", "20", "--out",
             str(search), "--eval-every", "0", "--no-progress", "--mode", "hard"]  # fmt: skip
     assert main(argv) == 0

@@ -89,7 +89,7 @@ def test_recalibrating_another_hosts_table_is_refused_and_writes_nothing(
 
 
 def _search(lut: Path, out: Path) -> list[str]:
-    return ["search", "--method", "rl",
+    return ["search-rl",
             "--preset", "edge", "--lut", str(lut), "--out", str(out), "--steps", "20",
             "--num-envs", "4", "--mode", "hard", "--eval-every", "0", "--no-progress"]  # fmt: skip
 

@@ -219,9 +219,7 @@ def test_search_refuses_infeasible_budget_and_foreign_table(tmp_path, capsys):
     capsys.readouterr()
     out = tmp_path / "s"
     base = [
-        "search",
-        "--method",
-        "rl",
+        "search-rl",
         "--lut",
         str(lut),
         "--out",
@@ -256,7 +254,7 @@ def test_search_repairs_to_the_budget(tmp_path):
     fastest, _ = LatencyTable.load(lut).fastest()
     budget = fastest * 1.15
     out = tmp_path / "s"
-    argv = ["search", "--method", "rl",
+    argv = ["search-rl",
             "--preset", "edge", "--lut", str(lut), "--latency-budget-ms", str(budget),
             "--out", str(out), "--steps", "40", "--num-envs", "4", "--mode", "hard",
             "--eval-every", "0", "--no-progress", "--no-recalibrate"]  # fmt: skip

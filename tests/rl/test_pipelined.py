@@ -80,7 +80,7 @@ def test_an_error_in_the_learner_thread_reaches_the_caller(tmp_path, tiny_train_
 def test_search_refuses_the_pipelined_update(tmp_path, capsys):
     # a2d search has no --update flag; a settings file shared with a2d train can still set it
     (tmp_path / "c.yaml").write_text("update: pipelined\n")
-    argv = ["search", "--method", "rl",
+    argv = ["search-rl",
             "--preset", "edge", "--mode", "hard", "--steps", "40", "--num-envs", "2",
             "--config", str(tmp_path / "c.yaml"), "--no-progress",
             "--out", str(tmp_path / "s")]  # fmt: skip

@@ -11,7 +11,7 @@ from a2d_edge.utils.logging import read_jsonl
 
 def _args(out, steps, *extra):
     return [
-        "search", "--method", "rl", "--env", "ALE/Pong-v5", "--preset", "edge", "--num-envs", "4",
+        "search-rl", "--env", "ALE/Pong-v5", "--preset", "edge", "--num-envs", "4",
         "--steps", str(steps), "--out", str(out), "--eval-every", "0", "--checkpoint-every", "40",
         "--log-every", "20", "--no-progress", *extra,
     ]  # fmt: skip
