@@ -326,6 +326,7 @@ def _train_parser(sub: Sub) -> None:
 
 def _distill_search(cfg, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
     from a2d_edge.distill.pipeline import check_start, distill_search
+    from a2d_edge.experiments.commands import describe_result
     from a2d_edge.rl.trainer import start_run
 
     start = check_start(cfg)  # teacher, memory, reused supernet: refused before anything is written
@@ -337,36 +338,16 @@ def _distill_search(cfg, args: argparse.Namespace) -> int:  # type: ignore[no-un
 
 def _cmd_distill(args: argparse.Namespace) -> int:
     from a2d_edge.distill.pipeline import distill_arch
-    from a2d_edge.nets import load_arch
-    from a2d_edge.rl.teacher import Teacher
+    from a2d_edge.experiments.commands import check_distill, describe_result
     from a2d_edge.rl.trainer import start_run
     from a2d_edge.search.settings import DistillArchConfig
 
     cfg = _resolve_config(args, DistillArchConfig, "distill")
-    arch = load_arch(cfg.arch)
-    if not cfg.teacher:
-        raise A2DError("a2d distill needs --teacher CKPT|zoo:NAME")
-    from a2d_edge.envs.atari import action_meanings
-
-    Teacher.load(cfg.teacher, cfg.env, len(action_meanings(cfg.env)))  # refused before writing
+    arch = check_distill(cfg)  # refused before anything is written
     run_dir = args.resume or start_run(cfg, args.out, kind="distill")
     result = distill_arch(cfg, arch, run_dir)
     print(describe_result(result.summary, result.agent))
     return 0
-
-
-def describe_result(summary: dict, agent: object) -> str:  # type: ignore[type-arg]
-    score, lat = summary.get("score") or {}, summary.get("latency") or {}
-    parts = [f"done: {summary['mflops']:.2f} MFLOPs"]
-    if lat.get("predicted_ms") is not None:
-        parts.append(f"{lat['predicted_ms']:.3f} ms by the table (budget {lat.get('budget_ms')})")
-    if lat.get("measured_ms") is not None:
-        ratio = (lat.get("measured") or {}).get("ratio")
-        beside = f", {ratio:.2f}x the teacher in the same sitting" if ratio else ""
-        parts.append(f"{lat['measured_ms']:.3f} ms measured here{beside}")
-    if score:
-        parts.append(f"score {score['mean']:.1f} +- {score['std']:.1f} over {score['episodes']}")
-    return ", ".join(parts) + f"; agent {agent}"
 
 
 def _settings_parser(sub: Sub, kind: str, handler: Any, help: str, method: bool) -> None:

@@ -1,7 +1,7 @@
 """Experiment files: plain settings plus the reserved keys that make a file a set of runs.
 
 ```yaml
-command: train                 # train | search | search-rl: the command the file is for
+command: train                 # train | search | search-rl | distill: the command
 games:                         # env ids, or env id -> settings for that game only
   ALE/Pong-v5: {}
   ALE/Breakout-v5: {eval_episodes: 30}
@@ -10,13 +10,24 @@ seeds: [0, 1, 2]                   # default [0] (or the file's `seed`)
 steps: 30000000                # anything else is a setting of every run
 ```
 
+A file may instead hold named groups of runs, run in file order, each with its own command, grid
+and settings over the file's; a value `{run:NAME}` (or `{run:NAME}/agent.pt`) is the folder of
+group NAME's run of the same game and seed (a group of one run per game and seed):
+
+```yaml
+runs:
+  search: {command: search, grid: {budget_of_teacher: [0.5]}}
+  select: {command: search, supernet: "{run:search}", grid: {budget_of_teacher: [0.333, 0.2]}}
+  baselines: {command: distill, grid: {arch: [nature-thin, nature-quarter]}}
+```
+
 `command: search` with `method: rl` (files from before `a2d search-rl`) is read as
 `command: search-rl`, whose runs are searches of `method: rl`.
 
-`a2d train/search/search-rl --config FILE` takes one run from it: the file's settings, the
-overrides of the chosen game (`--env`, else the file's `env`, else the first game), then the
-flags; the grid and seeds are `a2d sweep`'s to expand. A file without reserved keys is a plain
-settings file.
+`a2d train/search/search-rl --config FILE` takes one run from a file without `runs:`: the
+file's settings, the overrides of the chosen game (`--env`, else the file's `env`, else the
+first game), then the flags; the grid and seeds are `a2d sweep`'s to expand. A file without
+reserved keys is a plain settings file.
 """
 
 from __future__ import annotations
@@ -30,22 +41,45 @@ from typing import Any
 from a2d_edge.config import build_config, read_config_file
 from a2d_edge.errors import A2DError
 
-RESERVED = ("command", "games", "grid", "seeds")
-COMMANDS = ("train", "search", "search-rl")
+RESERVED = ("command", "games", "grid", "seeds", "runs")
+COMMANDS = ("train", "search", "search-rl", "distill")
 NOT_IN_GRID = ("env", "seed")
 """Settings the reserved keys own: the game comes from `games`, the seed from `seeds`."""
+REF = re.compile(r"^\{run:([A-Za-z0-9._-]+)\}(/.*)?$")
+"""`{run:NAME}` or `{run:NAME}/path`: a run folder of an earlier group (same game and seed)."""
+
+
+@dataclass(frozen=True)
+class Group:
+    """Runs of one command: the file's settings, then `settings`, over the `grid`'s points."""
+
+    name: str
+    """"" for a file without `runs:` (its runs are named without a group folder)."""
+    command: str
+    settings: dict[str, Any]
+    grid: dict[str, list[Any]]
+
+    def refs(self) -> list[str]:
+        """The groups its settings name by `{run:NAME}`."""
+        return [m.group(1) for v in self.settings.values() if (m := ref_of(v))]
+
+
+def ref_of(value: Any) -> re.Match[str] | None:
+    return REF.match(value) if isinstance(value, str) else None
 
 
 @dataclass(frozen=True)
 class Experiment:
     path: Path
     command: str | None
-    """`train`, `search` or `search-rl`; None for a plain settings file."""
+    """`train`, `search`, `search-rl` or `distill`; None for a plain settings file."""
     settings: dict[str, Any]
     games: dict[str, dict[str, Any]]
     """env id -> overrides of that game, in file order (empty: the file names no games)."""
     grid: dict[str, list[Any]]
     seeds: tuple[int, ...] | None
+    groups: tuple[Group, ...] = ()
+    """The file's `runs:` groups, or its one group (named "") of `command` over `grid`."""
 
     def game_ids(self) -> list[str]:
         return list(self.games) or [str(self.settings.get("env") or _default_env())]
@@ -59,13 +93,7 @@ def read_experiment(path: str | Path) -> Experiment:
     command = data.get("command")
     if command is not None and command not in COMMANDS:
         raise A2DError(f"{path}: command must be one of {', '.join(COMMANDS)}, not {command!r}")
-    if command == "search" and settings.get("method") == "rl":
-        command = "search-rl"  # a file from before `a2d search-rl`
-    if command == "search-rl":
-        if settings.get("method", "rl") != "rl":
-            raise A2DError(f"{path}: command: search-rl is the RL-driven search; the "
-                           "distillation search is command: search (drop method)")  # fmt: skip
-        settings["method"] = "rl"
+    command = _rl_command(path, command, settings)
     games = _read_games(path, data.get("games"))
     grid = _read_grid(path, data.get("grid"))
     seeds = _read_seeds(path, data.get("seeds"))
@@ -74,7 +102,63 @@ def read_experiment(path: str | Path) -> Experiment:
     env = settings.get("env")
     if games and env is not None and env not in games:
         raise A2DError(f"{path}: env {env!r} is not one of its games: {', '.join(games)}")
-    return Experiment(path, command, settings, games, grid, seeds)
+    if data.get("runs") is not None:
+        if grid:
+            raise A2DError(f"{path}: with runs:, each group has its own grid (no top-level grid)")
+        groups = _read_groups(path, data["runs"], command or "train")
+    else:
+        groups = (Group("", command or "train", {}, grid),)
+    bad = [v for d in (settings, *games.values()) for v in d.values() if ref_of(v)]
+    if bad:
+        raise A2DError(f"{path}: {bad[0]}: a run reference belongs in a group of runs:")
+    return Experiment(path, command, settings, games, grid, seeds, groups)
+
+
+def _read_groups(path: Path, raw: Any, command: str) -> tuple[Group, ...]:
+    if not isinstance(raw, dict) or not raw:
+        raise A2DError(f"{path}: runs must be a mapping of group name -> its settings")
+    groups: list[Group] = []
+    for name, body in raw.items():
+        where = f"{path}: runs: {name}"
+        if not isinstance(name, str) or safe_name(name) != name:
+            raise A2DError(f"{where}: a group name is letters, digits and . _ - only")
+        body = {} if body is None else body
+        if not isinstance(body, dict):
+            raise A2DError(f"{where}: expected a mapping of settings")
+        body = {str(k).replace("-", "_"): v for k, v in body.items()}
+        own = body.pop("command", command)
+        if own not in COMMANDS:
+            raise A2DError(f"{where}: command must be one of {', '.join(COMMANDS)}, not {own!r}")
+        own = _rl_command(Path(where), own, body)
+        grid = _read_grid(path, body.pop("grid", None))
+        bad = sorted(set(body) & {*RESERVED, *NOT_IN_GRID})
+        if bad:
+            raise A2DError(f"{where}: {', '.join(bad)} cannot be set in a group")
+        group = Group(name, own, body, grid)
+        known = [g.name for g in groups]
+        for ref in group.refs():
+            if ref not in known:
+                raise A2DError(
+                    f"{where}: {{run:{ref}}} names no earlier group"
+                    + (f" (earlier: {', '.join(known)})" if known else "")
+                )
+        if any(ref_of(v) for values in grid.values() for v in values):
+            raise A2DError(f"{where}: grid: a run reference is a setting, not a grid value")
+        groups.append(group)
+    return tuple(groups)
+
+
+def _rl_command(path: Path, command: str | None, settings: dict[str, Any]) -> str | None:
+    """`search` with `method: rl` (a file from before `a2d search-rl`) is `search-rl`, whose
+    runs are searches of `method: rl` (set in `settings`)."""
+    if command == "search" and settings.get("method") == "rl":
+        command = "search-rl"
+    if command == "search-rl":
+        if settings.get("method", "rl") != "rl":
+            raise A2DError(f"{path}: command: search-rl is the RL-driven search; the "
+                           "distillation search is command: search (drop method)")  # fmt: skip
+        settings["method"] = "rl"
+    return command
 
 
 def _read_games(path: Path, raw: Any) -> dict[str, dict[str, Any]]:
@@ -139,19 +223,22 @@ def _default_env() -> str:
     return str(next(f.default for f in dataclasses.fields(TrainConfig) if f.name == "env"))
 
 
-def validate(exp: Experiment, cls: type) -> None:
+def validate(exp: Experiment, cls: type, group: Group | None = None) -> None:
     """Every game must be an ALE game, and every setting, per-game override and grid value a
-    valid setting of `cls`."""
+    valid setting of `cls` (the command of `group`, default the file's one group)."""
     from a2d_edge.envs import resolve_game
 
+    group = group or exp.groups[0]
+    at = f"runs: {group.name}: " if group.name else ""
+    own = {k: "." if ref_of(v) else v for k, v in group.settings.items()}  # a folder, later
     for env in exp.games:
         _where(exp, "games: ", lambda e=env: resolve_game(e))
-    _where(exp, "", lambda: build_config(cls, exp.settings))
+    _where(exp, at, lambda: build_config(cls, exp.settings, own))
     for env, overrides in exp.games.items():
         _where(exp, f"games: {env}: ", lambda o=overrides: build_config(cls, exp.settings, o))
-    for key, values in exp.grid.items():
+    for key, values in group.grid.items():
         for v in values:
-            _where(exp, f"grid: {key}: ", lambda k=key, v=v: build_config(cls, {k: v}))
+            _where(exp, f"{at}grid: {key}: ", lambda k=key, v=v: build_config(cls, {k: v}))
 
 
 def _where(exp: Experiment, where: str, check: Any) -> None:
@@ -185,6 +272,8 @@ def settings_layer(path: str | Path, cls: type, command: str, env: str | None) -
     settings with the overrides of the chosen game (`env`: the flag's, else the file's, else
     its first game; the layer's `env` is final); grid and seeds are left to the flags."""
     exp = read_experiment(path)
+    if exp.groups[0].name:
+        raise A2DError(f"{path} holds groups of runs (runs:): run it with a2d sweep {path}")
     check_command(exp, command)
     validate(exp, cls)
     if not exp.games:

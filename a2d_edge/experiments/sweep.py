@@ -1,12 +1,14 @@
 """`a2d sweep FILE --out DIR`: every run of an experiment file, one after another.
 
-The file's games x grid x seeds become named runs `DIR/<Game>/<key=value,...>-s<seed>`. Each is
-trained (or searched) in this process with the library functions; a run whose checkpoint
-reached its final step is skipped and a run with a config.json resumes, so a killed sweep
-restarted with the same command continues where it stopped. A run folder whose settings differ
-from the file's is refused, never resumed with other settings. `--shard K/N` and torchrun's
-ranks split the runs (each run is single-process); `DIR/sweep.json` lists the runs and their
-status as found on disk.
+The file's games x grid x seeds become named runs `DIR/<Game>/<key=value,...>-s<seed>` (with
+`runs:` groups, `DIR/<Game>/<group>/...`, group by group). Each is trained, searched or
+distilled in this process with the library functions (`experiments.commands`); a finished run
+is skipped and a started one resumes, so a killed sweep restarted with the same command
+continues where it stopped. A run folder whose settings differ from the file's is refused, never
+resumed with other settings. `--shard K/N` and torchrun's ranks split the runs (each run is
+single-process; a run that names another group's run waits for it: the next sweep runs it);
+`DIR/sweep.json` lists the runs and their status as found on disk, and the teacher timings the
+runs' `budget_of_teacher` took.
 """
 
 from __future__ import annotations
@@ -23,11 +25,24 @@ from typing import Any
 
 from a2d_edge.config import RESUME_OVERRIDES, build_config, to_dict
 from a2d_edge.errors import A2DError
+from a2d_edge.experiments.commands import (
+    TeacherTimes,
+    by_result,
+    checkpoint_name,
+    checkpoint_step,
+    config_class,
+    derived_keys,
+    phase_step,
+    result_step,
+    run_command,
+)
 from a2d_edge.experiments.spec import (
     NOT_IN_GRID,
     Experiment,
+    Group,
     match_game,
     read_experiment,
+    ref_of,
     safe_name,
     short_name,
     validate,
@@ -35,7 +50,6 @@ from a2d_edge.experiments.spec import (
 from a2d_edge.utils.io import write_json
 
 SCHEMA = "a2d.sweep/1"
-CHECKPOINT = {"train": "agent.pt", "search": "supernet.pt", "search-rl": "supernet.pt"}
 
 
 @dataclass(frozen=True)
@@ -45,6 +59,10 @@ class PlannedRun:
     grid: dict[str, Any]
     seed: int
     config: dict[str, Any]
+    command: str = "train"
+    group: str = ""
+    needs: tuple[str, ...] = ()
+    """The runs it names by `{run:NAME}` (they must be done first)."""
 
 
 @dataclass
@@ -60,17 +78,6 @@ class SweepResult:
     runs: list[PlannedRun]
     mine: list[PlannedRun]
     states: dict[str, RunState] = field(default_factory=dict)
-
-
-def config_class(command: str) -> type:
-    """The flat config of a command's runs (as their config.json holds it)."""
-    if command in ("search", "search-rl"):
-        from a2d_edge.search.config import SearchConfig
-
-        return SearchConfig
-    from a2d_edge.rl.config import TrainConfig
-
-    return TrainConfig
 
 
 def parse_sets(items: Sequence[str]) -> dict[str, Any]:
@@ -105,14 +112,16 @@ def parse_shard(text: str | None) -> tuple[int, int]:
 
 def expand(
     exp: Experiment,
-    cls: type,
+    classes: type | Callable[[str], type] = config_class,
     sets: dict[str, Any] | None = None,
     games: Sequence[str] = (),
     only_seeds: Sequence[int] = (),
+    out: str | Path = ".",
 ) -> list[PlannedRun]:
-    """games x grid x seeds, in file order, with the settings of each run (file < game < grid
-    point < game and seed < --set); `--set` on a grid key keeps only that grid value."""
-    validate(exp, cls)
+    """games x groups x grid x seeds, in file order, with the settings of each run (file <
+    group < game < grid point < game and seed < --set); `--set` on a grid key keeps only that
+    grid value. `classes`: the settings class of a command (or one class for every group)."""
+    class_of = (lambda _command: classes) if isinstance(classes, type) else classes
     sets = dict(sets or {})
     owned = sorted(set(sets) & set(NOT_IN_GRID))
     if owned:
@@ -120,44 +129,99 @@ def expand(
             f"--set {', '.join(owned)}: set by the file's games / seeds, not by --set "
             "(--games picks games)"
         )
-    try:
-        build_config(cls, sets)
-    except A2DError as e:
-        raise A2DError(f"--set: {e}") from None
-    grid = {k: _restrict(cls, k, v, sets.pop(k)) if k in sets else v for k, v in exp.grid.items()}
-    for env, overrides in exp.games.items():
-        clash = sorted(set(overrides) & set(exp.grid))
-        if clash:
-            raise A2DError(f"{exp.path}: games: {env}: {', '.join(clash)} is a grid key")
+    for group in exp.groups:
+        validate(exp, class_of(group.command), group)
+        try:
+            build_config(class_of(group.command), sets)
+        except A2DError as e:
+            raise A2DError(f"--set: {e}") from None
+        for env, overrides in exp.games.items():
+            clash = sorted(set(overrides) & set(group.grid))
+            if clash:
+                raise A2DError(f"{exp.path}: games: {env}: {', '.join(clash)} is a grid key")
     ids = [match_game(exp, g) for g in games] if games else exp.game_ids()
     seeds = tuple(only_seeds) or exp.seeds or (int(exp.settings.get("seed", 0)),)
-    runs = []
+    runs: list[PlannedRun] = []
     for env in dict.fromkeys(ids):
-        for combo in itertools.product(*grid.values()):
-            point = dict(zip(grid, combo, strict=True))
-            for seed in seeds:
-                cfg: Any = build_config(
-                    cls,
-                    exp.settings,
-                    exp.games.get(env, {}),
-                    point,
-                    {"env": env, "seed": seed},
-                    sets,
-                )
-                config = to_dict(cfg)
-                runs.append(
-                    PlannedRun(
-                        run_name(env, point, seed),
-                        env,
-                        {k: config[k] for k in point},
-                        seed,
-                        config,
-                    )
-                )
+        for group in exp.groups:
+            runs += _group_runs(exp, group, class_of(group.command), env, seeds, sets, runs, out)
     names = [r.name for r in runs]
     if len(set(names)) != len(names):
         raise A2DError(f"{exp.path}: two runs would share a folder name; rename a game or value")
     return runs
+
+
+def _group_runs(
+    exp: Experiment,
+    group: Group,
+    cls: type,
+    env: str,
+    seeds: Sequence[int],
+    sets: dict[str, Any],
+    earlier: list[PlannedRun],
+    out: str | Path,
+) -> list[PlannedRun]:
+    own_sets = dict(sets)
+    grid = {
+        k: _restrict(cls, k, v, own_sets.pop(k)) if k in own_sets else v
+        for k, v in group.grid.items()
+    }
+    runs = []
+    for combo in itertools.product(*grid.values()):
+        point = dict(zip(grid, combo, strict=True))
+        for seed in seeds:
+            own, needs = _resolve_refs(exp, group, env, seed, earlier, Path(out))
+            cfg: Any = build_config(
+                cls,
+                exp.settings,
+                own,
+                exp.games.get(env, {}),
+                point,
+                {"env": env, "seed": seed},
+                own_sets,
+            )
+            config = to_dict(cfg)
+            runs.append(
+                PlannedRun(
+                    run_name(env, point, seed, group.name),
+                    env,
+                    {k: config[k] for k in point},
+                    seed,
+                    config,
+                    group.command,
+                    group.name,
+                    needs,
+                )
+            )
+    return runs
+
+
+def _resolve_refs(
+    exp: Experiment,
+    group: Group,
+    env: str,
+    seed: int,
+    earlier: list[PlannedRun],
+    out: Path,
+) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The group's settings with each `{run:NAME}` turned into that group's run folder of the
+    same game and seed, and the runs so named."""
+    own: dict[str, Any] = {}
+    needs: list[str] = []
+    for key, value in group.settings.items():
+        m = ref_of(value)
+        if not m:
+            own[key] = value
+            continue
+        found = [r for r in earlier if r.group == m.group(1) and r.env == env and r.seed == seed]
+        if len(found) != 1:
+            raise A2DError(
+                f"{exp.path}: runs: {group.name}: {key}: {value} names {len(found)} runs of "
+                f"{short_name(env)} seed {seed}; it must name a group of one run per game and seed"
+            )
+        own[key] = str(out / found[0].name) + (m.group(2) or "")
+        needs.append(found[0].name)
+    return own, tuple(needs)
 
 
 def _restrict(cls: type, key: str, values: list[Any], wanted: Any) -> list[Any]:
@@ -170,10 +234,12 @@ def _restrict(cls: type, key: str, values: list[Any], wanted: Any) -> list[Any]:
     return kept
 
 
-def run_name(env: str, point: dict[str, Any], seed: int) -> str:
-    """`Pong/arch=resnet20,distill=actor-s0` (`Pong/s0` without a grid)."""
+def run_name(env: str, point: dict[str, Any], seed: int, group: str = "") -> str:
+    """`Pong/arch=resnet20,distill=actor-s0` (`Pong/s0` without a grid; `Pong/GROUP/...` in a
+    group of `runs:`)."""
     parts = ",".join(f"{safe_name(k)}={safe_name(_fmt(v))}" for k, v in point.items())
-    return f"{short_name(env)}/{parts + '-' if parts else ''}s{seed}"
+    folder = f"{short_name(env)}/{group}" if group else short_name(env)
+    return f"{folder}/{parts + '-' if parts else ''}s{seed}"
 
 
 def _fmt(value: Any) -> str:
@@ -197,43 +263,26 @@ def rank_world() -> tuple[int, int]:
     return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
 
 
-_STEP_CACHE: dict[tuple[str, int], int] = {}
-
-
-def checkpoint_step(path: Path) -> int | None:
-    if not path.is_file():
-        return None
-    key = (str(path), path.stat().st_mtime_ns)
-    if key not in _STEP_CACHE:
-        from a2d_edge.sources.checkpoint import torch_load
-
-        ckpt = torch_load(path)
-        if not isinstance(ckpt, dict) or "step" not in ckpt:
-            raise A2DError(f"{path} is not an a2d checkpoint")
-        _STEP_CACHE[key] = int(ckpt["step"])
-    return _STEP_CACHE[key]
-
-
-def inspect_run(run: PlannedRun, run_dir: Path, cls: type, command: str) -> RunState:
+def inspect_run(run: PlannedRun, run_dir: Path) -> RunState:
     """What is on disk for a run: pending, partial (resumable), done, or refused."""
-    from a2d_edge.rl.trainer import load_run_config
-    from a2d_edge.search.settings import load_flat_config
-
     if not (run_dir / "config.json").exists():
         return RunState("pending")
     try:
-        loaded: Any = (load_run_config(run_dir, cls, command) if command == "train"
-                       else load_flat_config(run_dir, command))  # fmt: skip
-        saved = to_dict(loaded)
+        saved = to_dict(_load_run(run_dir, run.command))
     except A2DError as e:
         return RunState("refused", message=str(e))
+    skip = {*RESUME_OVERRIDES, *derived_keys(run.config)}
     keys = sorted(set(saved) | set(run.config))
-    diff = [k for k in keys if k not in RESUME_OVERRIDES and saved.get(k) != run.config.get(k)]
+    diff = [k for k in keys if k not in skip and saved.get(k) != run.config.get(k)]
     if diff:
         changes = ", ".join(f"{k} {saved.get(k)!r} -> {run.config.get(k)!r}" for k in diff)
         return RunState("refused", message=f"settings differ from {run_dir}/config.json: {changes}")
     try:
-        step = checkpoint_step(run_dir / CHECKPOINT[command])
+        if by_result(run.command, run.config):
+            if (run_dir / "result.json").is_file():
+                return RunState("done", result_step(run_dir))
+            return RunState("partial", phase_step(run_dir, checkpoint_step))
+        step = checkpoint_step(run_dir / checkpoint_name(run.command))
     except A2DError as e:
         return RunState("refused", message=str(e))
     if step is None:
@@ -253,18 +302,17 @@ def run_sweep(
     echo: Callable[[str], None] = print,
 ) -> SweepResult:
     exp = read_experiment(path)
-    command = exp.command or "train"
-    cls = config_class(command)
-    runs = expand(exp, cls, sets, games, seeds)
+    out = Path(out)
+    runs = expand(exp, config_class, sets, games, seeds, out)
     rank, world = rank_world()
     mine = select(runs, shard, rank, world)
-    out = Path(out)
     result = SweepResult(runs, mine)
-    result.states = {r.name: inspect_run(r, out / r.name, cls, command) for r in runs}
+    result.states = {r.name: inspect_run(r, out / r.name) for r in runs}
     if dry_run:
-        _print_plan(exp, command, out, result, shard, (rank, world), echo)
+        _print_plan(exp, out, result, shard, (rank, world), echo)
         return result
-    sweep = _Sweep(exp, command, cls, out, result, dict(sets or {}), shard, echo)
+    teachers = TeacherTimes.read(out / "sweep.json", echo)
+    sweep = _Sweep(exp, out, result, dict(sets or {}), shard, echo, teachers)
     sweep.run()
     return result
 
@@ -272,19 +320,18 @@ def run_sweep(
 @dataclass
 class _Sweep:
     exp: Experiment
-    command: str
-    cls: type
     out: Path
     result: SweepResult
     sets: dict[str, Any]
     shard: tuple[int, int]
     echo: Callable[[str], None]
+    teachers: TeacherTimes
 
     def run(self) -> None:
         mine = self.result.mine
         self.write_status()
         for i, run in enumerate(mine, 1):
-            state = inspect_run(run, self.out / run.name, self.cls, self.command)
+            state = inspect_run(run, self.out / run.name)
             self.result.states[run.name] = state
             head = f"[{i}/{len(mine)}] {run.name}:"
             if state.status == "done":
@@ -293,50 +340,48 @@ class _Sweep:
             if state.status == "refused":
                 self.echo(f"{head} refused: {state.message}")
                 continue
+            waits = [n for n in run.needs if self.status_of(n) != "done"]
+            if waits:
+                message = f"waits for {', '.join(waits)} (not done): run the sweep again"
+                self.result.states[run.name] = RunState("waiting", state.step, message)
+                self.echo(f"{head} {message}")
+                continue
             self.run_one(run, state, head)
             self.write_status()
         self.write_status()
         bad = [(r.name, self.result.states[r.name]) for r in mine]
-        bad = [(n, s) for n, s in bad if s.status in ("refused", "failed")]
+        bad = [(n, s) for n, s in bad if s.status in ("refused", "failed", "waiting")]
         if bad:
             listed = "; ".join(f"{n}: {s.status}: {s.message}" for n, s in bad)
             raise A2DError(f"{len(bad)} of {len(mine)} run(s) not done: {listed}")
 
-    def run_one(self, run: PlannedRun, state: RunState, head: str) -> None:
-        from a2d_edge.utils.dist import DistInfo
+    def status_of(self, name: str) -> str:
+        run = next(r for r in self.result.runs if r.name == name)
+        return inspect_run(run, self.out / name).status
 
+    def run_one(self, run: PlannedRun, state: RunState, head: str) -> None:
         run_dir = self.out / run.name
-        cfg: Any = build_config(self.cls, run.config)
-        if state.status == "pending":
+        new = state.status == "pending"
+        phased = by_result(run.command, run.config)  # resumes phase by phase, from any point
+        if new:
             self.echo(f"{head} start")
-        elif state.step:
-            self.echo(f"{head} resume from step {state.step}")
+        elif state.step or phased:
+            self.echo(f"{head} resume" + (f" from step {state.step}" if state.step else ""))
         else:  # killed before its first checkpoint: start it again
             self.echo(f"{head} restart (no checkpoint yet)")
             (run_dir / "metrics.jsonl").unlink(missing_ok=True)
             shutil.rmtree(run_dir / "tb", ignore_errors=True)
         self.result.states[run.name] = RunState("running", state.step)
         self.write_status()
-        resume = bool(state.step)
+        cls = config_class(run.command)
         try:
-            if self.command in ("search", "search-rl"):
-                from a2d_edge.search.loop import prepare, search
-
-                if cfg.method != "rl":
-                    raise A2DError(
-                        "a2d sweep runs the RL-driven search: set command: search-rl in the "
-                        "file (the distillation search is benchmarks/distill_search.py)"
-                    )
-                prepare(cfg, say=False)
-                if state.status == "pending":
-                    _start(cfg, run_dir, "search")
-                res: Any = search(cfg, run_dir, resume=resume, dist=DistInfo())
-            else:
-                from a2d_edge.rl.trainer import train
-
-                if state.status == "pending":
-                    _start(cfg, run_dir, "train")
-                res = train(cfg, run_dir, resume=resume, dist=DistInfo())
+            if new:
+                cfg: Any = build_config(cls, run.config)
+                cfg = self.teachers.budget(cfg) if run.command == "search" else cfg
+            else:  # its own config.json: with the budget it took when it started
+                cfg = _load_run(run_dir, run.command)
+            resume = not new and (bool(state.step) or phased)
+            done = run_command(run.command, cfg, run_dir, new=new, resume=resume)
         except A2DError as e:
             self.result.states[run.name] = RunState("failed", state.step, str(e))
             self.echo(f"{head} failed: {e}")
@@ -346,22 +391,24 @@ class _Sweep:
             self.write_status()
             self.echo(f"sweep interrupted; continue it with the same command ({self.out})")
             raise
-        final = "n/a" if res.final_eval is None else f"{res.final_eval:.2f}"
-        self.result.states[run.name] = RunState("done", res.step)
-        self.echo(f"{head} done: {res.step} steps, last eval {final}")
+        self.result.states[run.name] = RunState("done", done.step)
+        self.echo(f"{head} done: {done.said}")
 
     def write_status(self) -> None:
         """sweep.json: the file, the runs and the status of each (this process's view of its own
-        runs, the disk's of the others': several shards or ranks may write it in turn)."""
+        runs, the disk's of the others': several shards or ranks may write it in turn), and the
+        teacher timings the budgets took."""
         mine = {r.name for r in self.result.mine}
         rows = []
         for run in self.result.runs:
             state = self.result.states.get(run.name) or RunState("pending")
             if run.name not in mine:
-                state = inspect_run(run, self.out / run.name, self.cls, self.command)
+                state = inspect_run(run, self.out / run.name)
             row: dict[str, Any] = {
                 "name": run.name,
                 "env": run.env,
+                "command": run.command,
+                "group": run.group,
                 "grid": run.grid,
                 "seed": run.seed,
                 "status": state.status,
@@ -377,24 +424,29 @@ class _Sweep:
             {
                 "schema": SCHEMA,
                 "file": str(self.exp.path),
-                "command": self.command,
+                "command": self.exp.command or "train",
                 "sets": self.sets,
                 "shard": f"{self.shard[0]}/{self.shard[1]}",
                 "updated": time.time(),
+                "teachers": self.teachers.pinned,
                 "runs": rows,
             },
         )
 
 
-def _start(cfg: Any, run_dir: Path, kind: str) -> None:
-    from a2d_edge.rl.trainer import start_run
+def _load_run(run_dir: Path, command: str) -> Any:
+    """A run's flat config as its config.json holds it."""
+    from a2d_edge.rl.config import TrainConfig
+    from a2d_edge.rl.trainer import load_run_config
+    from a2d_edge.search.settings import load_flat_config
 
-    start_run(cfg, run_dir, kind)
+    if command == "train":
+        return load_run_config(run_dir, TrainConfig, "train")
+    return load_flat_config(run_dir, command)
 
 
 def _print_plan(
     exp: Experiment,
-    command: str,
     out: Path,
     result: SweepResult,
     shard: tuple[int, int],
@@ -403,24 +455,38 @@ def _print_plan(
 ) -> None:
     runs, mine = result.runs, result.mine
     games = len({r.env for r in runs})
-    points = len({json.dumps(r.grid, sort_keys=True) for r in runs})
     seeds = len({r.seed for r in runs})
     split = ""
     if shard != (0, 1) or rank_world[1] > 1:
         split = f"; this process (shard {shard[0]}/{shard[1]}, rank {rank_world[0]}/"
         split += f"{rank_world[1]}) takes {len(mine)}"
-    echo(
-        f"{exp.path}: a2d {command}, {len(runs)} run(s) ({games} game(s) x {points} grid point(s) "
-        f"x {seeds} seed(s)) in {out}{split}"
-    )
-    defaults = to_dict(build_config(config_class(command)))
+    for group in exp.groups:
+        here = [r for r in runs if r.group == group.name]
+        points = len({json.dumps(r.grid, sort_keys=True) for r in here})
+        what = f"a2d {group.command}" + (f" (group {group.name})" if group.name else "")
+        echo(
+            f"{exp.path}: {what}, {len(here)} run(s) ({games} game(s) x {points} grid point(s) "
+            f"x {seeds} seed(s)) in {out}{split}"
+        )
+        if here:
+            _print_group(group, here, [r for r in mine if r.group == group.name], result, echo)
+
+
+def _print_group(
+    group: Group,
+    runs: list[PlannedRun],
+    mine: list[PlannedRun],
+    result: SweepResult,
+    echo: Callable[[str], None],
+) -> None:
+    defaults = to_dict(build_config(config_class(group.command)))
     keys = [k for k in runs[0].config if k not in RESUME_OVERRIDES]
     common = {
         k: runs[0].config[k] for k in keys if all(r.config[k] == runs[0].config[k] for r in runs)
     }
     shown = {k: v for k, v in common.items() if v != defaults.get(k)}
     echo("every run: " + (" ".join(f"{k}={_fmt(v)}" for k, v in shown.items()) or "defaults"))
-    named = {"env", "seed", *exp.grid}
+    named = {"env", "seed", *group.grid}
     for run in mine:
         state = result.states[run.name]
         extra = {k: run.config[k] for k in keys if k not in common and k not in named}

@@ -1,0 +1,211 @@
+"""The commands an experiment file runs, as `a2d sweep` drives them through the library: each
+one's settings class, what it refuses before a run folder is written, the run itself (new or
+resumed), and how far a run folder on disk has come.
+
+| command | settings | done when |
+|---|---|---|
+| train | `TrainConfig` | agent.pt reached `steps` |
+| search-rl (the paper's RL DNAS) | `SearchConfig` (method rl) | supernet.pt reached `steps` |
+| search (the distillation search) | `SearchConfig` | result.json is written |
+| distill | `SearchConfig` (+ `arch`) | result.json is written |
+
+A distillation search's `budget_of_teacher` is a share of the teacher's latency on this host;
+`TeacherTimes` times each teacher once per table and sweep, so that every run of the sweep takes
+its budget from the same timing (the VM's speed drifts by tens of percent between sittings).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from a2d_edge.errors import A2DError
+from a2d_edge.utils.io import read_json
+
+
+def config_class(command: str) -> type:
+    """The flat config of a command's runs (as their config.json holds it)."""
+    if command in ("search", "search-rl", "distill"):
+        from a2d_edge.search.config import SearchConfig
+
+        return SearchConfig
+    from a2d_edge.rl.config import TrainConfig
+
+    return TrainConfig
+
+
+def by_result(command: str, config: dict[str, Any]) -> bool:
+    """Whether a run of `command` is done when its result.json exists (the distillation
+    pipeline's runs), rather than when its checkpoint reached `steps`."""
+    return command == "distill" or (command == "search" and config.get("method") != "rl")
+    # (search-rl, and a search run of method rl: by its supernet.pt's step)
+
+
+def checkpoint_name(command: str) -> str:
+    return "agent.pt" if command == "train" else "supernet.pt"
+
+
+_STEP_CACHE: dict[tuple[str, int], int] = {}
+
+
+def checkpoint_step(path: Path) -> int | None:
+    if not path.is_file():
+        return None
+    key = (str(path), path.stat().st_mtime_ns)
+    if key not in _STEP_CACHE:
+        from a2d_edge.sources.checkpoint import torch_load
+
+        ckpt = torch_load(path)
+        if not isinstance(ckpt, dict) or "step" not in ckpt:
+            raise A2DError(f"{path} is not an a2d checkpoint")
+        _STEP_CACHE[key] = int(ckpt["step"])
+    return _STEP_CACHE[key]
+
+
+def phase_step(run_dir: Path, step_of: Callable[[Path], int | None]) -> int:
+    """How far an unfinished distillation run has come: its finish's step, else its supernet's."""
+    for name in ("finish.pt", "supernet.pt"):
+        step = step_of(run_dir / name)
+        if step:
+            return step
+    return 0
+
+
+def result_step(run_dir: Path) -> int:
+    """The steps a finished distillation run trained (supernet and finish)."""
+    result = read_json(run_dir / "result.json", "run result")
+    steps = result.get("steps") if isinstance(result, dict) else None
+    return sum(int(v) for v in steps.values()) if isinstance(steps, dict) else 0
+
+
+def derived_keys(config: dict[str, Any]) -> set[str]:
+    """Settings a run writes into its own config.json when it starts, so that a sweep's plan
+    does not hold them: the budget `budget_of_teacher` resolves to."""
+    if config.get("budget_of_teacher") and not config.get("latency_budget_ms"):
+        return {"latency_budget_ms", "budget_teacher_ms"}
+    return set()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    step: int
+    said: str
+    """The run's closing line, after `done: `."""
+
+
+def run_command(command: str, cfg: Any, run_dir: Path, *, new: bool, resume: bool) -> Outcome:
+    """Run (or continue) one run of `command` in `run_dir`: `new` writes its config.json first
+    (after the command's refusals), `resume` continues from its checkpoints."""
+    from a2d_edge.rl.trainer import start_run
+    from a2d_edge.utils.dist import DistInfo
+
+    if command == "train":
+        from a2d_edge.rl.trainer import train
+
+        if new:
+            start_run(cfg, run_dir, "train")
+        res = train(cfg, run_dir, resume=resume, dist=DistInfo())
+        return Outcome(res.step, f"{res.step} steps, last eval {_score(res.final_eval)}")
+    if command == "search-rl" or (command == "search" and cfg.method == "rl"):
+        from a2d_edge.search.loop import prepare, search
+
+        prepare(cfg, say=False)
+        if new:
+            start_run(cfg, run_dir, "search")  # config.json's kind: search, method: rl
+        found = search(cfg, run_dir, resume=resume, dist=DistInfo())
+        return Outcome(found.step, f"{found.step} steps, last eval {_score(found.final_eval)}")
+    from a2d_edge.distill.pipeline import check_start, distill_arch, distill_search
+
+    if command == "search":
+        start = check_start(cfg)  # table, budget, teacher, reused supernet: before writing
+        if new:
+            start_run(cfg, run_dir, "search")
+        result = distill_search(cfg, run_dir, start)
+    else:
+        arch = check_distill(cfg)
+        if new:
+            start_run(cfg, run_dir, "distill")
+        result = distill_arch(cfg, arch, run_dir)
+    said = describe_result(result.summary, result.agent).removeprefix("done: ")
+    return Outcome(result_step(Path(run_dir)), said)
+
+
+def describe_result(summary: dict[str, Any], agent: object) -> str:
+    score, lat = summary.get("score") or {}, summary.get("latency") or {}
+    parts = [f"done: {summary['mflops']:.2f} MFLOPs"]
+    if lat.get("predicted_ms") is not None:
+        parts.append(f"{lat['predicted_ms']:.3f} ms by the table (budget {lat.get('budget_ms')})")
+    if lat.get("measured_ms") is not None:
+        ratio = (lat.get("measured") or {}).get("ratio")
+        beside = f", {ratio:.2f}x the teacher in the same sitting" if ratio else ""
+        parts.append(f"{lat['measured_ms']:.3f} ms measured here{beside}")
+    if score:
+        parts.append(f"score {score['mean']:.1f} +- {score['std']:.1f} over {score['episodes']}")
+    return ", ".join(parts) + f"; agent {agent}"
+
+
+def check_distill(cfg: Any) -> dict[str, Any]:
+    """`a2d distill`'s refusals before a run folder is written: the arch and the teacher (its
+    game and action set); the arch."""
+    from a2d_edge.envs.atari import action_meanings
+    from a2d_edge.nets import load_arch
+    from a2d_edge.rl.teacher import Teacher
+
+    arch = load_arch(cfg.arch)
+    if not cfg.teacher:
+        raise A2DError("a2d distill needs --teacher CKPT|zoo:NAME")
+    Teacher.load(cfg.teacher, cfg.env, len(action_meanings(cfg.env)))
+    return arch
+
+
+def _score(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+@dataclass
+class TeacherTimes:
+    """Each teacher's latency on this host by each table, timed once per sweep and kept in
+    sweep.json ("teachers"), from which `budget_of_teacher` takes every run's budget."""
+
+    pinned: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    echo: Callable[[str], None] = print
+
+    @classmethod
+    def read(cls, sweep_json: Path, echo: Callable[[str], None] = print) -> TeacherTimes:
+        if not sweep_json.is_file():
+            return cls([], echo)
+        data = read_json(sweep_json, "sweep status")
+        rows = data.get("teachers") if isinstance(data, dict) else None
+        ok = [r for r in rows or [] if isinstance(r, dict) and isinstance(r.get("ms"), float)]
+        return cls(ok, echo)
+
+    def get(self, lut: str, teacher: str) -> float | None:
+        for row in self.pinned:
+            if row.get("lut") == lut and row.get("teacher") == teacher:
+                return float(row["ms"])
+        return None
+
+    def budget(self, cfg: Any) -> Any:
+        """`cfg` with `budget_of_teacher` turned into `latency_budget_ms` by the pinned
+        timing of its teacher (timed now, on its first use)."""
+        if cfg.budget_of_teacher <= 0 or cfg.latency_budget_ms > 0:
+            return cfg
+        if not cfg.lut or not cfg.teacher:
+            raise A2DError("budget_of_teacher needs lut (a table) and teacher")
+        ms = self.get(cfg.lut, cfg.teacher)
+        if ms is None:
+            from a2d_edge.distill.pipeline import teacher_latency
+            from a2d_edge.search.prepare import resolve_lut
+
+            table = resolve_lut(cfg, say=False)
+            ms, how = teacher_latency(table, cfg.teacher)
+            self.pinned.append({"lut": cfg.lut, "teacher": cfg.teacher, "ms": ms, "how": how})
+            self.echo(
+                f"teacher {cfg.teacher}: {ms:.4f} ms here by {cfg.lut} ({how}); every "
+                "budget_of_teacher of this sweep is a share of it"
+            )
+        budget = round(cfg.budget_of_teacher * ms, 4)
+        return dataclasses.replace(cfg, latency_budget_ms=budget, budget_teacher_ms=ms)
