@@ -100,7 +100,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
 
     cfg = _resolve_config(args, SearchConfig, "search")
     if cfg.method == "distill" and not args.resume:
-        from a2d_edge.distill.pipeline import resolve_budget
+        from a2d_edge.distill.start import resolve_budget
 
         cfg = resolve_budget(cfg)
     if cfg.method == "distill":
@@ -283,7 +283,8 @@ def _train_parser(sub: Sub) -> None:
 
 
 def _distill_search(cfg, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
-    from a2d_edge.distill.pipeline import check_start, distill_search
+    from a2d_edge.distill.pipeline import distill_search
+    from a2d_edge.distill.start import check_start
     from a2d_edge.rl.trainer import start_run
 
     start = check_start(cfg)  # teacher, memory, reused supernet: refused before anything is written
@@ -294,7 +295,7 @@ def _distill_search(cfg, args: argparse.Namespace) -> int:  # type: ignore[no-un
 
 
 def _cmd_distill(args: argparse.Namespace) -> int:
-    from a2d_edge.distill.pipeline import distill_arch
+    from a2d_edge.distill.finish import distill_arch
     from a2d_edge.nets import load_arch
     from a2d_edge.rl.teacher import Teacher
     from a2d_edge.rl.trainer import start_run

@@ -180,8 +180,9 @@ def main() -> None:
 
     import torch
 
-    from a2d_edge.distill.pipeline import check_start, judge_ops, supernet_frames
-    from a2d_edge.distill.select import Judgement, judging_frames
+    from a2d_edge.distill.frames import judging_frames, supernet_frames
+    from a2d_edge.distill.select import Judgement, judge_ops
+    from a2d_edge.distill.start import check_start
     from a2d_edge.errors import A2DError
     from a2d_edge.nets.space import searched_arch
     from a2d_edge.nets.supernet import Supernet

@@ -193,7 +193,8 @@ def test_evolution_ranks_every_arch_it_judged_and_rerank_keeps_the_dearer_judges
 
 
 def test_judging_a_path_leaves_the_supernet_as_it_was():
-    from a2d_edge.distill.select import Frames, judge_path
+    from a2d_edge.distill.frames import Frames
+    from a2d_edge.distill.select import judge_path
     from a2d_edge.nets.supernet import Supernet
 
     torch.manual_seed(0)

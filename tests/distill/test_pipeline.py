@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from a2d_edge.cli import main
+from a2d_edge.distill.checkpoint import load_supernet
 from a2d_edge.distill.loop import DistillLoop, PhaseSettings
-from a2d_edge.distill.pipeline import load_phase, load_supernet
+from a2d_edge.distill.phase import load_phase
 from a2d_edge.distill.replay import LabelledReplay
 from a2d_edge.errors import A2DError
 from a2d_edge.hw.lut import LatencyTable, OpKey, Timing
@@ -125,7 +126,7 @@ def test_stored_teacher_labels_are_the_teachers_outputs(tiny_agent_ckpt):
 
 
 def test_the_teacher_plays_the_same_held_out_frames_for_the_same_seed(tiny_agent_ckpt):
-    from a2d_edge.distill.pipeline import collect_frames
+    from a2d_edge.distill.frames import collect_frames
 
     cfg = SearchConfig(num_envs=2, teacher=str(tiny_agent_ckpt))
     teacher = Teacher.load(cfg.teacher, cfg.env, 6)

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from a2d_edge.cli import main
-from a2d_edge.distill.pipeline import load_phase, load_supernet
+from a2d_edge.distill.checkpoint import load_supernet
+from a2d_edge.distill.phase import load_phase
 from a2d_edge.hw.widthtable import WidthTable
 from a2d_edge.nets import load_arch
 from a2d_edge.nets.widths import ElasticNature
@@ -118,7 +119,7 @@ def test_width_search_refusals_are_one_line_and_write_nothing(tmp_path, tiny_age
 
 
 def test_a_budget_of_the_teacher_is_its_entry_in_this_hosts_width_table(tiny_agent_ckpt):
-    from a2d_edge.distill.pipeline import teacher_latency_ms
+    from a2d_edge.distill.start import teacher_latency_ms
     from a2d_edge.hw.profile import describe_device
 
     table = random_width_table()
