@@ -96,11 +96,11 @@ def _resolve_config(args: argparse.Namespace, cls: type, kind: str):  # type: ig
 def _cmd_search(args: argparse.Namespace) -> int:
     from a2d_edge.rl.trainer import start_run
     from a2d_edge.search.config import SearchConfig
-    from a2d_edge.search.loop import prepare, search
+    from a2d_edge.search.rl import prepare, search
 
     cfg = _resolve_config(args, SearchConfig, "search")
     if cfg.method == "distill" and not args.resume:
-        from a2d_edge.distill.start import resolve_budget
+        from a2d_edge.search.start import resolve_budget
 
         cfg = resolve_budget(cfg)
     if cfg.method == "distill":
@@ -283,9 +283,9 @@ def _train_parser(sub: Sub) -> None:
 
 
 def _distill_search(cfg, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
-    from a2d_edge.distill.pipeline import distill_search
-    from a2d_edge.distill.start import check_start
     from a2d_edge.rl.trainer import start_run
+    from a2d_edge.search.pipeline import distill_search
+    from a2d_edge.search.start import check_start
 
     start = check_start(cfg)  # teacher, memory, reused supernet: refused before anything is written
     run_dir = args.resume or start_run(cfg, args.out, kind="search")
@@ -295,11 +295,11 @@ def _distill_search(cfg, args: argparse.Namespace) -> int:  # type: ignore[no-un
 
 
 def _cmd_distill(args: argparse.Namespace) -> int:
-    from a2d_edge.distill.finish import distill_arch
     from a2d_edge.nets import load_arch
     from a2d_edge.rl.teacher import Teacher
     from a2d_edge.rl.trainer import start_run
     from a2d_edge.search.config import SearchConfig
+    from a2d_edge.search.finish import distill_arch
 
     cfg = _resolve_config(args, SearchConfig, "distill")
     arch = load_arch(cfg.arch)

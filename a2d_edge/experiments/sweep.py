@@ -316,7 +316,7 @@ class _Sweep:
         resume = bool(state.step)
         try:
             if self.command == "search":
-                from a2d_edge.search.loop import prepare, search
+                from a2d_edge.search.rl import prepare, search
 
                 if cfg.method != "rl":
                     raise A2DError(

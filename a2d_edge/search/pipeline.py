@@ -21,23 +21,23 @@ from typing import Any, cast
 
 import torch
 
-from a2d_edge.distill.finish import DistillResult, a2c_finish, final, finish_phase, start_agent
-from a2d_edge.distill.frames import (
+from a2d_edge.hw.table import Table
+from a2d_edge.nets.agent import ActorCritic
+from a2d_edge.nets.spaces import Space, SupernetNet
+from a2d_edge.rl.teacher import Teacher
+from a2d_edge.search.config import SearchConfig
+from a2d_edge.search.finish import DistillResult, a2c_finish, final, finish_phase, start_agent
+from a2d_edge.search.frames import (
     Frames,
     collect_frames,
     load_frames,
     save_frames,
     supernet_frames,
 )
-from a2d_edge.distill.phase import add_wall, run_phase
-from a2d_edge.distill.select import select_arch
-from a2d_edge.distill.start import Start, check_start
-from a2d_edge.hw.table import Table
-from a2d_edge.nets.agent import ActorCritic
-from a2d_edge.nets.spaces import Space, SupernetNet
-from a2d_edge.rl.teacher import Teacher
-from a2d_edge.search.config import SearchConfig
-from a2d_edge.search.loop import SEARCH_SCHEMA
+from a2d_edge.search.phase import add_wall, run_phase
+from a2d_edge.search.rl import SEARCH_SCHEMA
+from a2d_edge.search.select import select_arch
+from a2d_edge.search.start import Start, check_start
 from a2d_edge.utils.io import read_json, write_json
 
 

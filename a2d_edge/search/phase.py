@@ -9,8 +9,6 @@ from typing import Any
 
 import torch
 
-from a2d_edge.distill.loop import FORMAT, DistillLoop, PhaseSettings
-from a2d_edge.distill.replay import LabelledReplay
 from a2d_edge.errors import A2DError
 from a2d_edge.hw.table import Table
 from a2d_edge.nets.spaces import Space
@@ -18,6 +16,8 @@ from a2d_edge.rl.loop import LoopState, default_hooks, run_loop
 from a2d_edge.rl.setup import make_collector, open_logger
 from a2d_edge.rl.teacher import Teacher
 from a2d_edge.search.config import SearchConfig
+from a2d_edge.search.replay import LabelledReplay
+from a2d_edge.search.trainer import FORMAT, DistillLoop, PhaseSettings
 from a2d_edge.sources.checkpoint import torch_load
 from a2d_edge.utils.accel import PRECISION_FILE, resolve_precision, set_rng_state
 from a2d_edge.utils.dist import DistInfo

@@ -11,11 +11,6 @@ from typing import Any
 import torch
 
 from a2d_edge.config import to_dict
-from a2d_edge.distill.frames import Frames
-from a2d_edge.distill.loop import DistillLoop
-from a2d_edge.distill.phase import add_wall, run_phase
-from a2d_edge.distill.select import judge_agent, path_agent
-from a2d_edge.distill.start import predicted_or_none
 from a2d_edge.envs import EvalResult
 from a2d_edge.nets import build_agent
 from a2d_edge.nets.agent import ActorCritic
@@ -23,7 +18,12 @@ from a2d_edge.nets.spaces import SupernetNet
 from a2d_edge.rl.evaluate import evaluate_agent
 from a2d_edge.rl.teacher import Teacher
 from a2d_edge.search.config import SearchConfig
+from a2d_edge.search.frames import Frames
+from a2d_edge.search.phase import add_wall, run_phase
 from a2d_edge.search.prepare import latency_is_local, resolve_lut
+from a2d_edge.search.select import judge_agent, path_agent
+from a2d_edge.search.start import predicted_or_none
+from a2d_edge.search.trainer import DistillLoop
 from a2d_edge.sources.checkpoint import save_checkpoint
 from a2d_edge.utils.io import read_json, write_json
 

@@ -7,14 +7,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from a2d_edge.distill.checkpoint import load_supernet
-from a2d_edge.distill.replay import check_fits
 from a2d_edge.errors import A2DError
 from a2d_edge.hw.table import Table
 from a2d_edge.nets.spaces import Space, SupernetNet
 from a2d_edge.rl.teacher import Teacher
+from a2d_edge.search.checkpoint import load_supernet
 from a2d_edge.search.config import SearchConfig
 from a2d_edge.search.prepare import latency_is_local, prepare, resolve_lut
+from a2d_edge.search.replay import check_fits
 
 
 def predicted_or_none(table: Table, arch: dict[str, Any]) -> float | None:

@@ -20,15 +20,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from a2d_edge.distill.bn import recalibrate_bn
-from a2d_edge.distill.frames import Frames, judging_frames
-from a2d_edge.distill.losses import agreement, distill_loss
 from a2d_edge.errors import A2DError
 from a2d_edge.hw.table import Table
 from a2d_edge.nets.agent import ActorCritic
 from a2d_edge.nets.arch import Arch
 from a2d_edge.nets.spaces import Space, SupernetNet
+from a2d_edge.search.bn import recalibrate_bn
 from a2d_edge.search.config import SearchConfig
+from a2d_edge.search.frames import Frames, judging_frames
+from a2d_edge.search.losses import agreement, distill_loss
 from a2d_edge.utils.threads import learner_threads
 
 Ops = tuple[str, ...]

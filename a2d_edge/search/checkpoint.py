@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from a2d_edge.distill.phase import load_phase
 from a2d_edge.errors import A2DError
 from a2d_edge.nets.spaces import SupernetNet, space_from_dict
+from a2d_edge.search.phase import load_phase
 from a2d_edge.sources.names import zoo_supernet
 
 
