@@ -130,8 +130,8 @@ def _load_run(run_dir: str, kind: str):  # type: ignore[no-untyped-def]
 
 
 def _cmd_search(args: argparse.Namespace) -> int:
-    from a2d_edge.distill.pipeline import resolve_budget
     from a2d_edge.search.settings import DistillSearchConfig, run_command_of
+    from a2d_edge.search.start import resolve_budget
 
     if args.resume and run_command_of(args.resume) == "search-rl":
         return _cmd_search_rl(args)  # `a2d search --resume` continues any search run
@@ -143,7 +143,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
 
 def _cmd_search_rl(args: argparse.Namespace) -> int:
     from a2d_edge.rl.trainer import start_run
-    from a2d_edge.search.loop import prepare, search
+    from a2d_edge.search.rl import prepare, search
     from a2d_edge.search.settings import RLSearchConfig
 
     cfg = _resolve_config(args, RLSearchConfig, "search-rl")
@@ -325,9 +325,10 @@ def _train_parser(sub: Sub) -> None:
 
 
 def _distill_search(cfg, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
-    from a2d_edge.distill.pipeline import check_start, distill_search
     from a2d_edge.experiments.commands import describe_result
     from a2d_edge.rl.trainer import start_run
+    from a2d_edge.search.pipeline import distill_search
+    from a2d_edge.search.start import check_start
 
     start = check_start(cfg)  # teacher, memory, reused supernet: refused before anything is written
     run_dir = args.resume or start_run(cfg, args.out, kind="search")
@@ -337,9 +338,9 @@ def _distill_search(cfg, args: argparse.Namespace) -> int:  # type: ignore[no-un
 
 
 def _cmd_distill(args: argparse.Namespace) -> int:
-    from a2d_edge.distill.pipeline import distill_arch
     from a2d_edge.experiments.commands import check_distill, describe_result
     from a2d_edge.rl.trainer import start_run
+    from a2d_edge.search.finish import distill_arch
     from a2d_edge.search.settings import DistillArchConfig
 
     cfg = _resolve_config(args, DistillArchConfig, "distill")

@@ -161,7 +161,7 @@ def recalibrated(path: Path, out: Path) -> Path:
 
 def shipped_supernet(spec: str) -> str | None:
     """zoo:NAME when that supernet ships with the package, else None (one is trained)."""
-    from a2d_edge.distill.pipeline import supernet_path
+    from a2d_edge.search.checkpoint import supernet_path
 
     return spec if spec and supernet_path(spec).is_file() else None
 
@@ -345,8 +345,8 @@ def demo_budget(teacher: str, lut: Path, share: float) -> tuple[float, float]:
     """`share` x the teacher's latency here (timed as the table's entries), or 1.15 x the
     space's fastest arch by the table where that is more: one call's overhead, the input's cast
     and the stem are a floor no architecture goes below (said in one line)."""
-    from a2d_edge.distill.pipeline import teacher_latency
     from a2d_edge.hw.lut import LatencyTable
+    from a2d_edge.search.start import teacher_latency
 
     table = LatencyTable.load(lut)
     teacher_ms, how = teacher_latency(table, teacher)

@@ -211,9 +211,9 @@ def main() -> None:
     )
     args = p.parse_args()
 
-    from a2d_edge.distill.pipeline import teacher_latency_ms
     from a2d_edge.hw.table import load_table
     from a2d_edge.search.prepare import latency_is_local
+    from a2d_edge.search.start import teacher_latency_ms
     from a2d_edge.search.timing import sitting_here
     from a2d_edge.sources.checkpoint import shipped_eval
     from a2d_edge.utils.io import write_json

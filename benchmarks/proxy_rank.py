@@ -91,8 +91,8 @@ def judge_trained(
     """Every run of the series with an agent.pt under `runs`, trained by the recipe, judged on
     the selection's held-out frames; the rank correlation of that loss with the scores, over
     all of them and over the space's archs alone (the proxy's set)."""
-    from a2d_edge.distill.select import judge_agent
     from a2d_edge.errors import A2DError
+    from a2d_edge.search.select import judge_agent
     from a2d_edge.sources.checkpoint import load_agent
     from a2d_edge.utils.logging import read_jsonl
     from a2d_edge.utils.stats import kendall_tau_b, spearman
@@ -180,12 +180,13 @@ def main() -> None:
 
     import torch
 
-    from a2d_edge.distill.pipeline import check_start, judge_ops, supernet_frames
-    from a2d_edge.distill.select import Judgement, judging_frames
     from a2d_edge.errors import A2DError
     from a2d_edge.nets.space import searched_arch
     from a2d_edge.nets.supernet import Supernet
     from a2d_edge.search.config import SearchConfig
+    from a2d_edge.search.frames import judging_frames, supernet_frames
+    from a2d_edge.search.select import Judgement, judge_ops
+    from a2d_edge.search.start import check_start
     from a2d_edge.utils.io import read_json, write_json
     from a2d_edge.utils.stats import kendall_tau_b, spearman
 

@@ -57,7 +57,7 @@ def main() -> None:
     print(f"{machine()}; {base.backend.name} {base.precision}, {base.threads} thread(s), "
           f"{args.repeats} calls per arch per way\n")  # fmt: skip
     if args.teacher:
-        from a2d_edge.distill.pipeline import teacher_latency_ms
+        from a2d_edge.search.start import teacher_latency_ms
 
         ms = teacher_latency_ms(tables[0], args.teacher)
         print(f"teacher {args.teacher} alone: {ms:.3f} ms; the space's fastest arch by the "

@@ -110,7 +110,7 @@ def test_torchrun_trains_and_searches_on_two_ranks(tmp_path):
     import subprocess
     import sys
 
-    from a2d_edge.search.loop import load_search_checkpoint
+    from a2d_edge.search.rl import load_search_checkpoint
     from a2d_edge.sources.checkpoint import load_checkpoint
 
     torchrun = shutil.which("torchrun") or f"{sys.executable} -m torch.distributed.run"

@@ -25,7 +25,7 @@ def test_pooled_score_weights_each_episode_once():
 
 
 def test_the_trained_agents_are_judged_against_their_own_labels(tmp_path):
-    from a2d_edge.distill.select import Frames
+    from a2d_edge.search.frames import Frames
 
     torch.manual_seed(0)
     models = [build_agent(load_arch("nature-thin"), 6).eval() for _ in range(3)]

@@ -50,9 +50,9 @@ SUPERNETS = sorted(p.stem for p in (ZOO_DIR / "supernets").glob("*.pt"))
 def test_a_shipped_supernet_matches_its_card_and_a_shipped_table_of_its_space(name):
     from pathlib import Path
 
-    from a2d_edge.distill.pipeline import load_supernet
     from a2d_edge.hw.table import load_table
     from a2d_edge.nets.space import SearchSpace
+    from a2d_edge.search.checkpoint import load_supernet
 
     card = json.loads((ZOO_DIR / "supernets" / f"{name}.json").read_text())
     weights = ZOO_DIR / "supernets" / f"{name}.pt"

@@ -141,7 +141,7 @@ def publish_supernet(
 
     import torch
 
-    from a2d_edge.distill.pipeline import load_supernet, supernet_path
+    from a2d_edge.search.checkpoint import load_supernet, supernet_path
     from a2d_edge.sources.checkpoint import torch_load
     from a2d_edge.utils.io import atomic_write, write_json
 

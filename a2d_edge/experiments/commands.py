@@ -110,14 +110,16 @@ def run_command(command: str, cfg: Any, run_dir: Path, *, new: bool, resume: boo
         res = train(cfg, run_dir, resume=resume, dist=DistInfo())
         return Outcome(res.step, f"{res.step} steps, last eval {_score(res.final_eval)}")
     if command == "search-rl" or (command == "search" and cfg.method == "rl"):
-        from a2d_edge.search.loop import prepare, search
+        from a2d_edge.search.rl import prepare, search
 
         prepare(cfg, say=False)
         if new:
             start_run(cfg, run_dir, "search")  # config.json's kind: search, method: rl
         found = search(cfg, run_dir, resume=resume, dist=DistInfo())
         return Outcome(found.step, f"{found.step} steps, last eval {_score(found.final_eval)}")
-    from a2d_edge.distill.pipeline import check_start, distill_arch, distill_search
+    from a2d_edge.search.finish import distill_arch
+    from a2d_edge.search.pipeline import distill_search
+    from a2d_edge.search.start import check_start
 
     if command == "search":
         start = check_start(cfg)  # table, budget, teacher, reused supernet: before writing
@@ -197,8 +199,8 @@ class TeacherTimes:
             raise A2DError("budget_of_teacher needs lut (a table) and teacher")
         ms = self.get(cfg.lut, cfg.teacher)
         if ms is None:
-            from a2d_edge.distill.pipeline import teacher_latency
             from a2d_edge.search.prepare import resolve_lut
+            from a2d_edge.search.start import teacher_latency
 
             table = resolve_lut(cfg, say=False)
             ms, how = teacher_latency(table, cfg.teacher)

@@ -134,7 +134,7 @@ def _read_groups(path: Path, raw: Any, command: str) -> tuple[Group, ...]:
         bad = sorted(set(body) & {*RESERVED, *NOT_IN_GRID})
         if bad:
             raise A2DError(f"{where}: {', '.join(bad)} cannot be set in a group")
-        group = Group(name, own, body, grid)
+        group = Group(name, str(own), body, grid)
         known = [g.name for g in groups]
         for ref in group.refs():
             if ref not in known:

@@ -1,5 +1,5 @@
 """The measured latency a search, `a2d distill` and `--budget-of-teacher` report: one sitting
-(`hw.sitting`) with a table's backend and settings (`search.loop.measure_here`)."""
+(`hw.sitting`) with a table's backend and settings (`search.prepare.measure_here`)."""
 
 from __future__ import annotations
 

@@ -122,7 +122,7 @@ def test_teacher_times_pin_one_timing_per_table_and_teacher(tmp_path, monkeypatc
         return 0.3, "fastest of 5 rounds"
 
     monkeypatch.setattr("a2d_edge.search.prepare.resolve_lut", lambda cfg, say: "table")
-    monkeypatch.setattr("a2d_edge.distill.pipeline.teacher_latency", fake_latency)
+    monkeypatch.setattr("a2d_edge.search.start.teacher_latency", fake_latency)
     said = []
     times = TeacherTimes([], said.append)
     cfg = SearchConfig(teacher="zoo:pong", lut="t.json", budget_of_teacher=0.333)

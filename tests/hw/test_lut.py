@@ -238,7 +238,7 @@ def test_search_refuses_infeasible_budget_and_foreign_table(tmp_path, capsys):
     assert not out.exists()
     # without --preset the table says which space it was profiled for
     from a2d_edge.search.config import SearchConfig
-    from a2d_edge.search.loop import prepare
+    from a2d_edge.search.rl import prepare
 
     for method in ("rl", "distill"):
         cfg = SearchConfig(method=method, lut=str(lut), recalibrate=False)

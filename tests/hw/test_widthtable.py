@@ -10,7 +10,7 @@ from a2d_edge.hw.lut import LatencyTable, Timing
 from a2d_edge.hw.table import load_table
 from a2d_edge.hw.widthtable import WidthTable
 from a2d_edge.nets.widths import WidthSpace, get_width_space
-from tests.distill.test_pipeline import _random_table
+from tests.search.test_distill_pipeline import _random_table
 
 SPACE = get_width_space("nature-widths")
 META = {**_random_table().meta, "n_actions": 6}  # another machine's, warm

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from a2d_edge.distill.paths import largest_path, one_hot, smallest_path
 from a2d_edge.errors import A2DError
 from a2d_edge.hw.flops import fvcore_flops
 from a2d_edge.nets import PRESETS, build_agent
 from a2d_edge.nets.widths import ElasticNature, WidthSpace, get_width_space, path_from_weights
+from a2d_edge.search.paths import largest_path, one_hot, smallest_path
 
 SPACE = get_width_space("nature-widths")
 

@@ -5,7 +5,7 @@ import pytest
 
 from a2d_edge.cli import main
 from a2d_edge.nets import get_space, load_arch
-from a2d_edge.search.loop import load_search_checkpoint
+from a2d_edge.search.rl import load_search_checkpoint
 from a2d_edge.utils.logging import read_jsonl
 
 

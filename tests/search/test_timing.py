@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from a2d_edge.distill.pipeline import measured_at_end, teacher_latency
 from a2d_edge.hw.lut import LatencyTable
 from a2d_edge.search import timing
 from a2d_edge.search.config import SearchConfig
+from a2d_edge.search.finish import measured_at_end
+from a2d_edge.search.start import teacher_latency
 from a2d_edge.utils.fingerprint import this_host
 
 SHIPPED = Path("latency_tables/amd-epyc-2c-avx2-onnxruntime-fp32-fast.json")
@@ -105,7 +106,7 @@ def test_a_zoo_card_times_the_agent_beside_its_teacher(clock, tmp_path):
 
 
 def test_budget_of_teacher_keeps_the_teacher_it_took(clock, tmp_path, capsys):
-    from a2d_edge.distill.pipeline import resolve_budget
+    from a2d_edge.search.start import resolve_budget
 
     data = json.loads(SHIPPED.read_text())
     data["device"] = this_host().to_dict()

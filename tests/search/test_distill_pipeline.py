@@ -8,9 +8,6 @@ import pytest
 import torch
 
 from a2d_edge.cli import main
-from a2d_edge.distill.loop import DistillLoop, PhaseSettings
-from a2d_edge.distill.pipeline import load_phase, load_supernet
-from a2d_edge.distill.replay import LabelledReplay
 from a2d_edge.errors import A2DError
 from a2d_edge.hw.lut import LatencyTable, OpKey, Timing
 from a2d_edge.nets import build_agent, get_space, load_arch
@@ -19,7 +16,11 @@ from a2d_edge.nets.supernet import Supernet
 from a2d_edge.rl.loop import LoopState
 from a2d_edge.rl.setup import make_collector
 from a2d_edge.rl.teacher import Teacher
+from a2d_edge.search.checkpoint import load_supernet
 from a2d_edge.search.config import SearchConfig
+from a2d_edge.search.phase import load_phase
+from a2d_edge.search.replay import LabelledReplay
+from a2d_edge.search.trainer import DistillLoop, PhaseSettings
 from a2d_edge.sources.checkpoint import load_agent, save_checkpoint
 from a2d_edge.utils.logging import NullLogger
 
@@ -125,7 +126,7 @@ def test_stored_teacher_labels_are_the_teachers_outputs(tiny_agent_ckpt):
 
 
 def test_the_teacher_plays_the_same_held_out_frames_for_the_same_seed(tiny_agent_ckpt):
-    from a2d_edge.distill.pipeline import collect_frames
+    from a2d_edge.search.frames import collect_frames
 
     cfg = SearchConfig(num_envs=2, teacher=str(tiny_agent_ckpt))
     teacher = Teacher.load(cfg.teacher, cfg.env, 6)
@@ -332,7 +333,7 @@ def test_a2d_distill_records_the_prediction_of_a_target_devices_table(tmp_path, 
 def test_the_weight_steps_train_in_the_precision_auto_measured(
     tmp_path, tiny_agent_ckpt, monkeypatch, capsys, ratio, precision
 ):
-    from a2d_edge.distill import loop as loop_mod
+    from a2d_edge.search import trainer as loop_mod
     from a2d_edge.utils import accel
     from a2d_edge.utils.fingerprint import fingerprint_from
 

@@ -7,13 +7,14 @@ import numpy as np
 import pytest
 
 from a2d_edge.cli import main
-from a2d_edge.distill.pipeline import load_phase, load_supernet
 from a2d_edge.hw.widthtable import WidthTable
 from a2d_edge.nets import load_arch
 from a2d_edge.nets.widths import ElasticNature
+from a2d_edge.search.checkpoint import load_supernet
+from a2d_edge.search.phase import load_phase
 from a2d_edge.sources.checkpoint import load_agent
-from tests.distill.test_pipeline import _args, _random_table
 from tests.hw.test_widthtable import random_width_table
+from tests.search.test_distill_pipeline import _args, _random_table
 
 WIDTHS = ("--preset", "nature-widths", "--judge-adapt-steps", "1")
 
@@ -118,8 +119,8 @@ def test_width_search_refusals_are_one_line_and_write_nothing(tmp_path, tiny_age
 
 
 def test_a_budget_of_the_teacher_is_its_entry_in_this_hosts_width_table(tiny_agent_ckpt):
-    from a2d_edge.distill.pipeline import teacher_latency_ms
     from a2d_edge.hw.profile import describe_device
+    from a2d_edge.search.start import teacher_latency_ms
 
     table = random_width_table()
     table.meta["device"] = describe_device(1)

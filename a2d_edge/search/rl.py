@@ -95,7 +95,7 @@ def search(
     dist = dist or DistInfo()
     if cfg.method != "rl":
         raise A2DError("this is the RL-driven search (--method rl); --method distill runs "
-                       "a2d_edge.distill.pipeline.distill_search")  # fmt: skip
+                       "a2d_edge.search.pipeline.distill_search")  # fmt: skip
     space, table = prepare(cfg, say=dist.main)
     path = run_dir / "supernet.pt"
 

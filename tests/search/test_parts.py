@@ -6,16 +6,16 @@ import numpy as np
 import pytest
 import torch
 
-from a2d_edge.distill.bn import bn_layers, recalibrate_bn
-from a2d_edge.distill.loop import teacher_share_at
-from a2d_edge.distill.losses import agreement, distill_loss, tempered_kl, two_sided_latency
-from a2d_edge.distill.paths import largest_path, one_hot, sample_paths, smallest_path
-from a2d_edge.distill.replay import LabelledReplay, check_fits, frame_bytes
-from a2d_edge.distill.select import evolve
 from a2d_edge.errors import A2DError
 from a2d_edge.hw.lut import repair_to_budget
 from a2d_edge.nets import build_agent, get_space, searched_arch
 from a2d_edge.rl.teacher import actor_kl
+from a2d_edge.search.bn import bn_layers, recalibrate_bn
+from a2d_edge.search.losses import agreement, distill_loss, tempered_kl, two_sided_latency
+from a2d_edge.search.paths import largest_path, one_hot, sample_paths, smallest_path
+from a2d_edge.search.replay import LabelledReplay, check_fits, frame_bytes
+from a2d_edge.search.select import evolve
+from a2d_edge.search.trainer import teacher_share_at
 
 
 def test_two_sided_latency_by_hand():
@@ -165,7 +165,7 @@ def test_evolution_never_returns_an_arch_over_budget(seed):
 
 
 def test_evolution_ranks_every_arch_it_judged_and_rerank_keeps_the_dearer_judges_best():
-    from a2d_edge.distill.select import Judgement, rerank
+    from a2d_edge.search.select import Judgement, rerank
 
     rng = np.random.default_rng(0)
     ops = ("a", "b", "c")
@@ -193,8 +193,9 @@ def test_evolution_ranks_every_arch_it_judged_and_rerank_keeps_the_dearer_judges
 
 
 def test_judging_a_path_leaves_the_supernet_as_it_was():
-    from a2d_edge.distill.select import Frames, judge_path
     from a2d_edge.nets.supernet import Supernet
+    from a2d_edge.search.frames import Frames
+    from a2d_edge.search.select import judge_path
 
     torch.manual_seed(0)
     net = Supernet(get_space("fast"), 6)

@@ -6,10 +6,13 @@ teacher on held-out frames. `evolve` is SPOS / OFA's evolutionary search over ar
 predicted latency meets the budget: every arch it makes is repaired into the budget before it is
 judged (so none over it is ever returned), fitness = the held-out loss (lower is better).
 `rerank` judges the evolution's best few again with a longer adaptation and keeps the best.
+`select_arch` is phase 2 by --select (evolution or the gradient's argmax, repaired into the
+budget); `select_exhaustive` judges every fitting arch of a space without alpha.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,33 +20,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from a2d_edge.distill.bn import recalibrate_bn
-from a2d_edge.distill.losses import agreement, distill_loss
+from a2d_edge.errors import A2DError
 from a2d_edge.hw.table import Table
 from a2d_edge.nets.agent import ActorCritic
 from a2d_edge.nets.arch import Arch
-from a2d_edge.nets.spaces import SupernetNet
+from a2d_edge.nets.spaces import Space, SupernetNet
+from a2d_edge.search.bn import recalibrate_bn
+from a2d_edge.search.config import SearchConfig
+from a2d_edge.search.frames import Frames, judging_frames
+from a2d_edge.search.losses import agreement, distill_loss
+from a2d_edge.utils.threads import learner_threads
 
 Ops = tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Frames:
-    """Teacher-labelled frames: uint8 obs, teacher logits and values."""
-
-    obs: torch.Tensor
-    logits: torch.Tensor
-    values: torch.Tensor
-
-    def __len__(self) -> int:
-        return len(self.obs)
-
-    def split(self, n: int) -> tuple[Frames, Frames]:
-        first = Frames(self.obs[:n], self.logits[:n], self.values[:n])
-        return first, Frames(self.obs[n:], self.logits[n:], self.values[n:])
-
-    def batches(self, size: int) -> list[torch.Tensor]:
-        return [self.obs[i : i + size] for i in range(0, len(self.obs), size)]
 
 
 @dataclass(frozen=True)
@@ -215,13 +203,6 @@ def rerank(
     return best, [{"ops": list(o), **j.to_dict()} for o, j in judged]
 
 
-def judging_frames(frames: Frames, bn_frames: int, judge_frames: int) -> tuple[Frames, Frames]:
-    """The held-out frames a path's BatchNorm statistics are recomputed (and adapted) on, and
-    those it is judged on."""
-    bn, judge = frames.split(min(bn_frames, len(frames) // 2))
-    return bn, judge.split(min(judge_frames, len(judge)))[0]
-
-
 def latency_record(table: Table | None, arch: dict[str, Any], lut: str) -> dict[str, Any]:
     """What search.json says of the selected arch's latency: the table's prediction, which
     table (`lut`: the path given, where the table has none) and how it was timed."""
@@ -237,3 +218,181 @@ def latency_record(table: Table | None, arch: dict[str, Any], lut: str) -> dict[
     if "recalibration" in table.meta:  # rescaled to this sitting before it predicted
         record["recalibration"] = table.meta["recalibration"]
     return record
+
+
+def judge_ops(
+    cfg: SearchConfig,
+    supernet: SupernetNet,
+    frames: tuple[Frames, Frames],
+    arch: Arch,
+    steps: int,
+) -> Judgement:
+    """`arch` judged as the selection judges: on `judging_frames`, after `steps` of
+    adaptation."""
+    bn, judge = frames
+    return judge_path(supernet, arch, bn, judge, cfg.temperature, cfg.value_weight, steps,
+                      cfg.distill_lr)  # fmt: skip
+
+
+def labels(space: Space) -> tuple[Any, ...]:
+    """The words of the choices at a position (an op space's ops), in their index order."""
+    n = len(space.choice_counts())
+    return tuple(
+        space.label(space.from_genes((i,) * n))[0] for i in range(space.choice_counts()[0])
+    )
+
+
+def select_arch(
+    cfg: SearchConfig,
+    supernet: SupernetNet,
+    frames: Frames,
+    table: Table | None,
+    n_actions: int,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The arch to finish, by --select (a space without architecture logits is judged whole:
+    `select_exhaustive`), and what search.json says of it."""
+    space = supernet.space
+    if not space.has_alpha:
+        return select_exhaustive(cfg, supernet, frames, table, n_actions)
+    bn, judge = judging_frames(frames, cfg.bn_frames, cfg.judge_frames)
+    budget = cfg.latency_budget_ms
+    rng = np.random.default_rng(cfg.seed + 31)
+    words = labels(space)
+
+    def arch_of(ops: tuple[Any, ...]) -> Arch:
+        return space.from_genes(tuple(words.index(o) for o in ops))
+
+    def predict(ops: tuple[Any, ...]) -> float | None:
+        return table.predict(arch_of(ops)) if table is not None else None
+
+    def repair(ops: tuple[Any, ...]) -> tuple[Any, ...]:
+        if table is None or budget <= 0:
+            return ops
+        fixed, _ = table.repair(arch_of(ops), budget * (1.0 - cfg.budget_margin))
+        return tuple(space.label(fixed))
+
+    def judged(ops: tuple[Any, ...], steps: int = cfg.judge_adapt_steps) -> Judgement:
+        return judge_ops(cfg, supernet, (bn, judge), arch_of(ops), steps)
+
+    def fitness(ops: tuple[Any, ...]) -> float:
+        return judged(ops).loss
+
+    def describe(ops: tuple[Any, ...]) -> dict[str, Any]:
+        return {
+            "predicted_ms": predict(ops),
+            "mflops": space.flops(arch_of(ops), n_actions) / 1e6,
+        }
+
+    t = time.perf_counter()
+    info: dict[str, Any] = {"select": cfg.select}
+    with learner_threads(cfg) as threads:  # paths adapted and judged on the learner's threads
+        if cfg.select == "evolution":
+            evo = evolve(
+                words,
+                len(space.choice_counts()),
+                fitness,
+                repair,
+                cfg.population,
+                cfg.generations,
+                rng,
+                describe,
+            )
+            ops = evo.best
+            info.update(
+                judged=evo.judged,
+                history=evo.history,
+                population=cfg.population,
+                generations=cfg.generations,
+            )
+            if cfg.rerank_top > 0:
+                ops, again = rerank(
+                    evo.ranked, cfg.rerank_top, lambda o: judged(o, cfg.rerank_adapt_steps)
+                )
+                info["rerank"] = {
+                    "top": cfg.rerank_top,
+                    "adapt_steps": cfg.rerank_adapt_steps,
+                    "evolution_best": list(evo.best),
+                    "judged": again,
+                }
+        else:
+            ops = tuple(space.label(supernet.derive()))
+            argmax = ops
+            ops = repair(ops)
+            probabilities = supernet.probabilities()
+            info.update(
+                argmax=list(argmax),
+                repaired=ops != argmax,
+                probabilities=[[round(float(p), 6) for p in r] for r in probabilities]
+                if probabilities is not None
+                else None,
+            )
+        info.update(
+            judgement=judged(ops).to_dict(),
+            select_seconds=time.perf_counter() - t,
+            select_threads=threads,
+            budget_ms=budget or None,
+            budget_margin=cfg.budget_margin,
+        )
+    arch = arch_of(ops)
+    return arch, {**info, **latency_record(table, arch, cfg.lut)}
+
+
+def select_exhaustive(
+    cfg: SearchConfig,
+    supernet: SupernetNet,
+    frames: Frames,
+    table: Table | None,
+    n_actions: int,
+) -> tuple[Arch, dict[str, Any]]:
+    """Every arch of the space that the table fits under the budget (x 1 - --budget-margin),
+    judged with the supernet's weights after --judge-adapt-steps of adaptation on the held-out
+    frames; the lowest held-out loss wins (`--rerank-top N` judges the best N again with
+    --rerank-adapt-steps), so no arch over the budget is ever returned."""
+    space = supernet.space
+    split = judging_frames(frames, cfg.bn_frames, cfg.judge_frames)
+    limit = cfg.latency_budget_ms * (1.0 - cfg.budget_margin)
+
+    def fits(arch: Arch) -> bool:
+        return table is None or cfg.latency_budget_ms <= 0 or table.predict(arch) <= limit
+
+    pool = [a for a in space.candidates() if fits(a)]  # the width table's `within` order
+    if not pool:
+        raise A2DError(f"no arch of {space.name!r} fits the budget on this table")
+    t = time.perf_counter()
+
+    def judge(arch: Arch, steps: int) -> Judgement:
+        return judge_ops(cfg, supernet, split, arch, steps)
+
+    def describe(arch: Arch) -> dict[str, Any]:
+        return {
+            space.kind: space.label(arch),
+            "predicted_ms": table.predict(arch) if table is not None else None,
+            "mflops": space.flops(arch, n_actions) / 1e6,
+        }
+
+    with learner_threads(cfg) as threads:
+        judged = [(a, judge(a, cfg.judge_adapt_steps)) for a in pool]
+        judged.sort(key=lambda aj: aj[1].loss)
+        best = judged[0][0]
+        info: dict[str, Any] = {
+            "select": "exhaustive",
+            "judged": len(judged),
+            "candidates": [{**describe(a), **j.to_dict()} for a, j in judged],
+        }
+        if cfg.rerank_top > 0:
+            again = [(a, judge(a, cfg.rerank_adapt_steps)) for a, _ in judged[: cfg.rerank_top]]
+            best = min(again, key=lambda aj: aj[1].loss)[0]
+            info["rerank"] = {
+                "top": cfg.rerank_top,
+                "adapt_steps": cfg.rerank_adapt_steps,
+                "exhaustive_best": describe(judged[0][0])[space.kind],
+                "judged": [{**describe(a), **j.to_dict()} for a, j in again],
+            }
+        info.update(
+            judgement=next(j for a, j in judged if a == best).to_dict(),
+            select_seconds=time.perf_counter() - t,
+            select_threads=threads,
+            budget_ms=cfg.latency_budget_ms or None,
+            budget_margin=cfg.budget_margin,
+        )
+    return best, {**info, **latency_record(table, best, cfg.lut)}

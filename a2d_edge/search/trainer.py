@@ -24,9 +24,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from a2d_edge.distill.losses import agreement, distill_loss, two_sided_latency
-from a2d_edge.distill.paths import one_hot, random_path, sample_paths
-from a2d_edge.distill.replay import LabelledReplay
 from a2d_edge.hw.table import Table
 from a2d_edge.nets.supernet import Supernet, gumbel_weights, sample_gumbel
 from a2d_edge.nets.widths import ElasticNature
@@ -35,6 +32,9 @@ from a2d_edge.rl.rollout import RolloutCollector
 from a2d_edge.rl.schedule import annealed_lr
 from a2d_edge.rl.teacher import Teacher
 from a2d_edge.search.config import SearchConfig
+from a2d_edge.search.losses import agreement, distill_loss, two_sided_latency
+from a2d_edge.search.paths import one_hot, random_path, sample_paths
+from a2d_edge.search.replay import LabelledReplay
 from a2d_edge.utils.accel import autocast, rng_state
 from a2d_edge.utils.dist import DistInfo
 from a2d_edge.utils.io import atomic_write
