@@ -10,9 +10,9 @@ from types import SimpleNamespace
 from typing import Any
 
 from a2d_edge import __version__
-from a2d_edge.applies import MODES, check_applies, elsewhere, given_settings
-from a2d_edge.config import RESUME_OVERRIDES
+from a2d_edge.applies import MODES, check_applies, given_settings
 from a2d_edge.errors import A2DError
+from a2d_edge.experiments.commands import resolve_settings
 from a2d_edge.utils.args import (
     OneLineParser,
     check_out_dir,
@@ -44,7 +44,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from a2d_edge.rl.config import TrainConfig
     from a2d_edge.rl.trainer import start_run, train
 
-    cfg = _resolve_config(args, TrainConfig, "train")
+    cfg = resolve_settings(args, TrainConfig, "train")
     dist = start_distributed(cfg.device)
     run_dir = args.resume or _start_on_main(lambda: start_run(cfg, args.out), args.out, dist)
     result = train(cfg, run_dir, resume=bool(args.resume), dist=dist)
@@ -58,84 +58,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _resolve_config(args: argparse.Namespace, cls: type, kind: str):  # type: ignore[no-untyped-def]
-    """A new run's settings (defaults < --config file < flags), or a resumed run's own: the flat
-    config the library reads (a composed class's `flat()`)."""
-    from a2d_edge.config import as_flat, build_config, flat_fields, to_dict
-    from a2d_edge.experiments.spec import settings_layer
-    from a2d_edge.search.settings import COMMAND_SETTINGS, foreign
-
-    names = flat_fields(cls)
-    others = foreign(kind) if kind in COMMAND_SETTINGS else {}
-    flags = {k: v for k, v in vars(args).items() if k in names}
-    if args.resume:
-        cfg = _load_run(args.resume, kind)
-        given = [k for k, v in vars(args).items() if (k in names or k in others) and v is not None]
-        if [k for k in given if k not in RESUME_OVERRIDES] or args.config:
-            raise A2DError(
-                f"--resume continues a run with its own settings; only "
-                f"{', '.join('--' + k.replace('_', '-') for k in RESUME_OVERRIDES)} may change"
-            )
-        return build_config(type(cfg), vars(cfg), {k: v for k, v in flags.items() if k in
-                                                   RESUME_OVERRIDES})  # fmt: skip
-    if not args.out:
-        raise A2DError(f"a2d {kind} needs --out RUN_DIR (or --resume RUN_DIR)")
-    check_out_dir(args.out)  # before a teacher or a table is loaded
-    file_layer: dict[str, Any] = {}
-    file_given: dict[str, Any] = {}
-    if args.config:
-        from a2d_edge.experiments.spec import read_experiment
-        from a2d_edge.search.config import SearchConfig
-
-        checked = SearchConfig if others else cls  # every search setting, refused below if not its
-        file_layer = settings_layer(args.config, checked, kind, flags.get("env"))
-        flags["env"] = None  # the layer's env is final: the flag's, matched to the file's games
-        # a grid's shared settings serve runs that use different ones: only its flags are judged
-        file_given = {} if read_experiment(args.config).grid else file_layer
-        if kind in ("search", "search-rl"):
-            _check_method(file_layer.pop("method", None), kind)
-    if kind in ("search", "search-rl"):
-        _check_method(args.method, kind)
-    cfg = as_flat(build_config(cls, {k: v for k, v in file_layer.items() if k in names}, flags))
-    shared = {k: v for k, v in file_layer.items() if k not in names and k not in others}
-    if shared:  # a file shared with a2d train (update, init, arch) keeps them, as before
-        cfg = build_config(type(cfg), to_dict(cfg), shared)
-    modes = (*MODES[kind], *elsewhere(others))
-    check_applies(modes, cfg, given_settings(args, {*names, *others}, file_given))
-    return cfg
-
-
-def _check_method(method: str | None, kind: str) -> None:
-    """`--method` is gone: the distillation search is `a2d search`, the RL one `a2d search-rl`."""
-    want = {"search": "distill", "search-rl": "rl"}.get(kind)
-    if method is None or method == want:
-        return
-    if method == "rl":
-        raise A2DError("the RL-driven search is `a2d search-rl` (--method rl is gone): run "
-                       "a2d search-rl with the same settings (nothing was run)")  # fmt: skip
-    raise A2DError(f"--method {method} is for `a2d search` (the distillation search), not "
-                   f"`a2d {kind}` (nothing was run)")  # fmt: skip
-
-
-def _load_run(run_dir: str, kind: str):  # type: ignore[no-untyped-def]
-    """A run's flat config, routed by its config.json (a search run without a method is RL)."""
-    if kind == "train":
-        from a2d_edge.rl.config import TrainConfig
-        from a2d_edge.rl.trainer import load_run_config
-
-        return load_run_config(run_dir, TrainConfig, kind)
-    from a2d_edge.search.settings import load_flat_config
-
-    return load_flat_config(run_dir, kind)
-
-
 def _cmd_search(args: argparse.Namespace) -> int:
     from a2d_edge.search.settings import DistillSearchConfig, run_command_of
     from a2d_edge.search.start import resolve_budget
 
     if args.resume and run_command_of(args.resume) == "search-rl":
         return _cmd_search_rl(args)  # `a2d search --resume` continues any search run
-    cfg = _resolve_config(args, DistillSearchConfig, "search")
+    cfg = resolve_settings(args, DistillSearchConfig, "search")
     if not args.resume:
         cfg = resolve_budget(cfg)
     return _distill_search(cfg, args)  # its check_start runs prepare
@@ -146,7 +75,7 @@ def _cmd_search_rl(args: argparse.Namespace) -> int:
     from a2d_edge.search.rl import prepare, search
     from a2d_edge.search.settings import RLSearchConfig
 
-    cfg = _resolve_config(args, RLSearchConfig, "search-rl")
+    cfg = resolve_settings(args, RLSearchConfig, "search-rl")
     prepare(cfg, say=False)  # bad table / infeasible budget: refused before anything is written
     dist = start_distributed(cfg.device)
     run_dir = args.resume or _start_on_main(
@@ -343,7 +272,7 @@ def _cmd_distill(args: argparse.Namespace) -> int:
     from a2d_edge.search.finish import distill_arch
     from a2d_edge.search.settings import DistillArchConfig
 
-    cfg = _resolve_config(args, DistillArchConfig, "distill")
+    cfg = resolve_settings(args, DistillArchConfig, "distill")
     arch = check_distill(cfg)  # refused before anything is written
     run_dir = args.resume or start_run(cfg, args.out, kind="distill")
     result = distill_arch(cfg, arch, run_dir)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import math
 import textwrap
@@ -86,10 +87,15 @@ def _groups(cls: type) -> list[tuple[dataclasses.Field[Any], type]]:
 def flat_fields(cls: type) -> dict[str, dataclasses.Field[Any]]:
     """Every setting of a (composed) settings class by its flat name, groups walked in order;
     a name twice in one composition is a TypeError."""
+    return dict(_flat_fields(cls))
+
+
+@functools.cache
+def _flat_fields(cls: type) -> dict[str, dataclasses.Field[Any]]:
     out: dict[str, dataclasses.Field[Any]] = {}
     types = _field_types(cls)
     for f in dataclasses.fields(cls):
-        inner = flat_fields(types[f.name]) if f.metadata.get("group") else {f.name: f}
+        inner = _flat_fields(types[f.name]) if f.metadata.get("group") else {f.name: f}
         for name, g in inner.items():
             if name in out:
                 raise TypeError(f"{cls.__name__}: setting {name!r} is in two of its groups")
@@ -138,7 +144,10 @@ def check_range(name: str, value: Any, meta: Any) -> None:
         )
 
 
+@functools.cache
 def _field_types(cls: type) -> dict[str, Any]:
+    """The class's resolved annotations (cached: they are read for every flag of every parser;
+    never mutate the result)."""
     return typing.get_type_hints(cls)
 
 
@@ -247,7 +256,7 @@ def build_config(cls: type[T], *layers: dict[str, Any]) -> T:
                                              for layer in layers))  # fmt: skip
     fields = [f for f in dataclasses.fields(cls) if not f.metadata.get("group")]  # type: ignore[arg-type]
     metas = {f.name: f.metadata for f in fields}
-    types = _field_types(cls)
+    types = _field_types(typing.cast(type, cls))
     for layer in layers:
         for key, value in layer.items():
             if value is None or key not in metas:

@@ -11,6 +11,7 @@ import pytest
 from a2d_edge import applies, cli
 from a2d_edge.applies import MODES, Mode, check_applies, given_flags, misapplied
 from a2d_edge.errors import A2DError
+from a2d_edge.experiments import commands
 from a2d_edge.hw import cli as profile_cli
 
 REACHED = "every flag applies"
@@ -28,6 +29,7 @@ def stop_after_check(monkeypatch):
 
     monkeypatch.setattr(applies, "check_applies", check_then_stop)
     monkeypatch.setattr(cli, "check_applies", check_then_stop)
+    monkeypatch.setattr(commands, "check_applies", check_then_stop)  # train, search, distill
 
 
 RUN_DIR = ["--out", "{tmp}/run"]

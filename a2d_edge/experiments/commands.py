@@ -16,13 +16,17 @@ its budget from the same timing (the VM's speed drifts by tens of percent betwee
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from a2d_edge.applies import MODES, check_applies, elsewhere, given_settings
+from a2d_edge.config import RESUME_OVERRIDES
 from a2d_edge.errors import A2DError
+from a2d_edge.utils.args import check_out_dir
 from a2d_edge.utils.io import read_json
 
 
@@ -35,6 +39,78 @@ def config_class(command: str) -> type:
     from a2d_edge.rl.config import TrainConfig
 
     return TrainConfig
+
+
+def resolve_settings(args: argparse.Namespace, cls: type, kind: str) -> Any:
+    """A new run's settings (defaults < --config file < flags), or a resumed run's own: the flat
+    config the library reads (a composed class's `flat()`)."""
+    from a2d_edge.config import as_flat, build_config, flat_fields, to_dict
+    from a2d_edge.experiments.spec import settings_layer
+    from a2d_edge.search.settings import COMMAND_SETTINGS, foreign
+
+    names = flat_fields(cls)
+    others = foreign(kind) if kind in COMMAND_SETTINGS else {}
+    flags = {k: v for k, v in vars(args).items() if k in names}
+    if args.resume:
+        cfg = load_run(args.resume, kind)
+        given = [k for k, v in vars(args).items() if (k in names or k in others) and v is not None]
+        if [k for k in given if k not in RESUME_OVERRIDES] or args.config:
+            raise A2DError(
+                f"--resume continues a run with its own settings; only "
+                f"{', '.join('--' + k.replace('_', '-') for k in RESUME_OVERRIDES)} may change"
+            )
+        return build_config(type(cfg), vars(cfg), {k: v for k, v in flags.items() if k in
+                                                   RESUME_OVERRIDES})  # fmt: skip
+    if not args.out:
+        raise A2DError(f"a2d {kind} needs --out RUN_DIR (or --resume RUN_DIR)")
+    check_out_dir(args.out)  # before a teacher or a table is loaded
+    file_layer: dict[str, Any] = {}
+    file_given: dict[str, Any] = {}
+    if args.config:
+        from a2d_edge.experiments.spec import read_experiment
+        from a2d_edge.search.config import SearchConfig
+
+        checked = SearchConfig if others else cls  # every search setting, refused below if not its
+        file_layer = settings_layer(args.config, checked, kind, flags.get("env"))
+        flags["env"] = None  # the layer's env is final: the flag's, matched to the file's games
+        # a grid's shared settings serve runs that use different ones: only its flags are judged
+        file_given = {} if read_experiment(args.config).grid else file_layer
+        if kind in ("search", "search-rl"):
+            check_method(file_layer.pop("method", None), kind)
+    if kind in ("search", "search-rl"):
+        check_method(args.method, kind)
+    cfg = as_flat(build_config(cls, {k: v for k, v in file_layer.items() if k in names}, flags))
+    shared = {k: v for k, v in file_layer.items() if k not in names and k not in others}
+    if shared:  # a file shared with a2d train (update, init, arch) keeps them, as before
+        cfg = build_config(type(cfg), to_dict(cfg), shared)
+    modes = (*MODES[kind], *elsewhere(others))
+    check_applies(modes, cfg, given_settings(args, {*names, *others}, file_given))
+    return cfg
+
+
+def check_method(method: str | None, kind: str) -> None:
+    """`--method` is gone: the distillation search is `a2d search`, the RL one `a2d search-rl`."""
+    want = {"search": "distill", "search-rl": "rl"}.get(kind)
+    if method is None or method == want:
+        return
+    if method == "rl":
+        raise A2DError("the RL-driven search is `a2d search-rl` (--method rl is gone): run "
+                       "a2d search-rl with the same settings (nothing was run)")  # fmt: skip
+    raise A2DError(f"--method {method} is for `a2d search` (the distillation search), not "
+                   f"`a2d {kind}` (nothing was run)")  # fmt: skip
+
+
+def load_run(run_dir: str | Path, kind: str) -> Any:
+    """A run's flat config as its config.json holds it, routed by its kind and method (a search
+    run without a method is RL); refused in one line when the run is another command's."""
+    if kind == "train":
+        from a2d_edge.rl.config import TrainConfig
+        from a2d_edge.rl.trainer import load_run_config
+
+        return load_run_config(run_dir, TrainConfig, kind)
+    from a2d_edge.search.settings import load_flat_config
+
+    return load_flat_config(run_dir, kind)
 
 
 def by_result(command: str, config: dict[str, Any]) -> bool:

@@ -32,6 +32,7 @@ from a2d_edge.experiments.commands import (
     checkpoint_step,
     config_class,
     derived_keys,
+    load_run,
     phase_step,
     result_step,
     run_command,
@@ -268,7 +269,7 @@ def inspect_run(run: PlannedRun, run_dir: Path) -> RunState:
     if not (run_dir / "config.json").exists():
         return RunState("pending")
     try:
-        saved = to_dict(_load_run(run_dir, run.command))
+        saved = to_dict(load_run(run_dir, run.command))
     except A2DError as e:
         return RunState("refused", message=str(e))
     skip = {*RESUME_OVERRIDES, *derived_keys(run.config)}
@@ -379,7 +380,7 @@ class _Sweep:
                 cfg: Any = build_config(cls, run.config)
                 cfg = self.teachers.budget(cfg) if run.command == "search" else cfg
             else:  # its own config.json: with the budget it took when it started
-                cfg = _load_run(run_dir, run.command)
+                cfg = load_run(run_dir, run.command)
             resume = not new and (bool(state.step) or phased)
             done = run_command(run.command, cfg, run_dir, new=new, resume=resume)
         except A2DError as e:
@@ -432,17 +433,6 @@ class _Sweep:
                 "runs": rows,
             },
         )
-
-
-def _load_run(run_dir: Path, command: str) -> Any:
-    """A run's flat config as its config.json holds it."""
-    from a2d_edge.rl.config import TrainConfig
-    from a2d_edge.rl.trainer import load_run_config
-    from a2d_edge.search.settings import load_flat_config
-
-    if command == "train":
-        return load_run_config(run_dir, TrainConfig, "train")
-    return load_flat_config(run_dir, command)
 
 
 def _print_plan(

@@ -12,6 +12,7 @@ the library still reads a flat `SearchConfig`, which `flat()` builds (the method
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -238,6 +239,11 @@ NOT_SEARCH = ("arch", "update", "init")
 def foreign(command: str) -> dict[str, str]:
     """Settings of the flat SearchConfig that `command` does not take -> the commands that do
     (`a2d search-rl or a2d search`), for a one-line refusal."""
+    return dict(_foreign(command))
+
+
+@functools.cache
+def _foreign(command: str) -> dict[str, str]:
     own = flat_fields(COMMAND_SETTINGS[command])
     out: dict[str, str] = {}
     for name in flat_fields(SearchConfig):

@@ -4,9 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from a2d_edge.cli import _parser, _resolve_config, main
+from a2d_edge.cli import _parser, main
 from a2d_edge.config import build_config, read_config_file
 from a2d_edge.envs import list_env_ids, resolve_game
+from a2d_edge.experiments.commands import resolve_settings
 from a2d_edge.experiments.spec import read_experiment, validate
 from a2d_edge.experiments.sweep import config_class, expand
 from a2d_edge.rl.config import TrainConfig
@@ -73,7 +74,7 @@ def test_paper_configs_hold_the_papers_settings():
 
 
 def _resolve(argv, cls=TrainConfig, kind="train"):
-    return _resolve_config(_parser().parse_args(argv), cls, kind)
+    return resolve_settings(_parser().parse_args(argv), cls, kind)
 
 
 def test_train_takes_one_run_of_an_experiment_file(tmp_path):
