@@ -115,9 +115,9 @@ def load_run(run_dir: str | Path, kind: str) -> Any:
 
 def by_result(command: str, config: dict[str, Any]) -> bool:
     """Whether a run of `command` is done when its result.json exists (the distillation
-    pipeline's runs), rather than when its checkpoint reached `steps`."""
+    pipeline's runs), rather than when its checkpoint reached `steps` (train, search-rl, and a
+    search run of method rl)."""
     return command == "distill" or (command == "search" and config.get("method") != "rl")
-    # (search-rl, and a search run of method rl: by its supernet.pt's step)
 
 
 def checkpoint_name(command: str) -> str:
@@ -141,10 +141,10 @@ def checkpoint_step(path: Path) -> int | None:
     return _STEP_CACHE[key]
 
 
-def phase_step(run_dir: Path, step_of: Callable[[Path], int | None]) -> int:
+def phase_step(run_dir: Path) -> int:
     """How far an unfinished distillation run has come: its finish's step, else its supernet's."""
     for name in ("finish.pt", "supernet.pt"):
-        step = step_of(run_dir / name)
+        step = checkpoint_step(run_dir / name)
         if step:
             return step
     return 0
@@ -268,22 +268,17 @@ class TeacherTimes:
 
     def budget(self, cfg: Any) -> Any:
         """`cfg` with `budget_of_teacher` turned into `latency_budget_ms` by the pinned
-        timing of its teacher (timed now, on its first use)."""
+        timing of its teacher (`search.start.resolve_budget` times it on its first use)."""
+        from a2d_edge.search.start import resolve_budget, with_budget
+
         if cfg.budget_of_teacher <= 0 or cfg.latency_budget_ms > 0:
             return cfg
-        if not cfg.lut or not cfg.teacher:
-            raise A2DError("budget_of_teacher needs lut (a table) and teacher")
         ms = self.get(cfg.lut, cfg.teacher)
-        if ms is None:
-            from a2d_edge.search.prepare import resolve_lut
-            from a2d_edge.search.start import teacher_latency
-
-            table = resolve_lut(cfg, say=False)
-            ms, how = teacher_latency(table, cfg.teacher)
-            self.pinned.append({"lut": cfg.lut, "teacher": cfg.teacher, "ms": ms, "how": how})
-            self.echo(
-                f"teacher {cfg.teacher}: {ms:.4f} ms here by {cfg.lut} ({how}); every "
-                "budget_of_teacher of this sweep is a share of it"
-            )
-        budget = round(cfg.budget_of_teacher * ms, 4)
-        return dataclasses.replace(cfg, latency_budget_ms=budget, budget_teacher_ms=ms)
+        if ms is not None:
+            return with_budget(cfg, ms)
+        cfg = resolve_budget(cfg)  # refuses a missing table or teacher in one line
+        self.pinned.append({"lut": cfg.lut, "teacher": cfg.teacher, "ms": cfg.budget_teacher_ms})
+        self.echo(
+            f"every budget_of_teacher of this sweep is a share of that timing of {cfg.teacher}"
+        )
+        return cfg

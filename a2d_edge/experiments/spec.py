@@ -129,7 +129,7 @@ def _read_groups(path: Path, raw: Any, command: str) -> tuple[Group, ...]:
         own = body.pop("command", command)
         if own not in COMMANDS:
             raise A2DError(f"{where}: command must be one of {', '.join(COMMANDS)}, not {own!r}")
-        own = _rl_command(Path(where), own, body)
+        own = _rl_command(where, own, body)
         grid = _read_grid(path, body.pop("grid", None))
         bad = sorted(set(body) & {*RESERVED, *NOT_IN_GRID})
         if bad:
@@ -148,14 +148,14 @@ def _read_groups(path: Path, raw: Any, command: str) -> tuple[Group, ...]:
     return tuple(groups)
 
 
-def _rl_command(path: Path, command: str | None, settings: dict[str, Any]) -> str | None:
+def _rl_command(where: str | Path, command: str | None, settings: dict[str, Any]) -> str | None:
     """`search` with `method: rl` (a file from before `a2d search-rl`) is `search-rl`, whose
     runs are searches of `method: rl` (set in `settings`)."""
     if command == "search" and settings.get("method") == "rl":
         command = "search-rl"
     if command == "search-rl":
         if settings.get("method", "rl") != "rl":
-            raise A2DError(f"{path}: command: search-rl is the RL-driven search; the "
+            raise A2DError(f"{where}: command: search-rl is the RL-driven search; the "
                            "distillation search is command: search (drop method)")  # fmt: skip
         settings["method"] = "rl"
     return command

@@ -282,7 +282,7 @@ def inspect_run(run: PlannedRun, run_dir: Path) -> RunState:
         if by_result(run.command, run.config):
             if (run_dir / "result.json").is_file():
                 return RunState("done", result_step(run_dir))
-            return RunState("partial", phase_step(run_dir, checkpoint_step))
+            return RunState("partial", phase_step(run_dir))
         step = checkpoint_step(run_dir / checkpoint_name(run.command))
     except A2DError as e:
         return RunState("refused", message=str(e))

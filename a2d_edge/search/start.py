@@ -75,12 +75,19 @@ def resolve_budget(cfg: SearchConfig) -> SearchConfig:
         raise A2DError("--budget-of-teacher needs --lut TABLE and --teacher CKPT")
     table = resolve_lut(cfg, say=False)
     ms, how = teacher_latency(table, cfg.teacher)
-    budget = round(cfg.budget_of_teacher * ms, 4)
+    out = with_budget(cfg, ms)
     print(
         f"latency budget: {cfg.budget_of_teacher:g} x the teacher's {ms:.3f} ms measured "
-        f"here ({table.describe_mode()}; {how}) = {budget:g} ms"
+        f"here ({table.describe_mode()}; {how}) = {out.latency_budget_ms:g} ms"
     )
-    return replace(cfg, latency_budget_ms=budget, budget_teacher_ms=ms)
+    return out
+
+
+def with_budget(cfg: SearchConfig, teacher_ms: float) -> SearchConfig:
+    """`cfg` with `budget_of_teacher` turned into `latency_budget_ms`, that share of
+    `teacher_ms` (kept in `budget_teacher_ms`, so that a resumed run keeps the same budget)."""
+    budget = round(cfg.budget_of_teacher * teacher_ms, 4)
+    return replace(cfg, latency_budget_ms=budget, budget_teacher_ms=teacher_ms)
 
 
 @dataclass

@@ -4,12 +4,12 @@ run, skipped when done, and reported."""
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from a2d_edge.cli import main
 from a2d_edge.errors import A2DError
-from a2d_edge.experiments import commands
 from a2d_edge.experiments.commands import TeacherTimes, derived_keys
 from a2d_edge.experiments.spec import read_experiment
 from a2d_edge.experiments.sweep import expand
@@ -114,14 +114,15 @@ def test_the_distillation_series_files_pass_a_dry_run(name, tmp_path, capsys):
     assert not out.exists()  # a dry run writes nothing
 
 
-def test_teacher_times_pin_one_timing_per_table_and_teacher(tmp_path, monkeypatch):
+def test_teacher_times_pin_one_timing_per_table_and_teacher(tmp_path, monkeypatch, capsys):
     timed = []
 
     def fake_latency(table, teacher):
         timed.append(teacher)
         return 0.3, "fastest of 5 rounds"
 
-    monkeypatch.setattr("a2d_edge.search.prepare.resolve_lut", lambda cfg, say: "table")
+    table = SimpleNamespace(describe_mode=lambda: "warm")
+    monkeypatch.setattr("a2d_edge.search.start.resolve_lut", lambda cfg, say: table)
     monkeypatch.setattr("a2d_edge.search.start.teacher_latency", fake_latency)
     said = []
     times = TeacherTimes([], said.append)
@@ -129,15 +130,16 @@ def test_teacher_times_pin_one_timing_per_table_and_teacher(tmp_path, monkeypatc
     a = times.budget(cfg)
     b = times.budget(SearchConfig(teacher="zoo:pong", lut="t.json", budget_of_teacher=0.2))
     assert timed == ["zoo:pong"] and len(said) == 1  # timed once for the whole sweep
+    assert "0.333 x the teacher's 0.300 ms" in capsys.readouterr().out  # resolve_budget's line
     assert (a.latency_budget_ms, a.budget_teacher_ms) == (0.0999, 0.3)  # round(0.333 x 0.3, 4)
-    assert b.latency_budget_ms == pytest.approx(0.06)
+    assert b.latency_budget_ms == pytest.approx(0.06) and b.budget_teacher_ms == 0.3
     given = SearchConfig(teacher="zoo:pong", lut="t.json", latency_budget_ms=0.2)
     assert times.budget(given) is given  # an explicit budget stays
     sweep_json = tmp_path / "sweep.json"
     sweep_json.write_text(json.dumps({"teachers": times.pinned}))
     again = TeacherTimes.read(sweep_json)
     assert again.get("t.json", "zoo:pong") == 0.3 and again.get("t.json", "zoo:breakout") is None
-    with pytest.raises(A2DError, match="needs lut"):
+    with pytest.raises(A2DError, match="needs --lut"):
         times.budget(SearchConfig(teacher="zoo:pong", budget_of_teacher=0.5))
 
 
@@ -215,4 +217,15 @@ def test_a_run_waits_for_the_run_it_names(tmp_path, monkeypatch, capsys):
     # shard 1/2 takes the first select run, whose search (shard 0) is not done: it waits
     assert "waits for Pong/search/s0" in text.out + text.err
     assert not any("select/budget_of_teacher=0.333" in r for r in ran)
-    assert commands.by_result("search", {"method": "distill"})
+
+
+def test_an_unfinished_distillation_run_reports_its_latest_phase(tmp_path):
+    import torch
+
+    from a2d_edge.experiments.commands import phase_step
+
+    assert phase_step(tmp_path) == 0  # killed before its first checkpoint
+    torch.save({"step": 96}, tmp_path / "supernet.pt")
+    assert phase_step(tmp_path) == 96
+    torch.save({"step": 16}, tmp_path / "finish.pt")
+    assert phase_step(tmp_path) == 16  # the finish, once it has begun
