@@ -93,7 +93,8 @@ def _cmd_search_rl(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from a2d_edge.experiments.sweep import parse_sets, parse_shard, run_sweep
+    from a2d_edge.experiments.spec import parse_sets, parse_shard
+    from a2d_edge.experiments.sweep import run_sweep
 
     games = [g for item in args.games or [] for g in item.split(",") if g]
     check_out_dir(args.out)

@@ -3,12 +3,12 @@ random archs at 1/3 of the teacher)
 
 The distillation search selects by a proxy: an arch's held-out distillation loss with the
 supernet's weights (BN recomputed, `--judge-adapt-steps` Adam steps of few-shot adaptation).
-This judges every arch of a `distill_search.py` series that belongs to the supernet's space
-(searched, RL-searched and random archs; the hand-made nets are of another family) exactly as
-the selection does, at several adaptation lengths, and prints the rank correlation (Kendall's
-tau-b, Spearman's rho) of the proxy against the scores those archs reached when trained by the
-recipe: +1 means the proxy orders them as training does. Scores are the 30-episode finals,
-pooled with the series' eval100.json where an arch got 100 more episodes.
+This judges every arch of a kept series (`results/distill-pong-s9`) that belongs to the
+supernet's space (searched, RL-searched and random archs; the hand-made nets are of another
+family) exactly as the selection does, at several adaptation lengths, and prints the rank
+correlation (Kendall's tau-b, Spearman's rho) of the proxy against the scores those archs reached
+when trained by the recipe: +1 means the proxy orders them as training does. Scores are the
+30-episode finals, pooled with the series' eval100.json where an arch got 100 more episodes.
 
 With --trained RUNS (the series' run folders, with their agent.pt), the trained agents
 themselves are judged on the same held-out frames: the ceiling of any loss proxy, since the
@@ -165,7 +165,7 @@ def trained_lines(res: dict[str, Any]) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("series", help="a distill_search.py folder (its summary.json)")
+    p.add_argument("series", help="a kept series folder (its summary.json)")
     p.add_argument("--supernet", required=True, help="DIR|zoo:NAME the series selected from")
     p.add_argument("--adapt-steps", type=int, nargs="+", default=[0, 20, 100])
     p.add_argument("--seed", type=int, default=0, help="of the held-out frames the teacher plays")

@@ -9,9 +9,10 @@ tradeoff.png (score vs FLOPs, and vs latency where a search recorded one).
 Runs with a final evaluation (`result.json`: the distillation pipeline's searched agents and
 `a2d distill` baselines) are also listed one by one, with their final score and measured
 latency, and drawn in pareto.png: score vs measured latency, one panel per game. Where a
-benchmark series' summary.json (benchmarks/distill_search.py) lies under a root, its agents are
-placed at the latency it measured for all of them and the teacher in one sitting, and the
-teacher is drawn beside them.
+series' summary.json (kept from the series script that `a2d sweep` and `--time-with` replaced)
+lies under a root, its agents are placed at the latency it measured for all of them and the
+teacher in one sitting, and the teacher is drawn beside them. `--time-with TABLE` times every
+agent and each game's teacher again here in one sitting instead.
 """
 
 from __future__ import annotations
@@ -200,6 +201,7 @@ def agent_rows(
                 "measured_ms": now if now is not None else lat.get("measured_ms"),
                 "predicted_ms": lat.get("predicted_ms"),
                 "budget_ms": lat.get("budget_ms"),
+                "budget_teacher_ms": lat.get("budget_teacher_ms"),
                 "mflops": r.result.get("mflops"),
                 "teacher": r.result.get("teacher"),
             }
@@ -208,13 +210,14 @@ def agent_rows(
 
 
 def budget_fractions(data: dict[str, Any]) -> list[float | None]:
-    """Each agent's budget as a fraction of its series' teacher, as the series timed the
-    teacher when it set its budgets (pure): what the budget means on another host. None for
-    an agent without a budget or without a series (a lone run's budget is its own host's)."""
+    """Each agent's budget as a fraction of the teacher timing it was set by (pure): its
+    series' (as the series timed the teacher when it set its budgets), else its own run's (a
+    `budget_of_teacher` run's, a sweep's): what the budget means on another host. None for an
+    agent without a budget or without that timing (a plain budget in ms is its own host's)."""
     of_teacher = {t["series"]: t.get("budget_teacher_ms") for t in data.get("teachers", [])}
     out: list[float | None] = []
     for a in data["agents"]:
-        ms = of_teacher.get(a["series"]) if a["budget_ms"] else None
+        ms = of_teacher.get(a["series"]) or a.get("budget_teacher_ms") if a["budget_ms"] else None
         out.append(a["budget_ms"] / ms if ms else None)
     return out
 

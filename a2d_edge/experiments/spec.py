@@ -19,7 +19,11 @@ runs:
   search: {command: search, grid: {budget_of_teacher: [0.5]}}
   select: {command: search, supernet: "{run:search}", grid: {budget_of_teacher: [0.333, 0.2]}}
   baselines: {command: distill, grid: {arch: [nature-thin, nature-quarter]}}
+  random: {command: distill, random_archs: 5, budget_of_teacher: 0.333}
 ```
+
+A distill group with `random_archs: N` (and `random_seed`, default 7) trains N random archs of
+its `lut`'s space that fit its budget, drawn when each run starts (`experiments.draws`).
 
 `command: search` with `method: rl` (files from before `a2d search-rl`) is read as
 `command: search-rl`, whose runs are searches of `method: rl`.
@@ -34,6 +38,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,6 +63,10 @@ class Group:
     command: str
     settings: dict[str, Any]
     grid: dict[str, list[Any]]
+    draws: int = 0
+    """`random_archs`: a distill group of that many random archs that fit its budget."""
+    draw_seed: int = 7
+    """`random_seed`: the RNG seed the random archs are drawn with."""
 
     def refs(self) -> list[str]:
         """The groups its settings name by `{run:NAME}`."""
@@ -134,7 +143,8 @@ def _read_groups(path: Path, raw: Any, command: str) -> tuple[Group, ...]:
         bad = sorted(set(body) & {*RESERVED, *NOT_IN_GRID})
         if bad:
             raise A2DError(f"{where}: {', '.join(bad)} cannot be set in a group")
-        group = Group(name, str(own), body, grid)
+        draws, draw_seed = _read_draws(where, str(own), body, grid)
+        group = Group(name, str(own), body, grid, draws, draw_seed)
         known = [g.name for g in groups]
         for ref in group.refs():
             if ref not in known:
@@ -146,6 +156,30 @@ def _read_groups(path: Path, raw: Any, command: str) -> tuple[Group, ...]:
             raise A2DError(f"{where}: grid: a run reference is a setting, not a grid value")
         groups.append(group)
     return tuple(groups)
+
+
+def _read_draws(
+    where: str, command: str, body: dict[str, Any], grid: dict[str, list[Any]]
+) -> tuple[int, int]:
+    """A group's `random_archs` / `random_seed`, taken out of its settings."""
+    if "random_archs" not in body:
+        if "random_seed" in body:
+            raise A2DError(f"{where}: random_seed without random_archs")
+        return 0, 7
+    draws, seed = body.pop("random_archs"), body.pop("random_seed", 7)
+    if not _is_int(draws) or draws < 1:
+        raise A2DError(f"{where}: random_archs must be an integer >= 1")
+    if not _is_int(seed):
+        raise A2DError(f"{where}: random_seed must be an integer")
+    if command != "distill":
+        raise A2DError(f"{where}: random_archs belongs to a group of command: distill")
+    if "arch" in body or "arch" in grid:
+        raise A2DError(f"{where}: random_archs draws each run's arch: drop arch")
+    return int(draws), int(seed)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _rl_command(where: str | Path, command: str | None, settings: dict[str, Any]) -> str | None:
@@ -206,11 +240,7 @@ def _read_grid(path: Path, raw: Any) -> dict[str, list[Any]]:
 def _read_seeds(path: Path, raw: Any) -> tuple[int, ...] | None:
     if raw is None:
         return None
-    if (
-        not isinstance(raw, list)
-        or not raw
-        or not all(isinstance(s, int) and not isinstance(s, bool) for s in raw)
-    ):
+    if not isinstance(raw, list) or not raw or not all(_is_int(s) for s in raw):
         raise A2DError(f"{path}: seeds must be a non-empty list of integers")
     if len(set(raw)) != len(raw):
         raise A2DError(f"{path}: seeds lists a seed twice")
@@ -293,3 +323,33 @@ def short_name(env: str) -> str:
 
 def safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._+=-]", "_", text).strip(".") or "_"
+
+
+def parse_sets(items: Sequence[str]) -> dict[str, Any]:
+    """`key=value` overrides; values are read as YAML scalars (`false`, `2e5`, `resnet20`)."""
+    import yaml
+
+    sets: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise A2DError(f"--set expects key=value, got {item!r}")
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            value = text
+        sets[key.strip().replace("-", "_")] = text if value is None else value
+    return sets
+
+
+def parse_shard(text: str | None) -> tuple[int, int]:
+    if not text:
+        return 0, 1
+    k, sep, n = text.partition("/")
+    try:
+        shard = int(k), int(n)
+    except ValueError:
+        shard = (-1, 0)
+    if not sep or not 0 <= shard[0] < shard[1]:
+        raise A2DError(f"--shard expects K/N with 0 <= K < N (e.g. 0/2, 1/2), got {text!r}")
+    return shard

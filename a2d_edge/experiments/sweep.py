@@ -19,7 +19,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from a2d_edge.experiments.commands import (
     result_step,
     run_command,
 )
+from a2d_edge.experiments.draws import check_draws, draw_arch
 from a2d_edge.experiments.spec import (
     NOT_IN_GRID,
     Experiment,
@@ -64,6 +65,14 @@ class PlannedRun:
     group: str = ""
     needs: tuple[str, ...] = ()
     """The runs it names by `{run:NAME}` (they must be done first)."""
+    draw: int | None = None
+    """Of a `random_archs` group: which random arch it trains (drawn when it starts)."""
+    draw_seed: int = 7
+
+    @property
+    def arch_file(self) -> str:
+        """Where a drawn arch is written, beside the run folder (a new run's folder is empty)."""
+        return f"{self.name}.arch.json"
 
 
 @dataclass
@@ -79,36 +88,6 @@ class SweepResult:
     runs: list[PlannedRun]
     mine: list[PlannedRun]
     states: dict[str, RunState] = field(default_factory=dict)
-
-
-def parse_sets(items: Sequence[str]) -> dict[str, Any]:
-    """`key=value` overrides; values are read as YAML scalars (`false`, `2e5`, `resnet20`)."""
-    import yaml
-
-    sets: dict[str, Any] = {}
-    for item in items:
-        key, sep, text = item.partition("=")
-        if not sep or not key.strip():
-            raise A2DError(f"--set expects key=value, got {item!r}")
-        try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError:
-            value = text
-        sets[key.strip().replace("-", "_")] = text if value is None else value
-    return sets
-
-
-def parse_shard(text: str | None) -> tuple[int, int]:
-    if not text:
-        return 0, 1
-    k, sep, n = text.partition("/")
-    try:
-        shard = int(k), int(n)
-    except ValueError:
-        shard = (-1, 0)
-    if not sep or not 0 <= shard[0] < shard[1]:
-        raise A2DError(f"--shard expects K/N with 0 <= K < N (e.g. 0/2, 1/2), got {text!r}")
-    return shard
 
 
 def expand(
@@ -168,10 +147,12 @@ def _group_runs(
         for k, v in group.grid.items()
     }
     runs = []
+    draws: list[int | None] = list(range(group.draws)) if group.draws else [None]
     for combo in itertools.product(*grid.values()):
         point = dict(zip(grid, combo, strict=True))
-        for seed in seeds:
+        for draw, seed in itertools.product(draws, seeds):
             own, needs = _resolve_refs(exp, group, env, seed, earlier, Path(out))
+            drawn = {} if draw is None else {"arch": f"random #{draw}"}  # drawn as it starts
             cfg: Any = build_config(
                 cls,
                 exp.settings,
@@ -180,18 +161,24 @@ def _group_runs(
                 point,
                 {"env": env, "seed": seed},
                 own_sets,
+                drawn,
             )
+            if draw is not None:
+                check_draws(f"{exp.path}: runs: {group.name}: random_archs", cfg)
             config = to_dict(cfg)
+            named = point if draw is None else {**point, "random": draw}
             runs.append(
                 PlannedRun(
-                    run_name(env, point, seed, group.name),
+                    run_name(env, named, seed, group.name),
                     env,
-                    {k: config[k] for k in point},
+                    {k: config[k] for k in point} | ({} if draw is None else {"random": draw}),
                     seed,
                     config,
                     group.command,
                     group.name,
                     needs,
+                    draw,
+                    group.draw_seed,
                 )
             )
     return runs
@@ -273,6 +260,8 @@ def inspect_run(run: PlannedRun, run_dir: Path) -> RunState:
     except A2DError as e:
         return RunState("refused", message=str(e))
     skip = {*RESUME_OVERRIDES, *derived_keys(run.config)}
+    if run.draw is not None:
+        skip.add("arch")  # drawn when the run started
     keys = sorted(set(saved) | set(run.config))
     diff = [k for k in keys if k not in skip and saved.get(k) != run.config.get(k)]
     if diff:
@@ -378,7 +367,10 @@ class _Sweep:
         try:
             if new:
                 cfg: Any = build_config(cls, run.config)
-                cfg = self.teachers.budget(cfg) if run.command == "search" else cfg
+                cfg = self.teachers.budget(cfg) if run.command != "train" else cfg
+                if run.draw is not None:
+                    path = draw_arch(cfg, run.draw, run.draw_seed, self.out / run.arch_file)
+                    cfg = replace(cfg, arch=str(path))
             else:  # its own config.json: with the budget it took when it started
                 cfg = load_run(run_dir, run.command)
             resume = not new and (bool(state.step) or phased)

@@ -255,5 +255,7 @@ def distill_arch(cfg: SearchConfig, arch: dict[str, Any], run_dir: str | Path) -
         latency["table_mode"] = table.mode
         if "recalibration" in table.meta:
             latency["recalibration"] = table.meta["recalibration"]
+    if cfg.latency_budget_ms > 0:  # an arch drawn to fit a budget (a sweep's random_archs)
+        latency["budget_ms"] = cfg.latency_budget_ms
     mflops = fvcore_flops(agent, batchnorm=False) / 1e6
     return final(cfg, run_dir, arch, agent, latency, mflops, {"finish": cfg.finish_steps})

@@ -358,11 +358,14 @@ def test_budget_fractions_are_of_the_series_teacher_that_set_them():
             {"series": "s9", "budget_ms": None},  # a baseline: no budget
             {"series": "old", "budget_ms": 0.1},
             {"series": None, "budget_ms": 0.2},  # a lone run: its own host's budget
+            {"series": None, "budget_ms": 0.127, "budget_teacher_ms": 0.381},  # a sweep's run
+            {"series": "s9", "budget_ms": 0.113, "budget_teacher_ms": 0.5},  # the series' wins
         ],
     }
     got = budget_fractions(data)
     assert got[0] == pytest.approx(0.113 / 0.339) and got[1] is None
     assert got[2] is None and got[3] is None
+    assert got[4] == pytest.approx(0.127 / 0.381) and got[5] == pytest.approx(0.113 / 0.339)
 
 
 def test_agents_of_one_latency_are_dodged_apart():

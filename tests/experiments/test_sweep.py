@@ -8,8 +8,8 @@ import pytest
 
 from a2d_edge.cli import main
 from a2d_edge.errors import A2DError
-from a2d_edge.experiments.spec import read_experiment
-from a2d_edge.experiments.sweep import expand, parse_sets, parse_shard, rank_world, select
+from a2d_edge.experiments.spec import parse_sets, parse_shard, read_experiment
+from a2d_edge.experiments.sweep import expand, rank_world, select
 from a2d_edge.rl.config import TrainConfig
 from a2d_edge.sources.checkpoint import load_checkpoint
 from a2d_edge.utils.logging import read_jsonl
