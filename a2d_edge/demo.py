@@ -86,26 +86,22 @@ def _echo(prog: str, *words: str, **settings: Any) -> None:
     print(f"$ {prog} " + " ".join([*words, *flags]), flush=True)
 
 
-def _run_command(command: str, cls: type, settings: dict[str, Any], run_dir: Path) -> None:
+def _run_command(command: str, settings: dict[str, Any], run_dir: Path) -> None:
     """`a2d COMMAND` through the library, as `a2d sweep` runs it (`experiments.commands`)."""
-    from a2d_edge.config import as_flat, build_config
-    from a2d_edge.experiments.commands import run_command
+    from a2d_edge.experiments.commands import start_command
 
     _echo(f"a2d {command}", **settings, out=str(run_dir))
-    cfg = as_flat(build_config(cls, settings))
-    done = run_command(command, cfg, run_dir, new=True, resume=False)
-    print(f"done: {done.said}", flush=True)
+    print(f"done: {start_command(command, settings, run_dir).said}", flush=True)
 
 
 def teacher(out: Path, steps: int) -> str:
-    from a2d_edge.rl.config import TrainConfig
     from a2d_edge.zoo import available
 
     if "pong" in available():
         return "zoo:pong"
     print("no shipped teacher (zoo:pong) in this checkout yet: training a brief stand-in")
     settings = {"env": "ALE/Pong-v5", "steps": steps, "eval_every": 0}
-    _run_command("train", TrainConfig, settings, out / "teacher")
+    _run_command("train", settings, out / "teacher")
     return str(out / "teacher" / "agent.pt")
 
 
@@ -261,8 +257,6 @@ def search(
 ) -> None:
     """The distillation search at `budget` ms by `lut`, from the shipped `supernet` (else a
     supernet trained for --supernet-steps), into out/search."""
-    from a2d_edge.search.settings import DistillSearchConfig
-
     settings: dict[str, Any] = {
         "env": "ALE/Pong-v5",
         "teacher": teacher,
@@ -282,7 +276,7 @@ def search(
         settings["supernet"] = supernet
     else:
         settings["supernet_steps"] = args.supernet_steps or 30_000
-    _run_command("search", DistillSearchConfig, settings, out / "search")
+    _run_command("search", settings, out / "search")
 
 
 def export(spec: str, out: Path, frames: int, precision: str, who: str) -> None:
