@@ -159,32 +159,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
     for path, flag in ((args.report, "--report"), (settings.record, "--record")):
         if path:
             check_out_file(path, flag)
-    prediction = (
-        _lut_prediction(args.lut, args.bundle, settings, spec, not args.no_recalibrate)
-        if args.lut
-        else None
-    )
+    prediction = None
+    if args.lut:
+        from a2d_edge.hw.drift import bundle_prediction
+
+        prediction = bundle_prediction(args.lut, args.bundle, settings.pacing, spec,
+                                       not args.no_recalibrate)  # fmt: skip
     report = run_agent(args.bundle, settings, spec, args.report, prediction=prediction)
     print(summary(report))
     if args.report:
         print(f"report: {args.report}")
     return 130 if report["interrupted"] else 0
-
-
-def _lut_prediction(
-    path: str, bundle_dir: str, settings: Any, spec: Any, recalibrate: bool = True
-) -> dict[str, Any]:
-    from a2d_edge.hw.drift import run_prediction
-    from a2d_edge.runtime.bundle import load_bundle
-    from a2d_edge.runtime.policy import model_key
-
-    bundle = load_bundle(bundle_dir)
-    prediction, warnings = run_prediction(
-        path, bundle.manifest["arch"], settings.pacing, model_key(bundle, spec), recalibrate
-    )
-    for warning in warnings:
-        print(f"a2d run: warning: {warning}", file=sys.stderr)
-    return prediction
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:

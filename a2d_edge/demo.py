@@ -36,7 +36,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from a2d_edge.cli import main as a2d
 from a2d_edge.errors import A2DError
 from a2d_edge.sources.names import zoo_card
 
@@ -75,10 +74,24 @@ def _step(title: str) -> None:
     print(f"\n=== {title} ===", flush=True)
 
 
-def _call(argv: list[str]) -> None:
-    print("$ a2d " + " ".join(argv), flush=True)
-    if a2d(argv) != 0:
-        raise SystemExit(f"a2d-demo: step failed: a2d {' '.join(argv)}")
+def _echo(prog: str, *words: str, **settings: Any) -> None:
+    """The step as its command line (`prog` and its flags), to run it again by hand."""
+    flags = []
+    for key, value in settings.items():
+        flag = key.replace("_", "-")
+        if isinstance(value, bool):
+            flags.append(f"--{flag}" if value else f"--no-{flag}")
+        else:
+            flags += [f"--{flag}", f"{value:g}" if isinstance(value, float) else str(value)]
+    print(f"$ {prog} " + " ".join([*words, *flags]), flush=True)
+
+
+def _run_command(command: str, settings: dict[str, Any], run_dir: Path) -> None:
+    """`a2d COMMAND` through the library, as `a2d sweep` runs it (`experiments.commands`)."""
+    from a2d_edge.experiments.commands import start_command
+
+    _echo(f"a2d {command}", **settings, out=str(run_dir))
+    print(f"done: {start_command(command, settings, run_dir).said}", flush=True)
 
 
 def teacher(out: Path, steps: int) -> str:
@@ -87,19 +100,8 @@ def teacher(out: Path, steps: int) -> str:
     if "pong" in available():
         return "zoo:pong"
     print("no shipped teacher (zoo:pong) in this checkout yet: training a brief stand-in")
-    _call(
-        [
-            "train",
-            "--env",
-            "ALE/Pong-v5",
-            "--steps",
-            str(steps),
-            "--out",
-            str(out / "teacher"),
-            "--eval-every",
-            "0",
-        ]
-    )
+    settings = {"env": "ALE/Pong-v5", "steps": steps, "eval_every": 0}
+    _run_command("train", settings, out / "teacher")
     return str(out / "teacher" / "agent.pt")
 
 
@@ -134,14 +136,16 @@ def latency_table(out: Path, hz: float, preset: str = "fast", precision: str = "
     path = out / f"{here}-onnxruntime-{precision}-{preset}{suffix}.json"
     how = f"controller at {hz:g} Hz" if hz > 0 else "warm"
     print(f"profiling this host ({here}) briefly: {precision}, {how}")
-    from a2d_edge.hw.cli import main as profile
+    from a2d_edge.hw.backends import get_backend
+    from a2d_edge.hw.profile import ProfileSettings
+    from a2d_edge.hw.profiling import profile_table
 
-    argv = ["--backend", "onnxruntime", "--precision", precision, "--preset", preset]
-    argv += ["--mode", "controller", "--hz", f"{hz:g}"] if hz > 0 else ["--mode", "warm"]
-    argv += ["--repeats", "30", "--warmup", "5", "--validate", "16", "--out", str(path)]
-    print("$ a2d-profile " + " ".join(argv), flush=True)
-    if profile(argv) != 0:
-        raise SystemExit("a2d-demo: profiling failed")
+    timing: dict[str, Any] = {"mode": mode, "hz": hz} if hz > 0 else {"mode": mode}
+    _echo("a2d-profile", backend="onnxruntime", precision=precision, preset=preset, **timing,
+          repeats=30, warmup=5, validate=16, out=str(path))  # fmt: skip
+    settings = ProfileSettings(get_backend("onnxruntime", precision), precision, mode=mode,
+                               repeats=30, warmup=5, pacing=pacing)  # fmt: skip
+    profile_table(settings, preset, path, validate=16)
     return path
 
 
@@ -149,13 +153,11 @@ def recalibrated(path: Path, out: Path) -> Path:
     """A copy of the table rescaled by this machine's drift since it was profiled (a dozen
     whole archs timed its way, seconds): the controller-mode latency of a shared VM moves by
     tens of percent from one sitting to the next."""
-    from a2d_edge.hw.cli import main as profile
+    from a2d_edge.hw.drift import recalibrate_file
 
     copy = out / path.name
-    argv = ["--recalibrate", str(path), "--out", str(copy), "--archs", "12", "--repeats", "60"]
-    print("$ a2d-profile " + " ".join(argv), flush=True)
-    if profile(argv) != 0:
-        raise SystemExit("a2d-demo: recalibration failed")
+    _echo("a2d-profile", recalibrate=str(path), out=str(copy), archs=12, repeats=60)
+    recalibrate_file(path, copy, archs=12, repeats=60)
     return copy
 
 
@@ -225,80 +227,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         how = f"from the shipped supernet {supernet}" if supernet else "training a supernet"
         budget, teacher_ms = demo_budget(tch, lut, args.budget_of_teacher)
         _step(f"2/5 distillation search at {budget:g} ms, {how}")
-        search = [
-            "search",
-            "--env",
-            "ALE/Pong-v5",
-            "--teacher",
-            tch,
-            "--lut",
-            str(lut),
-            "--latency-budget-ms",
-            f"{budget:g}",
-            "--run-hz",
-            "0",
-            "--no-recalibrate",  # the table was recalibrated to this sitting in step 1
-            "--finish-steps",
-            str(args.finish_steps),
-            "--teacher-share-steps",
-            str(args.finish_steps // 3),
-            "--population",
-            "12",
-            "--generations",
-            "6",
-            "--final-episodes",
-            str(args.final_episodes),
-            "--learner-threads",
-            "2",
-            "--eval-every",
-            "0",
-            "--out",
-            str(out / "search"),
-        ]
-        search += (
-            ["--supernet", supernet]
-            if supernet
-            else ["--supernet-steps", str(args.supernet_steps or 30_000)]
-        )
-        _call(search)
+        search(out, tch, lut, budget, args, supernet)
         _step(f"3/5 export a verified {args.precision.upper()} bundle")
-        export = [
-            "export",
-            str(out / "search" / "agent.pt"),
-            "--out",
-            str(out / "bundle"),
-            "--frames",
-            "256",
-        ]
-        if args.precision == "int8":
-            print("$ a2d " + " ".join([*export, "--int8"]), flush=True)
-            if a2d([*export, "--int8"]) != 0:
-                print("INT8 missed the agreement bar for this agent: exporting fp32")
-                _call(export)
-        else:
-            _call(export)
+        export(str(out / "search" / "agent.pt"), out / "bundle", 256, args.precision, "this agent")
         _step(f"4/5 run it at {args.hz:g} Hz")
         run_lut = latency_table(out, args.hz, precision=args.precision)  # this minute's drift
-        _call(
-            [
-                "run",
-                str(out / "bundle"),
-                "--episodes",
-                str(args.episodes),
-                "--hz",
-                str(args.hz),
-                "--lut",
-                str(run_lut),
-                "--report",
-                str(out / "run.json"),
-                "--record",
-                str(out / "run.gif"),
-            ]
-        )
+        play(out / "bundle", out / "run.json", {"episodes": args.episodes, "hz": args.hz,
+             "record": str(out / "run.gif")}, lut=run_lut)  # fmt: skip
         comparisons: list[tuple[str, dict[str, Any]]] = []
         if args.compare_steps > 0:
             _step(f"5/5 the teacher and the agent in one loop at {args.hz:g} Hz")
-            teacher_bundle(tch, out / "teacher-bundle", args.precision)
+            export(tch, out / "teacher-bundle", 64, args.precision, "the teacher")
             comparisons = compare_loops(out, args.hz, args.compare_steps, args.compare_spin_ms)
         teacher_row = teacher_summary(tch, teacher_ms)
     except A2DError as e:
@@ -308,15 +247,90 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def teacher_bundle(spec: str, out: Path, precision: str) -> None:
-    """The teacher exported as the agent was (fp32; --precision int8: INT8 where it passes)."""
-    export = ["export", spec, "--out", str(out), "--frames", "64"]
+def search(
+    out: Path,
+    teacher: str,
+    lut: Path,
+    budget: float,
+    args: argparse.Namespace,
+    supernet: str | None,
+) -> None:
+    """The distillation search at `budget` ms by `lut`, from the shipped `supernet` (else a
+    supernet trained for --supernet-steps), into out/search."""
+    settings: dict[str, Any] = {
+        "env": "ALE/Pong-v5",
+        "teacher": teacher,
+        "lut": str(lut),
+        "latency_budget_ms": budget,
+        "run_hz": 0.0,
+        "recalibrate": False,  # the table was recalibrated to this sitting in step 1
+        "finish_steps": args.finish_steps,
+        "teacher_share_steps": args.finish_steps // 3,
+        "population": 12,
+        "generations": 6,
+        "final_episodes": args.final_episodes,
+        "learner_threads": 2,
+        "eval_every": 0,
+    }
+    if supernet:
+        settings["supernet"] = supernet
+    else:
+        settings["supernet_steps"] = args.supernet_steps or 30_000
+    _run_command("search", settings, out / "search")
+
+
+def export(spec: str, out: Path, frames: int, precision: str, who: str) -> None:
+    """`spec` exported to a verified fp32 bundle in `out` (--precision int8: INT8 where it
+    passes its agreement check, else fp32)."""
     if precision == "int8":
-        print("$ a2d " + " ".join([*export, "--int8"]), flush=True)
-        if a2d([*export, "--int8"]) == 0:
+        try:
+            _export(spec, out, {"frames": frames, "int8": True})
             return
-        print("INT8 missed the agreement bar for the teacher: exporting fp32")
-    _call(export)
+        except A2DError as e:
+            print(f"a2d export: error: {e}", file=sys.stderr)
+            print(f"INT8 missed the agreement bar for {who}: exporting fp32")
+    _export(spec, out, {"frames": frames})
+
+
+def _export(spec: str, out: Path, settings: dict[str, Any]) -> None:
+    from a2d_edge.config import build_config
+    from a2d_edge.export.bundle import describe, export_bundle
+    from a2d_edge.export.settings import ExportSettings
+
+    _echo("a2d export", spec, out=str(out), **settings)
+    manifest = export_bundle(spec, out, build_config(ExportSettings, settings))
+    print("\n".join(describe(manifest, out)), flush=True)
+
+
+def play(
+    bundle: Path,
+    report: Path,
+    settings: dict[str, Any],
+    lut: Path | None = None,
+    quiet: bool = False,
+) -> dict[str, Any]:
+    """`a2d run` of `bundle` with `settings` (`runtime.loop.RunSettings`), the default policy,
+    judged by `lut` (rescaled to this sitting) when given; its report written to `report`."""
+    from a2d_edge.config import build_config
+    from a2d_edge.runtime.loop import RunSettings, run_agent, summary
+    from a2d_edge.runtime.policy import PolicySpec
+
+    said = {**settings, **({"lut": str(lut)} if lut else {}), **({"quiet": True} if quiet else {})}
+    _echo("a2d run", str(bundle), **said, report=str(report))
+    status = not quiet and sys.stderr.isatty()
+    run_settings = build_config(RunSettings, settings, {"status": status})
+    spec = build_config(PolicySpec)
+    prediction = None
+    if lut:
+        from a2d_edge.hw.drift import bundle_prediction
+
+        prediction = bundle_prediction(lut, bundle, run_settings.pacing, spec)
+    run = run_agent(bundle, run_settings, spec, report, prediction=prediction)
+    print(summary(run))
+    print(f"report: {report}", flush=True)
+    if run["interrupted"]:
+        raise SystemExit(f"a2d-demo: step interrupted: a2d run {bundle}")
+    return run
 
 
 def compare_loops(
@@ -326,16 +340,13 @@ def compare_loops(
     run waits by default and with a spin window + prewarm: (setting, comparison) of each."""
     from a2d_edge.runtime.compare import pacing_words
 
-    settings: list[tuple[str, list[str]]] = [("compare", [])]
+    settings: list[tuple[str, dict[str, Any]]] = [("compare", {})]
     if hz > 0:  # a free-running loop never waits: no spin window to compare
-        settings.append(("compare-spin", ["--spin-ms", f"{spin_ms:g}", "--prewarm"]))
+        settings.append(("compare-spin", {"spin_ms": spin_ms, "prewarm": True}))
     sittings = []
     for name, extra in settings:
-        report = out / f"{name}.json"
-        _call(["run", str(out / "bundle"), "--compare", str(out / "teacher-bundle"), "--hz",
-               f"{hz:g}", "--max-steps", str(steps), "--quiet", "--report", str(report),
-               *extra])  # fmt: skip
-        run = json.loads(report.read_text())
+        run = play(out / "bundle", out / f"{name}.json", {"compare": str(out / "teacher-bundle"),
+                   "hz": hz, "max_steps": steps, **extra}, quiet=True)  # fmt: skip
         sittings.append((pacing_words(run["hz"], run["spin_ms"], run["prewarm"]),
                          run["comparison"]))  # fmt: skip
     return sittings

@@ -36,13 +36,14 @@ def main() -> int:
     p.add_argument("--env", default="ALE/Pong-v5")
     p.add_argument("--out", default="runs/budget-search")
     p.add_argument("--repeats", type=int, default=200, help="timed calls per derived arch")
-    p.add_argument("--search-flags", default="", help="more `a2d search` flags, one string")
+    p.add_argument("--search-flags", default="", help="more `a2d search-rl` flags, one string")
     args = p.parse_args()
 
-    from a2d_edge.cli import main as a2d
+    from a2d_edge.experiments.commands import resume_command, start_command
     from a2d_edge.hw.lut import LatencyTable
     from a2d_edge.hw.profile import measure_archs, settings_for
 
+    extra = search_settings(args.search_flags)
     lut = LatencyTable.load(args.lut)
     fastest, _ = lut.fastest()
     runs = []
@@ -50,20 +51,13 @@ def main() -> int:
         budget = round(fastest * factor, 4)
         out = Path(args.out) / f"{Path(args.lut).stem}-x{factor:g}"
         if not (out / "search.json").exists() or _unfinished(out, args.steps):
-            common = ["--lut", args.lut, "--latency-budget-ms", str(budget)]
-            argv = (
-                ["search-rl", "--resume", str(out)]
-                if (out / "config.json").exists()
-                else [
-                    *["search-rl", "--preset", lut.space.name, "--mode", "hard"],
-                    *["--eval-every", "0"],
-                    *["--env", args.env, "--steps", str(int(args.steps))],
-                    *["--teacher", args.teacher, "--out", str(out), *common],
-                    *args.search_flags.split(),
-                ]
-            )
-            if a2d(argv) != 0:
-                return 1
+            if (out / "config.json").exists():
+                resume_command("search-rl", out)
+            else:
+                start_command("search-rl", {"preset": lut.space.name, "mode": "hard",
+                              "eval_every": 0, "env": args.env, "steps": int(args.steps),
+                              "teacher": args.teacher, "lut": args.lut,
+                              "latency_budget_ms": budget, **extra}, out)  # fmt: skip
         runs.append((factor, budget, json.loads((out / "search.json").read_text())))
     archs = [r[2]["derived"] for r in runs]
     measured = measure_archs(lut.space, archs, settings_for(lut, args.repeats)) / 1000.0
@@ -87,6 +81,18 @@ def main() -> int:
     print(f"\nE[lat] by the table under uniform op probabilities (the search's start): "
           f"{uniform:.3f} ms; fastest arch {fastest:.3f} ms")  # fmt: skip
     return 0
+
+
+def search_settings(flags: str) -> dict[str, object]:
+    """`--search-flags`: more `a2d search-rl` flags, one string, as settings (those given)."""
+    from a2d_edge.config import add_config_args, flags_for
+    from a2d_edge.search.settings import RLSearchConfig
+    from a2d_edge.utils.args import OneLineParser
+
+    p = OneLineParser(prog="--search-flags")
+    add_config_args(p, RLSearchConfig)
+    given = flags_for(RLSearchConfig, p.parse_args(flags.split()))
+    return {k: v for k, v in given.items() if v is not None}
 
 
 def _expected_ms(lut, result: dict) -> float:  # type: ignore[no-untyped-def, type-arg]

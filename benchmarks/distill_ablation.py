@@ -94,25 +94,24 @@ def main() -> int:
     )
     args = p.parse_args()
 
-    from a2d_edge.cli import main as a2d
+    from a2d_edge.experiments.report import write_report
+    from a2d_edge.experiments.sweep import parse_sets, run_sweep
 
     if not args.report_only:
-        sets = []
+        sets: dict[str, object] = {}
         if args.steps:
-            sets += ["--set", f"steps={int(args.steps)}"]
             every = max(int(args.steps) // max(args.evals, 1), 1)
-            sets += ["--set", f"eval_every={every}", "--set", f"checkpoint_every={every}"]
+            sets.update(steps=int(args.steps), eval_every=every, checkpoint_every=every)
         if args.arch:
-            sets += ["--set", f"arch={args.arch}"]
-        for kv in args.set:
-            sets += ["--set", kv]
-        seeds = ["--seeds", *args.seeds.split(",")] if args.seeds else []
-        rc = a2d(["sweep", args.config, "--out", args.out, *sets, *seeds])
-        if rc != 0:
-            return rc
-    rc = a2d(["report", args.out, *args.also, "--out", args.report])
-    if rc != 0:
-        return rc
+            sets["arch"] = args.arch
+        sets.update(parse_sets(args.set))
+        seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else []
+        result = run_sweep(args.config, args.out, sets=sets, seeds=seeds)
+        done = sum(result.states[r.name].status == "done" for r in result.mine)
+        print(f"sweep: {done} of {len(result.mine)} run(s) done; {args.out}/sweep.json")
+    report = write_report([args.out, *args.also], args.report)
+    for w in report.warnings:
+        print(f"a2d report: warning: {w}", file=sys.stderr)
     import json
 
     data = json.loads((Path(args.report) / "report.json").read_text())

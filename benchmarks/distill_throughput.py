@@ -20,19 +20,18 @@ import json
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from benchmarks.common import arch_of, machine, median, result, run_worker, table
 
 PRECISIONS = ("fp32", "bf16")
 
 
-def worker(argv: list[str]) -> None:
-    """One `a2d distill` run; prints RESULT <steps/s>."""
-    from a2d_edge.cli import main
+def worker(settings: dict[str, Any], out: Path) -> None:
+    """One `a2d distill` run in `out`; prints RESULT <steps/s>."""
+    from a2d_edge.experiments.commands import start_command
 
-    out = Path(argv[argv.index("--out") + 1])
-    if main(argv) != 0:
-        raise SystemExit(f"failed: a2d {' '.join(argv)}")
+    start_command("distill", settings, out)
     rows = [json.loads(line) for line in (out / "finish" / "metrics.jsonl").open()]
     sps = [r["steps_per_second"] for r in rows if "steps_per_second" in r][1:]
     if not sps:
@@ -58,14 +57,14 @@ def main() -> None:
                 path.write_text(json.dumps(arch_of(spec)))
                 for prec in PRECISIONS if r % 2 == 0 else PRECISIONS[::-1]:
                     out = Path(tmp) / f"run-{r}-{spec.replace('/', '_')}-{prec}"
-                    argv = ["distill", "--env", args.env, "--teacher", args.teacher,
-                            "--arch", str(path), "--finish-steps", str(args.steps),
-                            "--final-episodes", "0", "--eval-every", "0",
-                            "--log-every", str(max(args.steps // 20, 1)),
-                            "--checkpoint-every", str(args.steps), "--precision", prec,
-                            "--learner-threads", str(args.learner_threads), "--no-progress",
-                            "--out", str(out)]  # fmt: skip
-                    sps = result(run_worker([__file__, "--worker", *argv]))
+                    settings = {"env": args.env, "teacher": args.teacher, "arch": str(path),
+                                "finish_steps": args.steps, "final_episodes": 0,
+                                "eval_every": 0, "log_every": max(args.steps // 20, 1),
+                                "checkpoint_every": args.steps, "precision": prec,
+                                "learner_threads": args.learner_threads,
+                                "progress": False}  # fmt: skip
+                    sps = result(run_worker([__file__, "--worker", json.dumps(settings),
+                                             str(out)]))  # fmt: skip
                     speeds.setdefault((spec, prec), []).append(sps)
                     print(f"{spec} {prec}: {sps:.0f} agent-steps/s", flush=True)
     rows = []
@@ -79,6 +78,6 @@ def main() -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
-        worker(sys.argv[2:])
+        worker(json.loads(sys.argv[2]), Path(sys.argv[3]))
     else:
         main()

@@ -12,48 +12,42 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from benchmarks.common import table
 
-QUICK = ["--env", "ALE/Seaquest-v5", "--steps", "500000", "--eval-every", "50000",
-         "--eval-episodes", "10"]  # fmt: skip
-RUNS = {
-    "quick": {"dir": "runs/bench-seaquest", "args": QUICK},
+QUICK = {"env": "ALE/Seaquest-v5", "steps": 500_000, "eval_every": 50_000, "eval_episodes": 10}
+RUNS: dict[str, dict[str, Any]] = {
+    "quick": {"dir": "runs/bench-seaquest", "settings": QUICK},
     "quick-pipelined": {
         "dir": "runs/bench-seaquest-pipelined",
-        "args": [*QUICK, "--update", "pipelined", "--precision", "bf16"],
+        "settings": {**QUICK, "update": "pipelined", "precision": "bf16"},
     },
     "pong": {
         "dir": "runs/pong-nature",
-        "args": [
-            "--env",
-            "ALE/Pong-v5",
-            "--steps",
-            "10000000",
-            "--eval-every",
-            "250000",
-            "--eval-episodes",
-            "10",
-            "--checkpoint-every",
-            "100000",
-        ],
+        "settings": {
+            "env": "ALE/Pong-v5",
+            "steps": 10_000_000,
+            "eval_every": 250_000,
+            "eval_episodes": 10,
+            "checkpoint_every": 100_000,
+        },
     },
 }
+"""Each run's folder and its `a2d train` settings (over the Nature CNN on 16 envs)."""
 
 
 def run(name: str) -> Path:
-    from a2d_edge.cli import main
+    from a2d_edge.experiments.commands import resume_command, start_command
 
     spec = RUNS[name]
-    run_dir = Path(spec["dir"])  # type: ignore[arg-type]
+    run_dir = Path(spec["dir"])
     if (run_dir / "config.json").exists():
-        rc = main(["train", "--resume", str(run_dir)])
+        done = resume_command("train", run_dir)
     else:
-        rc = main(
-            ["train", "--arch", "nature", "--num-envs", "16", "--out", str(run_dir), *spec["args"]]
-        )  # type: ignore[list-item]
-    if rc != 0:
-        raise SystemExit(rc)
+        done = start_command("train", {"arch": "nature", "num_envs": 16, **spec["settings"]},
+                             run_dir)  # fmt: skip
+    print(f"done: {done.said}")
     return run_dir
 
 

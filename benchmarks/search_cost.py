@@ -28,19 +28,18 @@ def largest_arch(preset: str) -> dict:  # type: ignore[type-arg]
 
 
 def worker(kind: str, preset: str, steps: int, env: str) -> float:
-    from a2d_edge.cli import main
+    from a2d_edge.experiments.commands import start_command
     from a2d_edge.utils.io import write_json
     from a2d_edge.utils.logging import read_jsonl
 
     with tempfile.TemporaryDirectory() as tmp:
-        common = ["--env", env, "--num-envs", "16", "--eval-every", "0", "--no-progress",
-                  "--checkpoint-every", str(10**9), "--log-every", "400",
-                  "--steps", str(steps + 400), "--out", f"{tmp}/run"]  # fmt: skip
+        common = {"env": env, "num_envs": 16, "eval_every": 0, "progress": False,
+                  "checkpoint_every": 10**9, "log_every": 400, "steps": steps + 400}  # fmt: skip
         if kind == "derived":
             write_json(f"{tmp}/arch.json", largest_arch(preset))
-            assert main(["train", "--arch", f"{tmp}/arch.json", *common]) == 0
+            start_command("train", {"arch": f"{tmp}/arch.json", **common}, f"{tmp}/run")
         else:
-            assert main(["search-rl", "--preset", preset, "--mode", kind, *common]) == 0
+            start_command("search-rl", {"preset": preset, "mode": kind, **common}, f"{tmp}/run")
         rows = [r for r in read_jsonl(f"{tmp}/run/metrics.jsonl") if r["kind"] == "train"]
         return (rows[-1]["step"] - rows[0]["step"]) / (rows[-1]["time"] - rows[0]["time"])
 

@@ -24,18 +24,20 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from benchmarks.common import machine, median, result, run_worker, table
 
-OURS = {
-    "a2d default (--precision auto, 1 thread)": [],
-    "a2d fp32, 1 thread": ["--precision", "fp32"],
-    "a2d fp32, update on 2 threads": ["--precision", "fp32", "--learner-threads", "2"],
-    "a2d bf16 autocast, update on 2 threads": ["--precision", "bf16", "--learner-threads", "2"],
-    "a2d pipelined (fp32)": ["--update", "pipelined", "--precision", "fp32"],
-    "a2d pipelined (--precision auto)": ["--update", "pipelined"],
-    "a2d pipelined, bf16 autocast": ["--update", "pipelined", "--precision", "bf16"],
+OURS: dict[str, dict[str, Any]] = {
+    "a2d default (--precision auto, 1 thread)": {},
+    "a2d fp32, 1 thread": {"precision": "fp32"},
+    "a2d fp32, update on 2 threads": {"precision": "fp32", "learner_threads": 2},
+    "a2d bf16 autocast, update on 2 threads": {"precision": "bf16", "learner_threads": 2},
+    "a2d pipelined (fp32)": {"update": "pipelined", "precision": "fp32"},
+    "a2d pipelined (--precision auto)": {"update": "pipelined"},
+    "a2d pipelined, bf16 autocast": {"update": "pipelined", "precision": "bf16"},
 }
+"""Each of our configurations: `a2d train` settings over the shared ones (`ours_worker`)."""
 
 
 def sb3_worker(steps: int, threads: int, env_id: str) -> float:
@@ -67,36 +69,16 @@ def sb3_worker(steps: int, threads: int, env_id: str) -> float:
     return steps / (time.perf_counter() - t)
 
 
-def ours_worker(steps: int, env_id: str, flags: list[str]) -> float:
-    from a2d_edge.cli import main
+def ours_worker(steps: int, env_id: str, settings: dict[str, Any]) -> float:
+    from a2d_edge.experiments.commands import start_command
+    from a2d_edge.utils.logging import read_jsonl
 
     with tempfile.TemporaryDirectory() as tmp:
-        argv = [
-            "train",
-            "--env",
-            env_id,
-            "--arch",
-            "nature",
-            "--num-envs",
-            "16",
-            "--rollout",
-            "5",
-            "--eval-every",
-            "0",
-            "--checkpoint-every",
-            str(10**9),
-            "--no-progress",
-            "--steps",
-            str(steps + 2_000),
-            "--out",
-            tmp,
-            *flags,
-        ]
         # The trainer reports steps/s over its loop; the first 2k steps warm up like SB3's.
-        from a2d_edge.utils.logging import read_jsonl
-
-        argv += ["--log-every", "2000"]
-        assert main(argv) == 0
+        shared = {"env": env_id, "arch": "nature", "num_envs": 16, "rollout": 5,
+                  "eval_every": 0, "checkpoint_every": 10**9, "progress": False,
+                  "steps": steps + 2_000, "log_every": 2000}  # fmt: skip
+        start_command("train", {**shared, **settings}, tmp)
         rows = [r for r in read_jsonl(Path(tmp) / "metrics.jsonl") if r["kind"] == "train"]
         t0, t1 = rows[0], rows[-1]
         return (t1["step"] - t0["step"]) / (t1["time"] - t0["time"])

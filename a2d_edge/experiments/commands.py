@@ -211,6 +211,36 @@ def run_command(command: str, cfg: Any, run_dir: Path, *, new: bool, resume: boo
     return Outcome(result_step(Path(run_dir)), said)
 
 
+def settings_class(command: str) -> type:
+    """The settings class of a command's new runs (as its flags build them): the composed
+    class of a search or distill command, else `TrainConfig`."""
+    if command == "train":
+        from a2d_edge.rl.config import TrainConfig
+
+        return TrainConfig
+    from a2d_edge.search.settings import COMMAND_SETTINGS
+
+    if command not in COMMAND_SETTINGS:
+        raise A2DError(
+            f"unknown command {command!r}; commands: train, {', '.join(COMMAND_SETTINGS)}"
+        )
+    return COMMAND_SETTINGS[command]
+
+
+def start_command(command: str, settings: dict[str, Any], run_dir: str | Path) -> Outcome:
+    """A new run of `command` in `run_dir` with `settings` (flat names, as its flags are:
+    the defaults, then these), by `run_command`: what `a2d COMMAND --out RUN_DIR` runs."""
+    from a2d_edge.config import as_flat, build_config
+
+    cfg = as_flat(build_config(settings_class(command), settings))
+    return run_command(command, cfg, Path(run_dir), new=True, resume=False)
+
+
+def resume_command(command: str, run_dir: str | Path) -> Outcome:
+    """Continue a run of `command` with its own settings: `a2d COMMAND --resume RUN_DIR`."""
+    return run_command(command, load_run(run_dir, command), Path(run_dir), new=False, resume=True)
+
+
 def describe_result(summary: dict[str, Any], agent: object) -> str:
     score, lat = summary.get("score") or {}, summary.get("latency") or {}
     parts = [f"done: {summary['mflops']:.2f} MFLOPs"]

@@ -6,7 +6,6 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from a2d_edge.errors import A2DError
 from a2d_edge.utils.args import (
@@ -19,30 +18,10 @@ from a2d_edge.utils.args import (
 
 
 def _recalibrate(args: argparse.Namespace) -> int:
-    from a2d_edge.hw.profile import recalibrate, settings_for
-    from a2d_edge.hw.table import load_table
+    from a2d_edge.hw.drift import recalibrate_file
 
-    table = load_table(args.recalibrate)  # an op table or a width table
-    if table.host_match() != "same" and not args.force:
-        from a2d_edge.hw.lut import host_mismatch
-
-        raise A2DError(
-            f"{host_mismatch(args.recalibrate, table)}: a recalibration rescales one machine's "
-            "drift, not another machine's table; profile this host instead (--force to go on)"
-        )
-    out = Path(args.out or args.recalibrate)
-    if out.exists() and out != Path(args.recalibrate) and not args.force:
-        raise A2DError(f"{out} exists; pass --force to replace it")
-    settings = settings_for(table, args.repeats, args.warmup)
-    rec = recalibrate(table, args.archs, settings, seed=args.seed + 1)
-    table.save(out)
-    b, a = rec["before"], rec["after_in_sample"]
-    fit = rec["drift_fit"]
-    print(
-        f"wrote {out}: drift {fit['scale']:.3f} x prediction {fit['offset_us']:+.1f} us (median "
-        f"ratio {rec['drift_factor']:.3f}) from {rec['archs']} archs; "
-        f"MAPE {b['mape_pct']:.2f}% before, {a['mape_pct']:.2f}% after (in sample)"
-    )
+    recalibrate_file(args.recalibrate, args.out, args.archs, args.repeats, args.warmup,
+                     seed=args.seed + 1, force=args.force)  # fmt: skip
     return 0
 
 
@@ -65,53 +44,10 @@ def _refit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _profile_widths(args: argparse.Namespace, out: Path, settings: Any) -> int:
-    """A width table: every arch of the width space timed whole (`hw.widthtable`)."""
-    from a2d_edge.hw.profile import profile_widths, validate_widths
-    from a2d_edge.nets.widths import get_width_space
-
-    if args.resume:
-        raise A2DError("--resume is for op tables: a width table is timed in one sitting")
-    if out.exists() and not args.force:
-        raise A2DError(f"{out} exists; pass --force to replace it")
-    table = profile_widths(get_width_space(args.preset), settings, progress=not args.quiet)
-    if args.validate:
-        validate_widths(table, args.validate, settings, seed=args.seed)
-    table.save(out)
-    fastest, arch = table.fastest()
-    print(
-        f"wrote {out}: {len(table.entries)} archs timed whole, {fastest:.3f} ms (widths "
-        f"{arch['channels']} fc {arch['hidden']}) to "
-        f"{max(t.p50_us for t in table.entries.values()) / 1000:.3f} ms, mode "
-        f"{table.describe_mode()}, {args.threads} thread(s)"
-    )
-    if table.validation:
-        e = table.validation["retimed"]
-        print(
-            f"  re-timed {e['n']} archs in a second sitting: MAPE {e['mape_pct']:.2f}%, "
-            f"within ±5% {100 * e['within_5pct']:.0f}%, ±10% {100 * e['within_10pct']:.0f}%"
-        )
-    return 0
-
-
-def refuse_emulation() -> None:
-    """Timings under an emulator are the emulator's: refuse them in one line."""
-    import platform
-
-    from a2d_edge.utils.emulation import emulated
-
-    why = emulated()
-    if why:
-        raise A2DError(
-            f"this {platform.machine()} is emulated ({why}): an emulator runs the instructions "
-            "but not at the device's speed, so its timings would make a false latency table; "
-            "run a2d-profile on the device itself"
-        )
-
-
 def _run(args: argparse.Namespace, given: frozenset[str] = frozenset()) -> int:
     """`given`: the flags set on the command line (`applies.given_flags`)."""
     from a2d_edge.applies import MODES, check_applies
+    from a2d_edge.hw.profiling import profile_table, refuse_emulation
 
     check_applies(MODES["a2d-profile"], args, given)
     if args.validate == 1:
@@ -131,7 +67,7 @@ def _run(args: argparse.Namespace, given: frozenset[str] = frozenset()) -> int:
     from a2d_edge.runtime.pacing import Pacing
 
     backend = get_backend(args.backend, args.precision)
-    space = get_space(args.preset)
+    get_space(args.preset)  # an unknown preset: refused before the backend's settings
     if args.int8_recipe and args.precision != "int8":
         raise A2DError("--int8-recipe is for --precision int8")
     settings = ProfileSettings(
@@ -149,55 +85,9 @@ def _run(args: argparse.Namespace, given: frozenset[str] = frozenset()) -> int:
         out = Path("latency_tables") / (
             f"{slug}-{args.backend}-{args.precision}-{args.preset}{suffix}.json"
         )
-    return PROFILERS[space.kind](args, out, settings)
-
-
-def _profile_ops(args: argparse.Namespace, out: Path, settings: Any) -> int:
-    """An op table: every op of the op space timed at every block shape (`hw.lut`)."""
-    from a2d_edge.hw.lut import LatencyTable, Timing
-    from a2d_edge.hw.profile import profile_space, validate
-    from a2d_edge.nets.space import get_space
-
-    space = get_space(args.preset)
-    partial_path = out.with_name(out.name + ".partial")
-    partial: dict | None = None  # type: ignore[type-arg]
-    if args.resume and partial_path.exists():
-        partial = LatencyTable.load(partial_path).entries
-    elif out.exists() and not args.force:
-        raise A2DError(f"{out} exists; pass --force to replace it (or --resume to continue)")
-
-    def save_partial(entries: dict, fixed: dict[str, Timing]) -> None:  # type: ignore[type-arg]
-        LatencyTable(space, entries, fixed, meta=settings_meta()).save(partial_path)
-
-    def settings_meta() -> dict:  # type: ignore[type-arg]
-        from a2d_edge.hw.profile import table_meta
-
-        return table_meta(settings)
-
-    table = profile_space(space, settings, partial, save_partial, progress=not args.quiet)
-    if args.validate:
-        validate(table, args.validate, settings, seed=args.seed)
-    table.save(out)
-    partial_path.unlink(missing_ok=True)
-    print(
-        f"wrote {out}: {len(table.entries)} op entries, overhead "
-        f"{table.fixed['overhead'].p50_us:.1f} us, mode {table.describe_mode()}, "
-        f"{args.threads} thread(s)"
-        + (f", INT8 recipe {settings.int8_recipe}" if settings.int8_recipe else "")
-    )
-    if table.validation:
-        v = table.validation
-        for name in ("plain_sum", "corrected"):
-            e = v[name]
-            print(
-                f"  {name:>9} on {e['n']} held-out archs: MAPE {e['mape_pct']:.2f}%, "
-                f"within ±5% {100 * e['within_5pct']:.0f}%, ±10% {100 * e['within_10pct']:.0f}%"
-            )
+    profile_table(settings, args.preset, out, validate=args.validate, seed=args.seed,
+                  resume=args.resume, force=args.force, progress=not args.quiet)  # fmt: skip
     return 0
-
-
-# how each kind of space is profiled (`Space.kind`)
-PROFILERS = {"ops": _profile_ops, "widths": _profile_widths}
 
 
 def parser() -> argparse.ArgumentParser:

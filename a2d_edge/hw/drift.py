@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from a2d_edge.errors import A2DError
 from a2d_edge.hw.lut import host_mismatch, resolve_for_run
 from a2d_edge.hw.table import Table, load_table
 from a2d_edge.nets.arch import Arch
@@ -104,3 +105,60 @@ def run_prediction(
         "recalibration": recalibration,
     }
     return prediction, warnings
+
+
+def recalibrate_file(
+    path: str | Path,
+    out: str | Path | None = None,
+    archs: int = ARCHS,
+    repeats: int = 200,
+    warmup: int = 20,
+    seed: int = 1,
+    force: bool = False,
+) -> dict[str, Any]:
+    """`a2d-profile --recalibrate`: the table `path` (an op table or a width table) rescaled to
+    this sitting's drift (`archs` whole archs timed its way) and written to `out` (default: over
+    itself); refused under an emulator, for another host's table and over another existing file
+    (unless `force`). Says the fit in one line; returns its record."""
+    from a2d_edge.hw.profile import recalibrate, settings_for
+    from a2d_edge.hw.profiling import refuse_emulation
+
+    refuse_emulation()
+    table = load_table(path)
+    if table.host_match() != "same" and not force:
+        raise A2DError(
+            f"{host_mismatch(path, table)}: a recalibration rescales one machine's "
+            "drift, not another machine's table; profile this host instead (--force to go on)"
+        )
+    target = Path(out or path)
+    if target.exists() and target != Path(path) and not force:
+        raise A2DError(f"{target} exists; pass --force to replace it")
+    rec = recalibrate(table, archs, settings_for(table, repeats, warmup), seed=seed)
+    table.save(target)
+    b, a = rec["before"], rec["after_in_sample"]
+    fit = rec["drift_fit"]
+    print(
+        f"wrote {target}: drift {fit['scale']:.3f} x prediction {fit['offset_us']:+.1f} us "
+        f"(median ratio {rec['drift_factor']:.3f}) from {rec['archs']} archs; "
+        f"MAPE {b['mape_pct']:.2f}% before, {a['mape_pct']:.2f}% after (in sample)"
+    )
+    return rec
+
+
+def bundle_prediction(
+    path: str | Path, bundle_dir: str | Path, pacing: Pacing, spec: Any, recalibrate: bool = True
+) -> dict[str, Any]:
+    """`a2d run --lut`'s prediction for a bundle run with `spec` (`runtime.policy.PolicySpec`)
+    at `pacing` (`run_prediction`), its warnings printed to stderr."""
+    import sys
+
+    from a2d_edge.runtime.bundle import load_bundle
+    from a2d_edge.runtime.policy import model_key
+
+    bundle = load_bundle(bundle_dir)
+    prediction, warnings = run_prediction(
+        path, bundle.manifest["arch"], pacing, model_key(bundle, spec), recalibrate
+    )
+    for warning in warnings:
+        print(f"a2d run: warning: {warning}", file=sys.stderr)
+    return prediction

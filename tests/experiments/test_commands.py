@@ -1,0 +1,55 @@
+"""`start_command` / `resume_command`: a command run through the library with the settings its
+flags would give (what the demo and the benchmark scripts call instead of argv lists)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import a2d_edge.experiments.commands as commands
+from a2d_edge.errors import A2DError
+
+
+@pytest.fixture
+def runs(monkeypatch) -> list[tuple[str, Any, Path, dict[str, bool]]]:
+    calls: list[tuple[str, Any, Path, dict[str, bool]]] = []
+    monkeypatch.setattr(
+        commands,
+        "run_command",
+        lambda command, cfg, run_dir, **kw: (
+            calls.append((command, cfg, run_dir, kw)) or commands.Outcome(0, "ok")
+        ),
+    )
+    return calls
+
+
+def test_a_new_run_has_the_settings_of_its_flags(runs, tmp_path):
+    from a2d_edge.cli import _parser
+
+    settings = {"env": "ALE/Breakout-v5", "arch": "nature", "num_envs": 8, "progress": False,
+                "finish_steps": 500, "teacher": "zoo:breakout"}  # fmt: skip
+    assert commands.start_command("distill", settings, str(tmp_path / "r")).said == "ok"
+    argv = ["distill", "--env", "ALE/Breakout-v5", "--arch", "nature", "--num-envs", "8",
+            "--no-progress", "--finish-steps", "500", "--teacher", "zoo:breakout",
+            "--out", str(tmp_path / "r")]  # fmt: skip
+    from a2d_edge.search.settings import DistillArchConfig
+
+    want = commands.resolve_settings(_parser().parse_args(argv), DistillArchConfig, "distill")
+    assert runs == [("distill", want, tmp_path / "r", {"new": True, "resume": False})]
+
+
+def test_a_resumed_run_keeps_its_own_settings(runs, tmp_path, monkeypatch):
+    saved = object()
+    monkeypatch.setattr(commands, "load_run", lambda run_dir, kind: saved)
+    commands.resume_command("train", tmp_path)
+    assert runs == [("train", saved, tmp_path, {"new": False, "resume": True})]
+
+
+def test_an_unknown_command_or_setting_is_refused_in_one_line(runs, tmp_path):
+    with pytest.raises(A2DError, match="unknown command 'serch'"):
+        commands.start_command("serch", {}, tmp_path)
+    with pytest.raises(A2DError, match="unknown setting 'tau'"):
+        commands.start_command("search", {"tau": 1.0}, tmp_path)  # search-rl's
+    assert runs == []
