@@ -48,17 +48,25 @@ SUPERNETS = sorted(p.stem for p in (ZOO_DIR / "supernets").glob("*.pt"))
 
 @pytest.mark.parametrize("name", SUPERNETS)
 def test_a_shipped_supernet_matches_its_card_and_a_shipped_table_of_its_space(name):
+    """It loads through today's loader in the format it shipped in, and is never rewritten."""
     from pathlib import Path
 
     from a2d_edge.hw.table import load_table
     from a2d_edge.nets.space import SearchSpace
     from a2d_edge.search.checkpoint import load_supernet
+    from a2d_edge.search.supernet_file import supernet_method
 
     card = json.loads((ZOO_DIR / "supernets" / f"{name}.json").read_text())
     weights = ZOO_DIR / "supernets" / f"{name}.pt"
     assert card["name"] == f"zoo:{name}" and "command" in card
     assert card["sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
+    assert card["size_bytes"] == weights.stat().st_size
+    mtime = weights.stat().st_mtime_ns
     supernet, _ = load_supernet(f"zoo:{name}", card["env_id"], len(action_meanings(card["env_id"])))
+    assert card["sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
+    assert weights.stat().st_mtime_ns == mtime  # loading writes nothing back
+    raw = torch.load(weights, weights_only=True)
+    assert supernet_method(raw) == "distill"  # a2d.distill-phase/1 as shipped, or v2
     assert supernet.space == SearchSpace.from_dict(card["space"])
     tables = Path(__file__).parents[1] / "latency_tables"
     spaces = {load_table(p).space.name for p in tables.glob("*.json")}

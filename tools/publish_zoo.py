@@ -137,20 +137,16 @@ def publish_supernet(
 ) -> dict[str, Any]:
     """The supernet of a distillation search (its folder or supernet.pt) in fp16 with what
     selecting from it needs (game, actions, space), into zoo_dir/supernets/NAME.pt + card."""
-    import io
-
-    import torch
-
     from a2d_edge.search.checkpoint import load_supernet, supernet_path
+    from a2d_edge.search.supernet_file import write_supernet
     from a2d_edge.sources.checkpoint import torch_load
-    from a2d_edge.utils.io import atomic_write, write_json
+    from a2d_edge.utils.io import write_json
 
     path = supernet_path(str(source))
     raw = torch_load(path, "supernet checkpoint")
     env_id = str(raw.get("env_id", ""))
     supernet, _ = load_supernet(str(path), env_id, int(raw.get("n_actions") or 6))
     small = {
-        "format": raw["format"],
         "kind": "supernet",
         "env_id": env_id,
         "n_actions": supernet.n_actions,
@@ -167,9 +163,7 @@ def publish_supernet(
     }
     out = zoo_dir / "supernets" / f"{name}.pt"
     out.parent.mkdir(parents=True, exist_ok=True)
-    buf = io.BytesIO()
-    torch.save(small, buf)
-    atomic_write(out, lambda f: f.write(buf.getbuffer()))
+    write_supernet(out, "distill", small)  # a2d.supernet/2, whichever format the source had
     load_supernet(str(out), env_id, supernet.n_actions)  # loads back
     card = {
         "schema": "a2d.supernet-card/1",

@@ -21,7 +21,8 @@ def supernet_path(spec: str) -> Path:
 
 def load_supernet(spec: str, env_id: str, n_actions: int) -> tuple[SupernetNet, Path]:
     """A trained supernet (of ops or of widths) of another run or of the zoo, checked against
-    the game and actions."""
+    the game and actions: `a2d.supernet/2` of the distillation search, or its older
+    `a2d.distill-phase/1` (the shipped ones); the RL search's is refused in one line."""
     from a2d_edge.envs import resolve_game
 
     path = supernet_path(spec)

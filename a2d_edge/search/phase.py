@@ -17,6 +17,8 @@ from a2d_edge.rl.setup import make_collector, open_logger
 from a2d_edge.rl.teacher import Teacher
 from a2d_edge.search.config import SearchConfig
 from a2d_edge.search.replay import LabelledReplay
+from a2d_edge.search.supernet_file import FORMAT as SUPERNET_FORMAT
+from a2d_edge.search.supernet_file import check_method, supernet_method
 from a2d_edge.search.trainer import FORMAT, DistillLoop, PhaseSettings
 from a2d_edge.sources.checkpoint import torch_load
 from a2d_edge.utils.accel import PRECISION_FILE, resolve_precision, set_rng_state
@@ -38,11 +40,20 @@ def phase_settings(cfg: SearchConfig, steps: int, eval_every: int) -> PhaseSetti
 
 
 def load_phase(path: Path) -> dict[str, Any] | None:
+    """A phase's checkpoint (None before its first): a plain net's `a2d.distill-phase/1`, a
+    supernet's `a2d.supernet/2` of method distill or its older `a2d.distill-phase/1`."""
     if not path.exists():
         return None
     ckpt = torch_load(path, "distillation checkpoint")
-    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-        raise A2DError(f"{path} is not an a2d distillation checkpoint (format {FORMAT!r})")
+    if isinstance(ckpt, dict):
+        check_method(ckpt, "distill", path)  # the RL search's supernet: named in one line
+    if not isinstance(ckpt, dict) or (
+        ckpt.get("format") != FORMAT and supernet_method(ckpt) != "distill"
+    ):
+        raise A2DError(
+            f"{path} is not an a2d distillation checkpoint (format {FORMAT!r} or "
+            f"{SUPERNET_FORMAT!r})"
+        )
     return ckpt
 
 

@@ -2,14 +2,14 @@
 architecture logits learn by that objective plus lambda * expected cost, one-level (same
 rollout, every step) or bi-level (alphas on a separate rollout).
 
-Outputs in the run folder: `supernet.pt` (resumable state), `arch.json` (the derived argmax
+Outputs in the run folder: `supernet.pt` (resumable state, `a2d.supernet/2` of method rl; an
+older run's `a2d.supernet/1` resumes too), `arch.json` (the derived argmax
 architecture, for `a2d train --arch`), `search.json` (op probabilities, derived FLOPs, cost
 settings, the trajectory of tau / alpha entropy / expected FLOPs / derived-net score).
 """
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,14 +35,13 @@ from a2d_edge.search.cost import (
     tau_at,
 )
 from a2d_edge.search.prepare import check_flags, latency_is_local, resolve_lut, warn_lookalike
-from a2d_edge.sources.checkpoint import torch_load
+from a2d_edge.search.supernet_file import read_supernet, write_supernet
 from a2d_edge.utils.dist import (
     DistInfo,
 )
-from a2d_edge.utils.io import atomic_write, write_json
+from a2d_edge.utils.io import write_json
 from a2d_edge.utils.threads import learner_threads
 
-FORMAT = "a2d.supernet/1"
 SEARCH_SCHEMA = "a2d.search/1"
 
 
@@ -133,10 +132,9 @@ def search(
 
 
 def load_search_checkpoint(path: Path) -> dict[str, Any]:
-    ckpt = torch_load(path, "search checkpoint")
-    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-        raise A2DError(f"{path} is not an a2d supernet checkpoint (format {FORMAT!r})")
-    return ckpt
+    """The RL search's supernet.pt: `a2d.supernet/2` of method rl, or an older
+    `a2d.supernet/1`; the distillation search's is refused in one line."""
+    return read_supernet(path, "rl", "search checkpoint")
 
 
 class SearchLoop(TrainLoop):
@@ -281,16 +279,13 @@ class SearchLoop(TrainLoop):
         """The resumable state (`supernet.pt`, or `name`) and the outputs, on the main rank."""
         if not self.dist.main:
             return
-        ckpt = {
+        state = {
             **self.loop_checkpoint(),
-            "format": FORMAT,
             "space": self.space.to_dict(),
             "alpha_optimizer": self.a_opt.state_dict(),
             "trajectory": self.trajectory,
         }
-        buf = io.BytesIO()
-        torch.save(ckpt, buf)
-        atomic_write(self.run_dir / name, lambda f: f.write(buf.getbuffer()))
+        write_supernet(self.run_dir / name, "rl", state)
         self.write_outputs()
 
     def derived_arch(self) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -35,13 +35,14 @@ from a2d_edge.search.config import SearchConfig
 from a2d_edge.search.losses import agreement, distill_loss, two_sided_latency
 from a2d_edge.search.paths import one_hot, random_path, sample_paths
 from a2d_edge.search.replay import LabelledReplay
+from a2d_edge.search.supernet_file import PHASE_FORMAT, write_supernet
 from a2d_edge.utils.accel import autocast, rng_state
 from a2d_edge.utils.dist import DistInfo
 from a2d_edge.utils.io import atomic_write
 from a2d_edge.utils.logging import RunLogger
 from a2d_edge.utils.threads import learner_threads
 
-FORMAT = "a2d.distill-phase/1"
+FORMAT = PHASE_FORMAT  # a plain net's phase (finish.pt); a supernet's is `supernet_file`'s v2
 
 
 @dataclass(frozen=True)
@@ -288,7 +289,6 @@ class DistillLoop(Loop):
     def checkpoint(self) -> None:
         st = self.state
         ckpt = {
-            "format": FORMAT,
             **self.meta,
             "step": st.step,
             "updates": st.updates,
@@ -302,8 +302,11 @@ class DistillLoop(Loop):
             "numpy_rng": self.rng.bit_generator.state,
             "collects": self._collects,
         }
+        if self.meta.get("kind") == "supernet":  # RUN/supernet.pt: a2d.supernet/2
+            write_supernet(self.checkpoint_path, "distill", ckpt)
+            return
         buf = io.BytesIO()
-        torch.save(ckpt, buf)
+        torch.save({"format": FORMAT, **ckpt}, buf)
         atomic_write(self.checkpoint_path, lambda f: f.write(buf.getbuffer()))
 
     def restore(self, ckpt: dict[str, Any]) -> None:

@@ -47,10 +47,16 @@ def torch_load(path: Path, what: str = "checkpoint") -> Any:
 def load_checkpoint(spec: str | Path) -> dict[str, Any]:
     path = resolve_checkpoint(spec)
     ckpt = torch_load(path)
-    if isinstance(ckpt, dict) and ckpt.get("format") == "a2d.supernet/1":
+    if isinstance(ckpt, dict) and str(ckpt.get("format", "")).startswith("a2d.supernet/"):
+        # any version of search.supernet_file's format (the RL search's, or v2 of either)
         raise A2DError(
-            f"{path} is a search supernet, not an agent: retrain its derived arch first "
-            "(a2d train --arch SEARCH_DIR/arch.json ...) and use that agent.pt"
+            f"{path} is a search supernet, not an agent: "
+            + (
+                "use its run's agent.pt (the distillation search's finished agent)"
+                if ckpt.get("method") == "distill"
+                else "retrain its derived arch first (a2d train --arch SEARCH_DIR/arch.json "
+                "...) and use that agent.pt"
+            )
         )
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise A2DError(f"{path} is not an a2d agent checkpoint (expected format {FORMAT!r})")
