@@ -95,7 +95,8 @@ def main() -> int:
     args = p.parse_args()
 
     from a2d_edge.experiments.report import write_report
-    from a2d_edge.experiments.spec import parse_sets, run_sweep
+    from a2d_edge.experiments.spec import parse_sets
+    from a2d_edge.experiments.sweep import run_sweep
 
     if not args.report_only:
         sets: dict[str, object] = {}
