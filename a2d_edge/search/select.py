@@ -194,7 +194,7 @@ def rerank(
     ranked: list[Ops], top: int, judge: Callable[[Ops], Judgement]
 ) -> tuple[Ops, list[dict[str, Any]]]:
     """The best of the `top` first archs of `ranked` by a second, dearer `judge` (a longer
-    adaptation, which ranks trained archs better: benchmarks/proxy_rank.py), and each one's
+    adaptation, which ranks trained archs better: tools/proxy_rank.py), and each one's
     judgement, in `ranked`'s order."""
     if top < 1 or not ranked:
         raise ValueError("rerank needs at least one arch")

@@ -1,6 +1,6 @@
 import json
 
-from benchmarks.keep_runs import keep, main
+from tools.keep_runs import keep, main
 
 
 def _run(root, name, steps, reached, search=False, lr=1e-3):

@@ -10,7 +10,7 @@ from where they were (`learn(N - done, reset_num_timesteps=False)`; rl-zoo's own
 final model is written as rl-zoo writes it (`<run>/<ENV>.zip`). Each sitting's steps and wall
 time are appended to `<run>/sittings.jsonl`.
 
-    python -m benchmarks.rlzoo_resume logs/ppo/RoadRunnerNoFrameskip-v4_1 --algo ppo \\
+    python -m tools.rlzoo_resume logs/ppo/RoadRunnerNoFrameskip-v4_1 --algo ppo \\
         --env RoadRunnerNoFrameskip-v4 -n 4000000 --save-freq 100000
 """
 

@@ -1,11 +1,11 @@
 """Table 2 at CPU scale: students trained under the four distillation modes, same budget.
 
-    python -m benchmarks.distill_ablation                       # configs/table2.yaml as written
-    python -m benchmarks.distill_ablation --steps 150000 --arch nature --seeds 0,1,2
-    python -m benchmarks.distill_ablation --steps 250000 --evals 5 --arch nature \
+    python -m tools.distill_ablation                       # configs/table2.yaml as written
+    python -m tools.distill_ablation --steps 150000 --arch nature --seeds 0,1,2
+    python -m tools.distill_ablation --steps 250000 --evals 5 --arch nature \
         --out runs/table2-250k --report runs/table2-250k-report --set learner_threads=2
-    python -m benchmarks.distill_ablation --report-only         # redraw from the run folders
-    python -m benchmarks.distill_ablation --arch resnet14 --seeds 1 \\
+    python -m tools.distill_ablation --report-only         # redraw from the run folders
+    python -m tools.distill_ablation --arch resnet14 --seeds 1 \\
         --also results/table2-cpu --figure-prefix table2-resnet14
 
 `--also` adds run folders finished in earlier sittings to the report: a run folder's

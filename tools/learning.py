@@ -1,9 +1,9 @@
 """Learning curves of our A2C: eval score vs agent steps and wall time, PNG + markdown table.
 
-    python -m benchmarks.learning quick          # ALE/Seaquest-v5, Nature CNN, 16 envs, 500k steps
-    python -m benchmarks.learning quick-pipelined  # the same, --update pipelined --precision bf16
-    python -m benchmarks.learning pong           # ALE/Pong-v5, 10M steps (hours; resumable)
-    python -m benchmarks.learning plot RUN_DIR [--compare RUN_DIR ...]   # only redraw curves
+    python -m tools.learning quick          # ALE/Seaquest-v5, Nature CNN, 16 envs, 500k steps
+    python -m tools.learning quick-pipelined  # the same, --update pipelined --precision bf16
+    python -m tools.learning pong           # ALE/Pong-v5, 10M steps (hours; resumable)
+    python -m tools.learning plot RUN_DIR [--compare RUN_DIR ...]   # only redraw curves
 
 A run that exists is resumed (`a2d train --resume`), so a long run continues across sittings.
 """

@@ -7,7 +7,7 @@ This plays the agent (actions sampled from its policy, as in training) on N envs
 and prints, over every life lost: the agent steps until its first FIRE, and the policy's mean
 probability of FIRE while it waits.
 
-    python -m benchmarks.life_loss_fire runs/breakout-nature/agent.pt --env ALE/Breakout-v5
+    python -m tools.life_loss_fire runs/breakout-nature/agent.pt --env ALE/Breakout-v5
 """
 
 from __future__ import annotations

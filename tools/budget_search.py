@@ -7,9 +7,9 @@ and prints budget, table prediction, measurement, measured/budget and whether th
 repair its argmax arch. Searches are resumable (a killed benchmark continues); a finished one is
 reused.
 
-    python -m benchmarks.budget_search \\
+    python -m tools.budget_search \\
         latency_tables/amd-epyc-2c-avx2-onnxruntime-int8-edge-inloop.json --budgets 1.25,2,3
-    python -m benchmarks.budget_search TABLE --search-flags "--alpha-lr 1e-2 --flops-weight 0" \\
+    python -m tools.budget_search TABLE --search-flags "--alpha-lr 1e-2 --flops-weight 0" \\
         --out runs/budget-search-lat-only
 
 `--search-flags` passes more `a2d search` flags to every search (here: the latency hinge as the

@@ -1,4 +1,4 @@
-"""benchmarks/proxy_rank.py's ceiling: trained agents judged on the selection's held-out frames."""
+"""tools/proxy_rank.py's ceiling: trained agents judged on the selection's held-out frames."""
 
 import pytest
 import torch
@@ -8,7 +8,7 @@ from a2d_edge.nets import build_agent
 from a2d_edge.nets.arch import load_arch
 from a2d_edge.search.config import SearchConfig
 from a2d_edge.sources.checkpoint import save_checkpoint
-from benchmarks.proxy_rank import judge_trained, pooled_score
+from tools.proxy_rank import judge_trained, pooled_score
 
 
 def _save(path, model):
@@ -56,7 +56,7 @@ def test_the_trained_agents_are_judged_against_their_own_labels(tmp_path):
 
 
 def test_window_mean_reads_only_training_rows_in_its_window():
-    from benchmarks.proxy_rank import window_mean
+    from tools.proxy_rank import window_mean
 
     rows = [
         {"step": 10, "kind": "train", "distill/kl": 1.0},

@@ -1,6 +1,6 @@
 import json
 
-from benchmarks.search_trajectory import main, op_counts, rows
+from tools.search_trajectory import main, op_counts, rows
 
 
 def _search(root, name, points, ops):

@@ -1,9 +1,9 @@
-"""benchmarks/sb3_parity.py's pure parts: the SB3 predict adapter and the gap in SEs."""
+"""tools/sb3_parity.py's pure parts: the SB3 predict adapter and the gap in SEs."""
 
 import numpy as np
 import pytest
 
-from benchmarks.sb3_parity import SB3Predictor, se_gap
+from tools.sb3_parity import SB3Predictor, se_gap
 
 
 def test_the_gap_is_in_standard_errors_of_the_difference():

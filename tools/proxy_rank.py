@@ -14,7 +14,7 @@ With --trained RUNS (the series' run folders, with their agent.pt), the trained 
 themselves are judged on the same held-out frames: the ceiling of any loss proxy, since the
 proxy can rank archs no better than the loss of the nets that training made of them.
 
-    python -m benchmarks.proxy_rank results/distill-pong-s9 --supernet zoo:pong-fast \\
+    python -m tools.proxy_rank results/distill-pong-s9 --supernet zoo:pong-fast \\
         --adapt-steps 0 20 100 --trained runs/distill-pong-s9
 """
 
@@ -272,7 +272,7 @@ def main() -> None:
     write_json(
         out,
         {
-            "command": " ".join(["python", "benchmarks/proxy_rank.py", *sys.argv[1:]]),
+            "command": " ".join(["python", "tools/proxy_rank.py", *sys.argv[1:]]),
             "host": machine(),
             "supernet": args.supernet,
             "seed": args.seed,

@@ -6,8 +6,8 @@ Monitor), and by `a2d eval` in a2d's env (ale-py's vector env, its own grey / ma
 resize). The difference is given in standard errors: within ~2 the envs cost the agent nothing
 measurable.
 
-    python -m benchmarks.sb3_parity runs/rr.pt --episodes 30
-    python -m benchmarks.sb3_parity zoo:pong --episodes 5
+    python -m tools.sb3_parity runs/rr.pt --episodes 30
+    python -m tools.sb3_parity zoo:pong --episodes 5
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
-"""benchmarks/rlzoo_resume.py's pure parts: which checkpoint resumes, and rl-zoo's schedules."""
+"""tools/rlzoo_resume.py's pure parts: which checkpoint resumes, and rl-zoo's schedules."""
 
 import pytest
 
-from benchmarks.rlzoo_resume import latest_checkpoint, sb3_kwargs
+from tools.rlzoo_resume import latest_checkpoint, sb3_kwargs
 
 
 def test_the_checkpoint_with_most_steps_resumes(tmp_path):

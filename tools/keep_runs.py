@@ -1,7 +1,7 @@
 """Keep what `a2d report` reads of finished runs in the repository (results/).
 
-    python -m benchmarks.keep_runs runs/table2-cpu results/table2-cpu
-    python -m benchmarks.keep_runs runs/fig2 results/fig2-cpu
+    python -m tools.keep_runs runs/table2-cpu results/table2-cpu
+    python -m tools.keep_runs runs/fig2 results/fig2-cpu
 
 Run folders do not outlive a machine, and a sweep like Table 2 spans sittings. For each run
 folder under SRC (one with an a2d config.json) whose metrics reached its config's `steps`, this

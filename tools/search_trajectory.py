@@ -1,6 +1,6 @@
 """What each search did over time: its search.json trajectory as a table (and a figure).
 
-    python -m benchmarks.search_trajectory results/fig2-cpu --figure docs/img/fig2.png
+    python -m tools.search_trajectory results/fig2-cpu --figure docs/img/fig2.png
 
 For every search run under the given folders (a folder with a search.json), one row per eval
 point: the derived (argmax) net's eval score with the supernet's weights, its MFLOPs, the
