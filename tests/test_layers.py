@@ -1,6 +1,6 @@
 """The house's shape, read from the source (AST, nothing imported): the package's layers, its
 import cycles and its module sizes. Each allowlist holds today's exceptions, and a test fails
-when one is fixed but still listed, so the lists only shrink (docs/plans/one-search.md)."""
+when one is fixed but still listed, so the lists only shrink."""
 
 from __future__ import annotations
 

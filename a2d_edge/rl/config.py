@@ -107,7 +107,7 @@ class TrainConfig:
         )
 
 
-# ----- settings groups (docs/plans/one-search.md §4): each phase's own small dataclass -----
+# ----- settings groups (issue 41): each phase's own small dataclass -----
 # A group's fields are TrainConfig's (same defaults, help and ranges); a command composes the
 # groups it uses, so `--help` shows only those (`*`: hidden, accepted but not shown).
 

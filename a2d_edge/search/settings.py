@@ -1,4 +1,4 @@
-"""Settings by composition (docs/plans/one-search.md §4): each phase or method has its own small
+"""Settings by composition (issue 41): each phase or method has its own small
 group, and each command composes the groups it uses, so its `--help` shows only those.
 
 - `a2d search` (distillation): Env, Compute, Periodic, Target, Budget, Distill, Supernet,

@@ -1,4 +1,4 @@
-"""Settings by composition (issue 41, docs/plans/one-search.md §4): each command shows only its
+"""Settings by composition (issue 41): each command shows only its
 groups' settings, accepts its hidden ones, refuses another command's in one line, and reads
 every run folder's flat config.json as before."""
 
