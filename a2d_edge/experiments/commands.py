@@ -229,10 +229,15 @@ def settings_class(command: str) -> type:
 
 def start_command(command: str, settings: dict[str, Any], run_dir: str | Path) -> Outcome:
     """A new run of `command` in `run_dir` with `settings` (flat names, as its flags are:
-    the defaults, then these), by `run_command`: what `a2d COMMAND --out RUN_DIR` runs."""
+    the defaults, then these), by `run_command`: what `a2d COMMAND --out RUN_DIR` runs (a
+    `budget_of_teacher` becomes its budget in ms by the teacher timed here, as there)."""
     from a2d_edge.config import as_flat, build_config
 
     cfg = as_flat(build_config(settings_class(command), settings))
+    if command != "train":
+        from a2d_edge.search.start import resolve_budget
+
+        cfg = resolve_budget(cfg)
     return run_command(command, cfg, Path(run_dir), new=True, resume=False)
 
 

@@ -53,3 +53,15 @@ def test_an_unknown_command_or_setting_is_refused_in_one_line(runs, tmp_path):
     with pytest.raises(A2DError, match="unknown setting 'tau'"):
         commands.start_command("search", {"tau": 1.0}, tmp_path)  # search-rl's
     assert runs == []
+
+
+def test_a_share_of_the_teacher_becomes_a_budget_timed_here(runs, tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    table = SimpleNamespace(describe_mode=lambda: "warm")
+    monkeypatch.setattr("a2d_edge.search.start.resolve_lut", lambda cfg, say: table)
+    monkeypatch.setattr("a2d_edge.search.start.teacher_latency", lambda t, spec: (0.3, "timed"))
+    settings = {"teacher": "zoo:pong", "lut": "t.json", "budget_of_teacher": 0.5}
+    commands.start_command("search", settings, tmp_path / "r")
+    ((_, cfg, _, _),) = runs
+    assert (cfg.latency_budget_ms, cfg.budget_teacher_ms) == (0.15, 0.3)  # as `a2d search`
