@@ -217,7 +217,7 @@ def budget_fractions(data: dict[str, Any]) -> list[float | None]:
     of_teacher = {t["series"]: t.get("budget_teacher_ms") for t in data.get("teachers", [])}
     out: list[float | None] = []
     for a in data["agents"]:
-        ms = of_teacher.get(a["series"]) or a.get("budget_teacher_ms") if a["budget_ms"] else None
+        ms = (of_teacher.get(a["series"]) or a.get("budget_teacher_ms")) if a["budget_ms"] else None
         out.append(a["budget_ms"] / ms if ms else None)
     return out
 

@@ -61,9 +61,9 @@ def read_supernet(path: Path, method: str, what: str = "supernet checkpoint") ->
     """A supernet.pt of `method`, in v2 or its old format; another method's, a v2 without a
     known method, or a foreign file is one A2DError."""
     ckpt = torch_load(path, what)
-    if isinstance(ckpt, dict):
-        check_method(ckpt, method, path)
-    if supernet_method(ckpt) != method:
+    found = supernet_method(ckpt)
+    if found != method:
+        check_method(ckpt, method, path)  # another method's supernet: said in one line
         fmt = ckpt.get("format") if isinstance(ckpt, dict) else None
         raise A2DError(
             f"{path} is not a supernet checkpoint of {METHODS[method]} (format {fmt!r}, "
