@@ -6,8 +6,11 @@
 Run folders do not outlive a machine, and a sweep like Table 2 spans sittings. For each run
 folder under SRC (one with an a2d config.json) whose metrics reached its config's `steps`, this
 copies config.json, metrics.jsonl and, for a search, search.json and arch.json (a few KB, no
-checkpoints) to the same relative path under DST. Unfinished runs are listed and left out; a
-kept run is overwritten only by a finished run of the same config (`--force` otherwise).
+checkpoints) to the same relative path under DST. A run of the distillation pipeline (`a2d
+search` of method distill, `a2d distill`) is finished when its result.json is written; it keeps
+result.json, walls.json and each phase's metrics (supernet/, finish/) too. Unfinished runs are
+listed and left out; a kept run is overwritten only by a finished run of the same config
+(`--force` otherwise).
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from pathlib import Path
 from a2d_edge.errors import A2DError
 
 KEPT = ("config.json", "metrics.jsonl", "search.json", "arch.json")
+# the distillation pipeline's run: its final evaluation, phase times and each phase's metrics
+KEPT_DISTILL = ("result.json", "walls.json", "supernet/metrics.jsonl", "finish/metrics.jsonl")
 
 
 def keep(src: Path, dst: Path, force: bool = False) -> tuple[list[str], list[str]]:
@@ -33,8 +38,13 @@ def keep(src: Path, dst: Path, force: bool = False) -> tuple[list[str], list[str
         if run is None:
             continue  # some other tool's config.json
         rel = run.path.relative_to(src)
+        # config.json's kind is the command; an RL search's (of old: no method) keeps by steps
+        distill = run.kind == "distill" or run.config.get("method") == "distill"
         steps = int(run.config.get("steps", 0))
-        if run.last_step < steps:
+        if distill and run.result is None:
+            left.append(f"{rel}: no result.json yet (its final evaluation)")
+            continue
+        if not distill and run.last_step < steps:
             left.append(f"{rel}: at step {run.last_step:,} of {steps:,}")
             continue
         target = dst / rel
@@ -42,9 +52,9 @@ def keep(src: Path, dst: Path, force: bool = False) -> tuple[list[str], list[str
         if old is not None and old.config != run.config and not force:
             left.append(f"{rel}: {target} holds a run of other settings (--force replaces it)")
             continue
-        target.mkdir(parents=True, exist_ok=True)
-        for name in KEPT:
+        for name in KEPT + (KEPT_DISTILL if distill else ()):
             if (run.path / name).is_file():
+                (target / name).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(run.path / name, target / name)
         kept.append(str(rel))
     return kept, left

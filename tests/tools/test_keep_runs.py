@@ -61,3 +61,49 @@ def test_a_search_json_that_is_not_an_object_is_one_line(tmp_path, capsys):
     assert main([str(src), str(tmp_path / "kept")]) == 2
     err = capsys.readouterr().err.strip()
     assert "is not an a2d search summary" in err and len(err.splitlines()) == 1
+
+
+def _distill_run(root, name, command, finished):
+    """A run folder as `a2d sweep` leaves one of the distillation pipeline (no top-level
+    metrics; its phases' metrics in supernet/ and finish/, result.json when it is done)."""
+    run = root / "RoadRunner" / name
+    (run / "finish").mkdir(parents=True)
+    config = {"steps": 20_000_000, "method": "distill", "finish_steps": 1000}
+    (run / "config.json").write_text(json.dumps({"kind": command, "config": config}))
+    (run / "finish" / "metrics.jsonl").write_text('{"step": 1000, "kind": "train"}\n')
+    (run / "finish.pt").write_bytes(b"weights")
+    if command == "search":
+        (run / "supernet").mkdir()
+        (run / "supernet" / "metrics.jsonl").write_text('{"step": 500, "kind": "train"}\n')
+        (run / "search.json").write_text(json.dumps({"method": "distill"}))
+        (run / "arch.json").write_text("{}")
+    if finished:
+        (run / "result.json").write_text(json.dumps({"score": {"mean": 13000.0}}))
+        (run / "walls.json").write_text(json.dumps({"finish": 60.0}))
+        (run / "agent.pt").write_bytes(b"weights")
+    return run
+
+
+def test_distillation_runs_are_kept_by_their_result_with_each_phase_metrics(tmp_path):
+    src, dst = tmp_path / "runs", tmp_path / "kept"
+    _distill_run(src, "search/s0", "search", finished=True)
+    _distill_run(src, "baselines/arch=nature-thin-s0", "distill", finished=True)
+    _distill_run(src, "baselines/arch=nature-quarter-s0", "distill", finished=False)
+    kept, left = keep(src, dst)
+    assert kept == ["RoadRunner/baselines/arch=nature-thin-s0", "RoadRunner/search/s0"]
+    assert left == [
+        "RoadRunner/baselines/arch=nature-quarter-s0: no result.json yet (its final evaluation)"
+    ]
+    files = sorted(str(p.relative_to(dst / "RoadRunner/search/s0")) for p in
+                   (dst / "RoadRunner/search/s0").rglob("*") if p.is_file())  # fmt: skip
+    assert files == [
+        "arch.json", "config.json", "finish/metrics.jsonl", "result.json", "search.json",
+        "supernet/metrics.jsonl", "walls.json",
+    ]  # fmt: skip
+    base = dst / "RoadRunner/baselines/arch=nature-thin-s0"
+    assert not (base / "agent.pt").exists() and not (base / "finish.pt").exists()
+    assert (base / "result.json").is_file() and (base / "finish/metrics.jsonl").is_file()
+    from a2d_edge.experiments.report import load_run
+
+    run = load_run(base)
+    assert run is not None and run.result == {"score": {"mean": 13000.0}}
