@@ -156,7 +156,9 @@ def test_distill_search_writes_a_playable_agent_under_the_budget(tmp_path, tiny_
     assert all(h["predicted_ms"] <= budget for h in record["latency"]["history"])
     rerank = record["latency"]["rerank"]  # the evolution's best few, judged again
     assert record["derived"]["ops"] in [j["ops"] for j in rerank["judged"]]
-    assert min(rerank["judged"], key=lambda j: j["loss"])["ops"] == record["derived"]["ops"]
+    # the kept arch has the least loss (two archs can tie at the record's 6 decimals)
+    kept = next(j["loss"] for j in rerank["judged"] if j["ops"] == record["derived"]["ops"])
+    assert kept == min(j["loss"] for j in rerank["judged"])
     assert "measured_ms" not in record["latency"]  # another machine's table: not timed here
     model, ckpt = load_agent(out / "agent.pt")
     assert ckpt["arch"] == arch and ckpt["env_id"] == "ALE/Pong-v5"
