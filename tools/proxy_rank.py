@@ -32,11 +32,12 @@ from benchmarks.common import machine, table
 
 def pooled_score(row: dict[str, Any], more: dict[str, Any] | None) -> tuple[float, int]:
     """The row's 30-episode mean pooled with its extra episodes, and the episode count (pure)."""
+    from a2d_edge.utils.stats import pool
+
     s = row["score"]
     mean, n = float(s["mean"]), int(s["episodes"])
     if more:
-        m, k = float(more["mean"]), int(more["episodes"])
-        return (mean * n + m * k) / (n + k), n + k
+        mean, _, n = pool((mean, 0.0, n), (float(more["mean"]), 0.0, int(more["episodes"])))
     return mean, n
 
 

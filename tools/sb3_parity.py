@@ -13,7 +13,6 @@ measurable.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import time
 from typing import Any, cast
@@ -77,8 +76,9 @@ def sb3_score(model: Any, env_id: str, episodes: int, seed: int) -> tuple[float,
 
 def se_gap(a: tuple[float, float], b: tuple[float, float], n: int) -> float:
     """|mean_a − mean_b| in standard errors of the difference (two samples of n episodes)."""
-    se = math.sqrt((a[1] ** 2 + b[1] ** 2) / n) if n > 0 else 0.0
-    return abs(a[0] - b[0]) / se if se > 0 else 0.0
+    from a2d_edge.utils.stats import se_difference
+
+    return abs(se_difference((*a, n), (*b, n))) if n > 0 else 0.0
 
 
 def main() -> int:

@@ -250,7 +250,8 @@ def describe_result(summary: dict[str, Any], agent: object) -> str:
     score, lat = summary.get("score") or {}, summary.get("latency") or {}
     parts = [f"done: {summary['mflops']:.2f} MFLOPs"]
     if lat.get("predicted_ms") is not None:
-        parts.append(f"{lat['predicted_ms']:.3f} ms by the table (budget {lat.get('budget_ms')})")
+        budget = f" (budget {lat['budget_ms']})" if lat.get("budget_ms") is not None else ""
+        parts.append(f"{lat['predicted_ms']:.3f} ms by the table{budget}")
     if lat.get("measured_ms") is not None:
         ratio = (lat.get("measured") or {}).get("ratio")
         beside = f", {ratio:.2f}x the teacher in the same sitting" if ratio else ""

@@ -64,3 +64,19 @@ def kendall_tau_b(a: Sequence[float], b: Sequence[float]) -> float:
 def _check(a: Sequence[float], b: Sequence[float]) -> None:
     if len(a) != len(b) or len(a) < 2:
         raise ValueError("rank correlation needs two sequences of the same length >= 2")
+
+
+def pool(a: tuple[float, float, int], b: tuple[float, float, int]) -> tuple[float, float, int]:
+    """Two samples' (mean, population std, n) as one sample's, as if all episodes were one list."""
+    n = a[2] + b[2]
+    if n <= 0:
+        raise ValueError("pool needs at least one episode")
+    mean = (a[0] * a[2] + b[0] * b[2]) / n
+    var = sum(k * (s * s + (m - mean) ** 2) for m, s, k in (a, b)) / n
+    return mean, var**0.5, n
+
+
+def se_difference(a: tuple[float, float, int], b: tuple[float, float, int]) -> float:
+    """(mean_a − mean_b) in standard errors of the difference of two samples (mean, std, n)."""
+    se = (a[1] ** 2 / a[2] + b[1] ** 2 / b[2]) ** 0.5
+    return (a[0] - b[0]) / se if se > 0 else 0.0

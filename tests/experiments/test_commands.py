@@ -65,3 +65,15 @@ def test_a_share_of_the_teacher_becomes_a_budget_timed_here(runs, tmp_path, monk
     commands.start_command("search", settings, tmp_path / "r")
     ((_, cfg, _, _),) = runs
     assert (cfg.latency_budget_ms, cfg.budget_teacher_ms) == (0.15, 0.3)  # as `a2d search`
+
+
+def test_describe_result_names_a_budget_only_where_the_run_had_one():
+    from a2d_edge.experiments.commands import describe_result
+
+    score = {"mean": 13000.0, "std": 1500.0, "episodes": 30}
+    base = {"mflops": 2.19, "score": score, "latency": {"predicted_ms": 0.0629}}
+    line = describe_result(base, "runs/x/agent.pt")
+    assert "0.063 ms by the table," in line and "budget" not in line
+    searched = base | {"latency": {"predicted_ms": 0.0793, "budget_ms": 0.0806}}
+    assert "0.079 ms by the table (budget 0.0806)" in describe_result(searched, "a")
+    assert line.endswith("score 13000.0 +- 1500.0 over 30; agent runs/x/agent.pt")

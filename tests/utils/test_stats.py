@@ -37,3 +37,23 @@ def test_a_constant_or_short_sequence_is_refused():
         kendall_tau_b([1, 1, 1], [1, 2, 3])
     with pytest.raises(ValueError):
         spearman([1], [2])
+
+
+def test_pool_equals_the_statistics_of_the_joined_episodes():
+    from a2d_edge.utils.stats import pool
+
+    # [1, 3] (mean 2, std 1) and [6] (mean 6, std 0): joined [1, 3, 6], mean 10/3,
+    # population variance (49/9 + 1/9 + 64/9) / 3 = 114/27
+    mean, std, n = pool((2.0, 1.0, 2), (6.0, 0.0, 1))
+    assert n == 3 and mean == pytest.approx(10 / 3) and std == pytest.approx((114 / 27) ** 0.5)
+    with pytest.raises(ValueError):
+        pool((0.0, 0.0, 0), (0.0, 0.0, 0))
+
+
+def test_se_difference_by_hand():
+    from a2d_edge.utils.stats import se_difference
+
+    # se = sqrt(4/4 + 9/9) = sqrt(2); (5 - 3) / sqrt(2)
+    assert se_difference((5.0, 2.0, 4), (3.0, 3.0, 9)) == pytest.approx(2 / 2**0.5)
+    assert se_difference((3.0, 3.0, 9), (5.0, 2.0, 4)) == pytest.approx(-(2**0.5))
+    assert se_difference((1.0, 0.0, 5), (1.0, 0.0, 5)) == 0.0
